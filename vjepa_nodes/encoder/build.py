@@ -1,0 +1,71 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Build a V-JEPA 2 encoder with weights: a checkpoint, or random weights only when asked."""
+
+import logging
+from pathlib import Path
+import warnings
+
+import torch
+
+from vjepa_nodes.encoder.checkpoint import check_fits, load_checkpoint
+from vjepa_nodes.encoder.config import get_encoder_config, HF_MODEL_IDS, OFFICIAL_URLS
+from vjepa_nodes.encoder.vit import VJepa2Encoder
+
+_logger = logging.getLogger('vjepa_nodes')
+RANDOM_WEIGHTS_SOURCE = 'RANDOM (not pretrained; scores are meaningless)'
+
+
+class RandomWeightsWarning(UserWarning):
+    """The encoder runs with random weights, on request."""
+
+
+def build_encoder(model_size: str, *, checkpoint: str | Path | None = None,
+                  checkpoint_key: str = 'encoder',
+                  allow_random_weights: bool = False) -> VJepa2Encoder:
+    """Return a V-JEPA 2 encoder in eval mode, on the CPU, in fp32, with its weights loaded.
+
+    Args:
+        model_size: 'large', 'huge' or 'giant' ('small' and 'tiny' are test-only sizes).
+        checkpoint: official `.pt`, `.safetensors`, Hugging Face snapshot directory or model id.
+        checkpoint_key: 'encoder' or 'target_encoder' entry of an official `.pt`.
+        allow_random_weights: with no checkpoint, use random weights (loudly) instead of failing.
+    """
+    config = get_encoder_config(model_size)
+    if not checkpoint:
+        if not allow_random_weights:
+            hint = (f' Get {HF_MODEL_IDS[model_size]} or {OFFICIAL_URLS[model_size]}.'
+                    if config.released else '')
+            raise ValueError(
+                f'no checkpoint given for model_size={model_size!r}: pass checkpoint=<.pt, '
+                '.safetensors, snapshot directory or Hugging Face id>, or set '
+                f'allow_random_weights=True for tests (scores are then meaningless).{hint}')
+        encoder = VJepa2Encoder(config)
+        encoder.weights_source = RANDOM_WEIGHTS_SOURCE
+        message = f'V-JEPA 2 {model_size} encoder runs with {RANDOM_WEIGHTS_SOURCE}'
+        _logger.warning(message)
+        warnings.warn(message, RandomWeightsWarning, stacklevel=2)
+        return encoder.eval()
+    state_dict, source = load_checkpoint(checkpoint, checkpoint_key)
+    with torch.device('meta'):  # no wasted random init: every tensor comes from the file
+        encoder = VJepa2Encoder(config)
+    check_fits(state_dict, encoder, model_size, source)
+    encoder.load_state_dict(
+        {name: tensor.to(torch.float32) for name, tensor in state_dict.items()},
+        strict=True, assign=True)
+    entry = '' if source.endswith(('.safetensors', '.json')) else f' [{checkpoint_key}]'
+    encoder.weights_source = f'{source}{entry}'
+    _logger.info('loaded V-JEPA 2 %s encoder weights from %s', model_size, encoder.weights_source)
+    return encoder.eval()

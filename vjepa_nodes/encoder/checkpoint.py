@@ -1,0 +1,245 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Read V-JEPA 2 encoder weights from official `.pt` files and Hugging Face releases.
+
+Every source ends as a state dict in the official parameter names (those of `VJepa2Encoder`),
+checked strictly against the model: a missing, unexpected or mis-shaped key is an error that names
+the file, the keys and the model size the file looks like.
+"""
+
+import json
+from pathlib import Path
+import pickle
+import re
+import zipfile
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file as load_safetensors
+import torch
+from torch import nn
+
+from vjepa_nodes.encoder.config import ENCODER_CONFIGS, HF_MODEL_IDS, OFFICIAL_URLS
+
+StateDict = dict[str, torch.Tensor]
+CHECKPOINT_KEYS = ('encoder', 'target_encoder')
+_HF_REPO_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
+_HF_QKV = re.compile(r'^encoder\.layer\.(\d+)\.attention\.(query|key|value)\.(weight|bias)$')
+# transformers' VJEPA2Model prefixes -> ours; the fused qkv is rebuilt from query/key/value.
+_HF_RENAMES = (
+    ('encoder.embeddings.patch_embeddings.', 'patch_embed.'),
+    ('encoder.layernorm.', 'norm.'),
+    ('encoder.layer.', 'blocks.'),
+)
+# Official keys carry wrapper prefixes from DDP ('module.') and the multi-sequence wrapper
+# ('backbone.'); pos_embed is saved but unused, since the encoder uses RoPE only.
+_OFFICIAL_PREFIXES = ('module.', 'backbone.')
+_IGNORED_KEYS = frozenset({'pos_embed'})
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the requested encoder."""
+
+
+def load_checkpoint(source: str | Path, checkpoint_key: str = 'encoder') -> tuple[StateDict, str]:
+    """Return (state dict in official names, resolved file description) for a checkpoint source.
+
+    Args:
+        source: an official `.pt` file, a `.safetensors` file, a Hugging Face snapshot directory,
+            or a Hugging Face model id (fetched and cached through huggingface_hub).
+        checkpoint_key: top-level entry of an official `.pt` to use: 'encoder' (what the Hugging
+            Face release holds) or 'target_encoder' (the EMA encoder the official evals use).
+    """
+    if checkpoint_key not in CHECKPOINT_KEYS:
+        raise ValueError(f'checkpoint_key must be one of {CHECKPOINT_KEYS}, got {checkpoint_key!r}')
+    path = _resolve_source(source)
+    if path.is_dir():
+        path = _safetensors_in_directory(path)
+    if path.name.endswith('.safetensors') or path.name.endswith('.safetensors.index.json'):
+        raw = _read_safetensors(path)
+    else:
+        raw = _select_entry(_read_torch_file(path), checkpoint_key, path)
+    return to_official_names(raw, path), str(path)
+
+
+def to_official_names(state_dict: StateDict, path: Path) -> StateDict:
+    """Map a foreign state dict (HF transformers names, wrapper prefixes) to official names."""
+    bad = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f'{path}: entries that are not tensors: {_short_list(bad)}')
+    hf_style = any(key.startswith(('encoder.', 'vjepa2.encoder.')) for key in state_dict)
+    return _from_hf_names(state_dict, path) if hf_style else _strip_official_prefixes(state_dict)
+
+
+def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: str) -> None:
+    """Raise CheckpointError unless `state_dict` has exactly the model's keys and shapes."""
+    expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
+    missing = sorted(expected.keys() - state_dict.keys())
+    unexpected = sorted(state_dict.keys() - expected.keys())
+    mismatched = [f'{name}: file {tuple(state_dict[name].shape)} vs model {tuple(shape)}'
+                  for name, shape in sorted(expected.items())
+                  if name in state_dict and state_dict[name].shape != shape]
+    if not (missing or unexpected or mismatched):
+        return
+    problems = []
+    if missing:
+        problems.append(f'missing keys ({len(missing)}): {_short_list(missing)}')
+    if unexpected:
+        problems.append(f'unexpected keys ({len(unexpected)}): {_short_list(unexpected)}')
+    if mismatched:
+        problems.append(f'shape mismatches ({len(mismatched)}): {_short_list(mismatched)}')
+    raise CheckpointError(
+        f'checkpoint {path} does not fit model_size={model_size!r}; it {guess_model_size(state_dict)}. '
+        + '; '.join(problems))
+
+
+def guess_model_size(state_dict: StateDict) -> str:
+    """Describe which known encoder size a state dict's shapes match."""
+    proj = state_dict.get('patch_embed.proj.weight')
+    depth = len({key.split('.')[1] for key in state_dict if key.startswith('blocks.')})
+    if proj is None:
+        return f'has no patch embedding and {depth} blocks, so it is not a V-JEPA 2 encoder'
+    width = proj.shape[0]
+    for name, cfg in ENCODER_CONFIGS.items():
+        if (cfg.embed_dim, cfg.depth) == (width, depth):
+            return f'looks like model_size={name!r} (width {width}, {depth} blocks)'
+    return f'matches no known model size (width {width}, {depth} blocks)'
+
+
+def _resolve_source(source: str | Path) -> Path:
+    path = Path(source).expanduser()
+    if path.exists():
+        return path
+    if isinstance(source, str) and _HF_REPO_ID.match(source):
+        return _download_from_hub(source)
+    raise CheckpointError(
+        f'checkpoint {str(source)!r} is neither an existing file or directory nor a Hugging Face '
+        f'model id such as {HF_MODEL_IDS["large"]!r}')
+
+
+def _download_from_hub(repo_id: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:
+        raise CheckpointError(
+            f'checkpoint {repo_id!r} looks like a Hugging Face model id, but huggingface_hub is '
+            'not installed: pip install huggingface_hub, or pass a local file') from exc
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=['*.safetensors', '*.json']))
+    except Exception as exc:  # noqa: B902 - the hub raises many network/offline error types
+        raise CheckpointError(
+            f'could not fetch {repo_id!r} from the Hugging Face hub ({type(exc).__name__}: {exc}). '
+            'Without internet, fetch it on a connected machine with '
+            f'`huggingface-cli download {repo_id} --local-dir <dir>` (or download '
+            f'https://huggingface.co/{repo_id}/resolve/main/model.safetensors, or an official '
+            f'.pt such as {OFFICIAL_URLS["large"]}), copy it here and pass its path') from exc
+
+
+def _safetensors_in_directory(directory: Path) -> Path:
+    for name in ('model.safetensors', 'model.safetensors.index.json'):
+        if (directory / name).is_file():
+            return directory / name
+    raise CheckpointError(
+        f'checkpoint directory {directory} holds neither model.safetensors nor '
+        'model.safetensors.index.json; pass a Hugging Face snapshot directory or a file')
+
+
+def _read_safetensors(path: Path) -> StateDict:
+    try:
+        if path.name.endswith('.index.json'):
+            shards = sorted(set(json.loads(path.read_text())['weight_map'].values()))
+            merged: StateDict = {}
+            for shard in shards:
+                merged.update(load_safetensors(path.parent / shard))
+            return merged
+        return load_safetensors(path)
+    except (SafetensorError, OSError, KeyError, ValueError) as exc:
+        raise CheckpointError(
+            f'could not read {path} as safetensors ({type(exc).__name__}: {exc}); the file may '
+            'be truncated (an interrupted download) or not a checkpoint') from exc
+
+
+def _read_torch_file(path: Path) -> object:
+    try:
+        # mmap avoids reading the predictor and optimiser state of a training checkpoint.
+        return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f'refusing to load {path}: it is not a plain tensor checkpoint and weights-only '
+            f'loading rejected it ({exc})') from exc
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(
+            f'could not read {path} as a PyTorch checkpoint ({type(exc).__name__}: {exc}); the '
+            'file may be truncated (an interrupted download) or not a checkpoint') from exc
+
+
+def _select_entry(checkpoint: object, checkpoint_key: str, path: Path) -> StateDict:
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f'{path} holds a {type(checkpoint).__name__}, not a dict of weights')
+    if checkpoint_key in checkpoint:
+        entry = checkpoint[checkpoint_key]
+        if not isinstance(entry, dict):
+            raise CheckpointError(f'{path}: entry {checkpoint_key!r} is not a dict of weights')
+        return entry
+    if checkpoint and all(isinstance(value, torch.Tensor) for value in checkpoint.values()):
+        return checkpoint  # a bare state dict, as saved by model.state_dict()
+    raise CheckpointError(
+        f'{path} has no {checkpoint_key!r} entry; its top-level keys are '
+        f'{_short_list(sorted(map(str, checkpoint)))}. Official checkpoints hold "encoder" and '
+        '"target_encoder"; choose with checkpoint_key')
+
+
+def _strip_official_prefixes(state_dict: StateDict) -> StateDict:
+    cleaned = {}
+    for key, value in state_dict.items():
+        while key.startswith(_OFFICIAL_PREFIXES):
+            key = key.split('.', 1)[1]
+        if key not in _IGNORED_KEYS:
+            cleaned[key] = value
+    return cleaned
+
+
+def _from_hf_names(state_dict: StateDict, path: Path) -> StateDict:
+    """Map transformers' VJEPA2 names to ours; predictor, pooler and classifier are not ours."""
+    converted: StateDict = {}
+    qkv_parts: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for key, value in state_dict.items():
+        key = key.removeprefix('vjepa2.').replace('.attention.attention.', '.attention.')
+        if not key.startswith('encoder.'):
+            continue
+        qkv = _HF_QKV.match(key)
+        if qkv:
+            layer, part, param = qkv.groups()
+            qkv_parts.setdefault((layer, param), {})[part] = value
+            continue
+        for hf_prefix, prefix in _HF_RENAMES:
+            if key.startswith(hf_prefix):
+                key = prefix + key.removeprefix(hf_prefix)
+                break
+        # Keys that match no rename keep their 'encoder.' name, so the strict check reports them.
+        converted[key.replace('.attention.', '.attn.')] = value
+    for (layer, param), parts in qkv_parts.items():
+        absent = [f'encoder.layer.{layer}.attention.{part}.{param}'
+                  for part in ('query', 'key', 'value') if part not in parts]
+        if absent:
+            raise CheckpointError(f'{path}: missing keys {absent}')
+        converted[f'blocks.{layer}.attn.qkv.{param}'] = torch.cat(
+            [parts['query'], parts['key'], parts['value']])
+    return converted
+
+
+def _short_list(items: list[str], limit: int = 6) -> str:
+    shown = ', '.join(items[:limit])
+    return shown + (f', ... (+{len(items) - limit} more)' if len(items) > limit else '')

@@ -1,0 +1,71 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Building blocks of the V-JEPA 2 encoder, named as in the official checkpoints."""
+
+from timm.layers import Mlp
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from vjepa_nodes.encoder.rope import apply_rope
+
+RopeTables = tuple[torch.Tensor, torch.Tensor]
+
+
+class PatchEmbed3D(nn.Module):
+    """Cut a (B, C, T, H, W) clip into tubelet x patch x patch cubes and embed each as a token."""
+
+    def __init__(self, in_chans: int, embed_dim: int, patch_size: int, tubelet_size: int) -> None:
+        super().__init__()
+        size = (tubelet_size, patch_size, patch_size)
+        self.proj = nn.Conv3d(in_chans, embed_dim, kernel_size=size, stride=size)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        # (B, D, T', H', W') -> (B, N, D) in (t, h, w) order.
+        return self.proj(clip).flatten(2).transpose(1, 2)
+
+
+class RopeAttention(nn.Module):
+    """Multi-head self-attention with a fused qkv projection and 3D RoPE on queries and keys."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, rope: RopeTables) -> torch.Tensor:
+        batch, tokens, dim = x.shape
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        x = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_hidden_dim: int, norm_eps: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.attn = RopeAttention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp = Mlp(dim, hidden_features=mlp_hidden_dim, act_layer=nn.GELU)
+
+    def forward(self, x: torch.Tensor, rope: RopeTables) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), rope)
+        return x + self.mlp(self.norm2(x))
