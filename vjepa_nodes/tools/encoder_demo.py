@@ -1,0 +1,110 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Run the V-JEPA 2 encoder on a generated clip and print device, precision, shape and latency."""
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+
+import torch
+
+from vjepa_nodes.device import (
+    DEVICE_CHOICES, precision_name, PRECISION_CHOICES, resolve_device_and_precision)
+from vjepa_nodes.encoder import build_encoder, ENCODER_CONFIGS, RANDOM_WEIGHTS_SOURCE
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def generated_clip(num_frames: int, height: int, width: int) -> torch.Tensor:
+    """A normalised (1, 3, T, H, W) clip of a textured square sliding over a gradient."""
+    rows = torch.linspace(0, 1, height)[:, None]
+    cols = torch.linspace(0, 1, width)[None, :]
+    frames = []
+    for t in range(num_frames):
+        frame = torch.stack([rows.expand(height, width), cols.expand(height, width),
+                             0.5 + 0.5 * torch.sin(20 * rows * cols).expand(height, width)])
+        top, left = height // 4, (width // 8) + t * width // (2 * num_frames)
+        frame[:, top:top + height // 3, left:left + width // 3] = 1.0 - frame[
+            :, top:top + height // 3, left:left + width // 3]
+        frames.append(frame)
+    clip = torch.stack(frames, dim=1)  # (3, T, H, W)
+    mean = torch.tensor(IMAGENET_MEAN)[:, None, None, None]
+    std = torch.tensor(IMAGENET_STD)[:, None, None, None]
+    return ((clip - mean) / std)[None]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--model-size', default='large', choices=sorted(ENCODER_CONFIGS))
+    parser.add_argument('--num-frames', type=int, default=16)
+    parser.add_argument('--height', type=int, default=256)
+    parser.add_argument('--width', type=int, default=256)
+    parser.add_argument('--device', default='auto',
+                        help=f'{", ".join(DEVICE_CHOICES)} or cuda:N (default: auto)')
+    parser.add_argument('--precision', default='auto', choices=PRECISION_CHOICES)
+    parser.add_argument('--checkpoint', default=None,
+                        help='official .pt, .safetensors, HF snapshot directory or HF model id')
+    parser.add_argument('--checkpoint-key', default='encoder',
+                        choices=('encoder', 'target_encoder'))
+    parser.add_argument('--allow-random-weights', action='store_true',
+                        help='run without a checkpoint on random weights (output is meaningless)')
+    parser.add_argument('--iterations', type=int, default=3, help='timed runs after one warm-up')
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='[%(levelname)s] %(message)s')
+    try:
+        device, dtype = resolve_device_and_precision(args.device, args.precision)
+        encoder = build_encoder(args.model_size, checkpoint=args.checkpoint,
+                                checkpoint_key=args.checkpoint_key,
+                                allow_random_weights=args.allow_random_weights)
+        clip = generated_clip(args.num_frames, args.height, args.width)
+        encoder.token_grid(clip.shape)  # reject a bad size before any work
+    except (ValueError, RuntimeError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    if encoder.weights_source == RANDOM_WEIGHTS_SOURCE:
+        print('\n' + '!' * 78 + '\n!! RANDOM WEIGHTS: this run measures speed only; the features '
+              'mean nothing.\n!! Give real weights with --checkpoint (see README: "Getting the '
+              'official weights").\n' + '!' * 78 + '\n')
+    encoder.to(device=device, dtype=dtype)
+    clip = clip.to(device=device, dtype=dtype)
+    latencies = []
+    with torch.inference_mode():
+        for _ in range(1 + args.iterations):
+            start = time.perf_counter()
+            tokens = encoder(clip)
+            tokens.float().sum().item()  # waits for asynchronous devices
+            latencies.append(time.perf_counter() - start)
+    timed = latencies[1:] or latencies
+    print(f'model      V-JEPA 2 {args.model_size} ({sum(p.numel() for p in encoder.parameters()):,}'
+          ' parameters)')
+    print(f'weights    {encoder.weights_source}')
+    print(f'device     {device}')
+    print(f'precision  {precision_name(dtype)}')
+    print(f'input      {tuple(clip.shape)} (B, C, T, H, W)')
+    print(f'output     {tuple(tokens.shape)} (B, N, D)')
+    print(f'latency    {statistics.median(timed) * 1e3:.0f} ms per clip (median of {len(timed)}; '
+          f'warm-up {latencies[0] * 1e3:.0f} ms)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
