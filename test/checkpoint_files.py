@@ -33,7 +33,7 @@ def perturb_vectors(model: nn.Module, scale: float = 0.1) -> nn.Module:
 
 
 def hf_model(config: EncoderConfig, crop_size: int) -> VJEPA2Model:
-    """A randomly initialised, perturbed transformers VJEPA2Model with the encoder's shape."""
+    """Return a randomly initialised, perturbed transformers VJEPA2Model of the same shape."""
     hf_config = VJEPA2Config(
         hidden_size=config.embed_dim, num_hidden_layers=config.depth,
         num_attention_heads=config.num_heads, mlp_ratio=config.mlp_hidden_dim / config.embed_dim,
@@ -43,14 +43,14 @@ def hf_model(config: EncoderConfig, crop_size: int) -> VJEPA2Model:
 
 
 def hf_reference(model: VJEPA2Model, clip: torch.Tensor) -> torch.Tensor:
-    """transformers' encoder output for a (B, C, T, H, W) clip (it takes (B, T, C, H, W))."""
+    """Return the transformers encoder's output for a (B, C, T, H, W) clip."""
     with torch.no_grad():
         return model.encoder(clip.permute(0, 2, 1, 3, 4)).last_hidden_state
 
 
 def official_checkpoint(encoder: dict[str, torch.Tensor],
                         target_encoder: dict[str, torch.Tensor]) -> dict:
-    """A training checkpoint laid out like vitl.pt: wrapped keys, pos_embed, predictor, extras."""
+    """Lay out a training checkpoint like vitl.pt: wrapped keys, pos_embed, predictor, extras."""
     def wrap(state_dict):
         wrapped = {OFFICIAL_PREFIX + key: value for key, value in state_dict.items()}
         width = state_dict['norm.weight'].shape[0]

@@ -14,12 +14,11 @@
 
 """The encoder computes the official V-JEPA 2 function (checked against transformers)."""
 
+from checkpoint_files import (
+    hf_model, hf_reference, official_checkpoint, perturb_vectors, relative_error)
 import pytest
 from safetensors.torch import save_file
 import torch
-
-from checkpoint_files import (
-    hf_model, hf_reference, official_checkpoint, perturb_vectors, relative_error)
 from vjepa_nodes import build_encoder, ENCODER_CONFIGS, VJepa2Encoder
 
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""vjepa_nodes: V-JEPA 2 video encoder for ROS 2 obstacle perception.
+"""
+vjepa_nodes: V-JEPA 2 video encoder for ROS 2 obstacle perception.
 
 The core (this package minus `vjepa_nodes.nodes`) never imports rclpy.
 """

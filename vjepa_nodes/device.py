@@ -48,8 +48,10 @@ class Availability:
             cuda_bf16=cuda and torch.cuda.is_bf16_supported())
 
 
-def select_device(preference: str = 'auto', availability: Availability | None = None) -> torch.device:
-    """Return the device for `preference` ('auto', 'mps', 'cuda', 'cuda:N' or 'cpu').
+def select_device(preference: str = 'auto',
+                  availability: Availability | None = None) -> torch.device:
+    """
+    Return the device for `preference` ('auto', 'mps', 'cuda', 'cuda:N' or 'cpu').
 
     'auto' picks MPS, then CUDA, then CPU. An explicit device that is missing raises
     DeviceUnavailableError rather than silently running somewhere else.
@@ -73,14 +75,18 @@ def select_device(preference: str = 'auto', availability: Availability | None = 
             raise DeviceUnavailableError(
                 f'device {preference!r} was requested but this machine has '
                 f'{available.cuda_devices} usable CUDA GPU(s) (torch {torch.__version__}, '
-                f'built for CUDA {torch.version.cuda}); use auto or cpu')
+                f'CUDA build: {torch.version.cuda or "none"}); use auto or cpu')
         return torch.device('cuda', gpu)
     return torch.device(kind)
 
 
 def select_precision(device: torch.device, preference: str = 'auto',
                      availability: Availability | None = None) -> torch.dtype:
-    """Return the compute dtype: 'auto' is fp16 on MPS, bf16 on CUDA if supported (else fp16), fp32 on CPU."""
+    """
+    Return the compute dtype for `device`.
+
+    'auto' is fp16 on MPS, bf16 on CUDA where supported (else fp16) and fp32 on the CPU.
+    """
     if preference not in PRECISION_CHOICES:
         raise ValueError(
             f'unknown precision {preference!r}; choose one of {", ".join(PRECISION_CHOICES)}')
@@ -93,7 +99,8 @@ def select_precision(device: torch.device, preference: str = 'auto',
         return torch.float32
     if preference == 'bf16' and device.type == 'cuda' and not cuda_bf16:
         raise DeviceUnavailableError(
-            f'precision bf16 was requested but {device} does not support bfloat16; use fp16 or auto')
+            f'precision bf16 was requested but {device} does not support bfloat16; '
+            'use fp16 or auto')
     return PRECISIONS[preference]
 
 

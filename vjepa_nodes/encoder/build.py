@@ -35,13 +35,14 @@ class RandomWeightsWarning(UserWarning):
 def build_encoder(model_size: str, *, checkpoint: str | Path | None = None,
                   checkpoint_key: str = 'encoder',
                   allow_random_weights: bool = False) -> VJepa2Encoder:
-    """Return a V-JEPA 2 encoder in eval mode, on the CPU, in fp32, with its weights loaded.
+    """
+    Return a V-JEPA 2 encoder in eval mode, on the CPU, in fp32, with its weights loaded.
 
-    Args:
-        model_size: 'large', 'huge' or 'giant' ('small' and 'tiny' are test-only sizes).
-        checkpoint: official `.pt`, `.safetensors`, Hugging Face snapshot directory or model id.
-        checkpoint_key: 'encoder' or 'target_encoder' entry of an official `.pt`.
-        allow_random_weights: with no checkpoint, use random weights (loudly) instead of failing.
+    :param model_size: 'large', 'huge' or 'giant' ('small' and 'tiny' are test-only sizes).
+    :param checkpoint: official `.pt`, `.safetensors`, Hugging Face snapshot directory or id.
+    :param checkpoint_key: 'encoder' or 'target_encoder' entry of an official `.pt`.
+    :param allow_random_weights: with no checkpoint, use random weights (loudly) instead of
+        failing.
     """
     config = get_encoder_config(model_size)
     if not checkpoint:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Read V-JEPA 2 encoder weights from official `.pt` files and Hugging Face releases.
+"""
+Read V-JEPA 2 encoder weights from official `.pt` files and Hugging Face releases.
 
 Every source ends as a state dict in the official parameter names (those of `VJepa2Encoder`),
 checked strictly against the model: a missing, unexpected or mis-shaped key is an error that names
@@ -53,16 +54,17 @@ class CheckpointError(ValueError):
 
 
 def load_checkpoint(source: str | Path, checkpoint_key: str = 'encoder') -> tuple[StateDict, str]:
-    """Return (state dict in official names, resolved file description) for a checkpoint source.
+    """
+    Return (state dict in official names, resolved file description) for a checkpoint source.
 
-    Args:
-        source: an official `.pt` file, a `.safetensors` file, a Hugging Face snapshot directory,
-            or a Hugging Face model id (fetched and cached through huggingface_hub).
-        checkpoint_key: top-level entry of an official `.pt` to use: 'encoder' (what the Hugging
-            Face release holds) or 'target_encoder' (the EMA encoder the official evals use).
+    :param source: an official `.pt` file, a `.safetensors` file, a Hugging Face snapshot
+        directory, or a Hugging Face model id (fetched and cached through huggingface_hub).
+    :param checkpoint_key: top-level entry of an official `.pt` to use: 'encoder' (what the
+        Hugging Face release holds) or 'target_encoder' (the EMA encoder the official evals use).
     """
     if checkpoint_key not in CHECKPOINT_KEYS:
-        raise ValueError(f'checkpoint_key must be one of {CHECKPOINT_KEYS}, got {checkpoint_key!r}')
+        raise ValueError(
+            f'checkpoint_key must be one of {CHECKPOINT_KEYS}, got {checkpoint_key!r}')
     path = _resolve_source(source)
     if path.is_dir():
         path = _safetensors_in_directory(path)
@@ -75,7 +77,8 @@ def load_checkpoint(source: str | Path, checkpoint_key: str = 'encoder') -> tupl
 
 def to_official_names(state_dict: StateDict, path: Path) -> StateDict:
     """Map a foreign state dict (HF transformers names, wrapper prefixes) to official names."""
-    bad = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
+    bad = [key for key, value in state_dict.items()
+           if not isinstance(value, torch.Tensor)]
     if bad:
         raise CheckpointError(f'{path}: entries that are not tensors: {_short_list(bad)}')
     hf_style = any(key.startswith(('encoder.', 'vjepa2.encoder.')) for key in state_dict)
@@ -85,11 +88,11 @@ def to_official_names(state_dict: StateDict, path: Path) -> StateDict:
 def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: str) -> None:
     """Raise CheckpointError unless `state_dict` has exactly the model's keys and shapes."""
     expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
-    missing = sorted(expected.keys() - state_dict.keys())
-    unexpected = sorted(state_dict.keys() - expected.keys())
-    mismatched = [f'{name}: file {tuple(state_dict[name].shape)} vs model {tuple(shape)}'
-                  for name, shape in sorted(expected.items())
-                  if name in state_dict and state_dict[name].shape != shape]
+    missing = sorted(expected.keys() - state_dict.keys(), key=_natural_order)
+    unexpected = sorted(state_dict.keys() - expected.keys(), key=_natural_order)
+    mismatched = [f'{name}: file {tuple(state_dict[name].shape)} vs model {tuple(expected[name])}'
+                  for name in sorted(expected.keys() & state_dict.keys(), key=_natural_order)
+                  if state_dict[name].shape != expected[name]]
     if not (missing or unexpected or mismatched):
         return
     problems = []
@@ -100,8 +103,8 @@ def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: s
     if mismatched:
         problems.append(f'shape mismatches ({len(mismatched)}): {_short_list(mismatched)}')
     raise CheckpointError(
-        f'checkpoint {path} does not fit model_size={model_size!r}; it {guess_model_size(state_dict)}. '
-        + '; '.join(problems))
+        f'checkpoint {path} does not fit model_size={model_size!r}; '
+        f'it {guess_model_size(state_dict)}. ' + '; '.join(problems))
 
 
 def guess_model_size(state_dict: StateDict) -> str:
@@ -139,7 +142,8 @@ def _download_from_hub(repo_id: str) -> Path:
         return Path(snapshot_download(repo_id, allow_patterns=['*.safetensors', '*.json']))
     except Exception as exc:  # noqa: B902 - the hub raises many network/offline error types
         raise CheckpointError(
-            f'could not fetch {repo_id!r} from the Hugging Face hub ({type(exc).__name__}: {exc}). '
+            f'could not fetch {repo_id!r} from the Hugging Face hub '
+            f'({type(exc).__name__}: {exc}). '
             'Without internet, fetch it on a connected machine with '
             f'`huggingface-cli download {repo_id} --local-dir <dir>` (or download '
             f'https://huggingface.co/{repo_id}/resolve/main/model.safetensors, or an official '
@@ -175,9 +179,12 @@ def _read_torch_file(path: Path) -> object:
         # mmap avoids reading the predictor and optimiser state of a training checkpoint.
         return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
     except pickle.UnpicklingError as exc:
+        # Keep torch's reason (the rejected global), not its advice to disable the safety check.
+        reason = next((line.strip() for line in str(exc).splitlines()
+                       if 'Unsupported global' in line), str(exc).splitlines()[0])
         raise CheckpointError(
-            f'refusing to load {path}: it is not a plain tensor checkpoint and weights-only '
-            f'loading rejected it ({exc})') from exc
+            f'refusing to load {path}: it holds Python objects, not just tensors, and untrusted '
+            f'pickles can run code ({reason})') from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise CheckpointError(
             f'could not read {path} as a PyTorch checkpoint ({type(exc).__name__}: {exc}); the '
@@ -238,6 +245,11 @@ def _from_hf_names(state_dict: StateDict, path: Path) -> StateDict:
         converted[f'blocks.{layer}.attn.qkv.{param}'] = torch.cat(
             [parts['query'], parts['key'], parts['value']])
     return converted
+
+
+def _natural_order(key: str) -> list:
+    """Sort 'blocks.2' before 'blocks.10'."""
+    return [(0, int(part), '') if part.isdigit() else (1, 0, part) for part in key.split('.')]
 
 
 def _short_list(items: list[str], limit: int = 6) -> str:

@@ -12,26 +12,26 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Encoder sizes as data: one frozen config per released V-JEPA 2 encoder, plus small test sizes."""
+"""Encoder sizes as data: one frozen config per released V-JEPA 2 encoder, plus test sizes."""
 
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """Shape of a V-JEPA 2 video encoder (a pre-norm ViT with 3D RoPE and no position embedding).
+    """
+    Shape of a V-JEPA 2 video encoder (a pre-norm ViT with 3D RoPE and no position embedding).
 
-    Attributes:
-        embed_dim: token width D.
-        depth: number of transformer blocks.
-        num_heads: attention heads per block.
-        mlp_hidden_dim: hidden width of each block's MLP.
-        patch_size: spatial patch side in pixels.
-        tubelet_size: frames per temporal patch.
-        in_chans: input channels.
-        norm_eps: LayerNorm epsilon.
-        rope_theta: RoPE frequency base.
-        released: True for sizes that have official weights; False for test-only sizes.
+    :param embed_dim: token width D.
+    :param depth: number of transformer blocks.
+    :param num_heads: attention heads per block.
+    :param mlp_hidden_dim: hidden width of each block's MLP.
+    :param patch_size: spatial patch side in pixels.
+    :param tubelet_size: frames per temporal patch.
+    :param in_chans: input channels.
+    :param norm_eps: LayerNorm epsilon.
+    :param rope_theta: RoPE frequency base.
+    :param released: True for sizes with official weights; False for test-only sizes.
     """
 
     embed_dim: int
@@ -58,8 +58,10 @@ ENCODER_CONFIGS: dict[str, EncoderConfig] = {
     'giant': EncoderConfig(embed_dim=1408, depth=40, num_heads=22, mlp_hidden_dim=6144),
     # Test-only sizes: the same code with fewer, narrower blocks; no weights exist for them. Their
     # head widths (64, 80) exercise the ViT-L/g and ViT-H RoPE splits.
-    'small': EncoderConfig(embed_dim=192, depth=4, num_heads=3, mlp_hidden_dim=768, released=False),
-    'tiny': EncoderConfig(embed_dim=160, depth=2, num_heads=2, mlp_hidden_dim=640, released=False),
+    'small': EncoderConfig(embed_dim=192, depth=4, num_heads=3, mlp_hidden_dim=768,
+                           released=False),
+    'tiny': EncoderConfig(embed_dim=160, depth=2, num_heads=2, mlp_hidden_dim=640,
+                          released=False),
 }
 
 # Names the official code and the Hugging Face hub use for the released sizes.

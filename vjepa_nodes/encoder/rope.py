@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""3D rotary position embedding as the released V-JEPA 2 weights expect it.
+"""
+3D rotary position embedding as the released V-JEPA 2 weights expect it.
 
 Each head's channels are split into three equal even blocks rotated by the token's time, row and
 column index; the remaining channels pass through. The official code tiles the sin/cos tables
@@ -31,14 +32,16 @@ def rope_block_dim(head_dim: int) -> int:
 def _axis_angles(positions: torch.Tensor, block_dim: int, theta: float) -> torch.Tensor:
     """Angles (N, block_dim) for integer positions (N,), tiled as in the official code."""
     half = block_dim // 2
-    omega = 1.0 / theta ** (torch.arange(half, dtype=torch.float32, device=positions.device) / half)
+    exponents = torch.arange(half, dtype=torch.float32, device=positions.device) / half
+    omega = 1.0 / theta ** exponents
     angles = positions.to(torch.float32)[:, None] * omega[None, :]
     return torch.cat([angles, angles], dim=-1)
 
 
 def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float,
                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return fp32 (cos, sin) tables of shape (N, 3 * block_dim) for a (t, h, w) token grid.
+    """
+    Return fp32 (cos, sin) tables of shape (N, 3 * block_dim) for a (t, h, w) token grid.
 
     Tokens are ordered time-major, then row-major, as the patch embedding flattens them.
     """

@@ -23,7 +23,8 @@ from vjepa_nodes.encoder.rope import rope_tables
 
 
 class VJepa2Encoder(nn.Module):
-    """Pre-norm ViT with 3D RoPE, a final LayerNorm and no pooling, as released by Meta.
+    """
+    Pre-norm ViT with 3D RoPE, a final LayerNorm and no pooling, as released by Meta.
 
     Accepts any even frame count and any height and width that are multiples of the patch size.
     Returns every token, ordered time-major then row-major.
@@ -43,7 +44,7 @@ class VJepa2Encoder(nn.Module):
         self._rope_cache: dict[tuple, RopeTables] = {}
 
     def token_grid(self, clip_shape: torch.Size | tuple[int, ...]) -> tuple[int, int, int]:
-        """Return the (t, h, w) token grid for a clip shape, or raise ValueError if it is invalid."""
+        """Return the (t, h, w) token grid of a clip shape; raise ValueError if it is invalid."""
         cfg = self.config
         if len(clip_shape) != 5:
             raise ValueError(
@@ -54,14 +55,15 @@ class VJepa2Encoder(nn.Module):
             problems.append(f'{chans} channels instead of {cfg.in_chans}')
         if frames < cfg.tubelet_size or frames % cfg.tubelet_size:
             problems.append(f'{frames} frames is not a positive multiple of {cfg.tubelet_size}')
-        if min(height, width) < cfg.patch_size or height % cfg.patch_size or width % cfg.patch_size:
-            problems.append(f'{height}x{width} pixels is not a multiple of {cfg.patch_size}')
+        patch = cfg.patch_size
+        if min(height, width) < patch or height % patch or width % patch:
+            problems.append(f'{height}x{width} pixels is not a multiple of {patch}')
         if problems:
             raise ValueError(f'invalid clip shape {tuple(clip_shape)}: ' + '; '.join(problems))
         return (frames // cfg.tubelet_size, height // cfg.patch_size, width // cfg.patch_size)
 
     def rope(self, grid: tuple[int, int, int], device: torch.device) -> RopeTables:
-        """RoPE tables for a token grid, computed once per grid and device."""
+        """Return the RoPE tables of a token grid, computed once per grid and device."""
         key = (grid, device)
         if key not in self._rope_cache:
             self._rope_cache[key] = rope_tables(

@@ -23,7 +23,7 @@ import time
 import torch
 
 from vjepa_nodes.device import (
-    DEVICE_CHOICES, precision_name, PRECISION_CHOICES, resolve_device_and_precision)
+    DEVICE_CHOICES, PRECISION_CHOICES, precision_name, resolve_device_and_precision)
 from vjepa_nodes.encoder import build_encoder, ENCODER_CONFIGS, RANDOM_WEIGHTS_SOURCE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -31,7 +31,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def generated_clip(num_frames: int, height: int, width: int) -> torch.Tensor:
-    """A normalised (1, 3, T, H, W) clip of a textured square sliding over a gradient."""
+    """Return a normalised (1, 3, T, H, W) clip: an inverted square sliding over a pattern."""
     rows = torch.linspace(0, 1, height)[:, None]
     cols = torch.linspace(0, 1, width)[None, :]
     frames = []
@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             tokens.float().sum().item()  # waits for asynchronous devices
             latencies.append(time.perf_counter() - start)
     timed = latencies[1:] or latencies
-    print(f'model      V-JEPA 2 {args.model_size} ({sum(p.numel() for p in encoder.parameters()):,}'
-          ' parameters)')
+    parameters = sum(p.numel() for p in encoder.parameters())
+    print(f'model      V-JEPA 2 {args.model_size} ({parameters:,} parameters)')
     print(f'weights    {encoder.weights_source}')
     print(f'device     {device}')
     print(f'precision  {precision_name(dtype)}')

@@ -1,0 +1,27 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ament_copyright: every source file carries the license header (needs a ROS install)."""
+
+import pytest
+
+ament_copyright = pytest.importorskip(
+    'ament_copyright.main', reason='ament_copyright comes with a ROS install, not from PyPI')
+
+
+@pytest.mark.ros
+@pytest.mark.copyright
+@pytest.mark.linter
+def test_copyright():
+    assert ament_copyright.main(argv=[]) == 0, 'files without a license header'

@@ -1,0 +1,38 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The encoder demo CLI: what it prints, and how it refuses to run without weights."""
+
+from vjepa_nodes.tools.encoder_demo import main
+
+
+def test_demo_reports_device_precision_shape_and_latency(capsys):
+    assert main(['--model-size', 'tiny', '--allow-random-weights', '--num-frames', '4',
+                 '--height', '32', '--width', '48', '--iterations', '1']) == 0
+    out = capsys.readouterr().out
+    assert 'RANDOM WEIGHTS' in out
+    assert 'device     cpu' in out
+    assert 'precision  fp32' in out
+    assert 'output     (1, 12, 160) (B, N, D)' in out
+    assert 'ms per clip' in out
+
+
+def test_demo_without_weights_explains_and_fails(capsys):
+    assert main(['--model-size', 'large']) == 2
+    assert 'no checkpoint given' in capsys.readouterr().err
+
+
+def test_demo_rejects_bad_sizes_before_running(capsys):
+    assert main(['--model-size', 'tiny', '--allow-random-weights', '--num-frames', '3']) == 2
+    assert '3 frames is not a positive multiple of 2' in capsys.readouterr().err
