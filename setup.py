@@ -36,7 +36,8 @@ setup(
     # check install_requires at start-up, and apt's python3-opencv does not satisfy
     # 'opencv-python', so listing them would break `ros2 run` on a ROS install.
     install_requires=['setuptools'],
-    extras_require={'ros': ros_wheels},
+    # 'test' is how colcon knows to run the tests with pytest.
+    extras_require={'ros': ros_wheels, 'test': ['pytest']},
     python_requires='>=3.10',
     zip_safe=True,
     maintainer='vjepa_nodes maintainers',
