@@ -23,6 +23,15 @@ _stamp() {  # hash of the given files and words
   { cat "$@" 2>/dev/null; echo "${STAMP_WORDS:-}"; } | sha256sum | cut -d' ' -f1
 }
 
+_pip() {  # _pip <venv> <pip args>...: quiet unless it fails
+  local venv="$1"; shift
+  if ! "$venv/bin/python" -m pip install -q "$@" > "$venv/pip.log" 2>&1; then
+    tail -n 30 "$venv/pip.log" >&2
+    echo "pip install $* failed in $venv (full log: $venv/pip.log)" >&2
+    return 1
+  fi
+}
+
 _site_packages() {
   "$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
 }
@@ -36,10 +45,9 @@ ensure_core_env() {
   "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is required"'
   echo "== setting up $CORE_VENV (torch is large: a few minutes the first time)"
   [[ -x "$CORE_VENV/bin/python" ]] || "$PYTHON" -m venv "$CORE_VENV"
-  "$CORE_VENV/bin/python" -m pip install -q --upgrade pip
-  "$CORE_VENV/bin/python" -m pip install -q -r "$ROOT/requirements.txt" \
-    -r "$ROOT/requirements-test.txt"
-  "$CORE_VENV/bin/python" -m pip install -q --no-deps -e "$ROOT"
+  _pip "$CORE_VENV" --upgrade pip
+  _pip "$CORE_VENV" -r "$ROOT/requirements.txt" -r "$ROOT/requirements-test.txt"
+  _pip "$CORE_VENV" --no-deps -e "$ROOT"
   echo "$stamp" > "$CORE_VENV/.stamp"
 }
 
@@ -56,8 +64,8 @@ ensure_ros_env() {  # ensure_ros_env <distro> <package>...
   # after this environment's own, and pip sees them as installed.
   echo "import site; site.addsitedir('$(_site_packages "$CORE_VENV")')" \
     > "$(_site_packages "$venv")/vjepa_core_env.pth"
-  "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q "$@" -r "$ROOT/requirements-ros-tools.txt"
+  _pip "$venv" --upgrade pip
+  _pip "$venv" "$@" -r "$ROOT/requirements-ros-tools.txt"
   echo "$stamp" > "$venv/.stamp"
 }
 

@@ -19,12 +19,14 @@ import logging
 import statistics
 import sys
 import time
+import warnings
 
 import torch
 
 from vjepa_nodes.device import (
     DEVICE_CHOICES, PRECISION_CHOICES, precision_name, resolve_device_and_precision)
-from vjepa_nodes.encoder import build_encoder, ENCODER_CONFIGS, RANDOM_WEIGHTS_SOURCE
+from vjepa_nodes.encoder import (
+    build_encoder, ENCODER_CONFIGS, RANDOM_WEIGHTS_SOURCE, RandomWeightsWarning)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -70,6 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='[%(levelname)s] %(message)s')
+    warnings.simplefilter('ignore', RandomWeightsWarning)  # the banner below says it louder
     try:
         device, dtype = resolve_device_and_precision(args.device, args.precision)
         encoder = build_encoder(args.model_size, checkpoint=args.checkpoint,
