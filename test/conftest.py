@@ -22,6 +22,8 @@ import torch
 # Set before rclpy is imported anywhere: no discovery traffic leaves this machine, and runs
 # that overlap on one machine do not see each other's topics.
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+if os.environ.get('ROS_DISTRO') == 'humble':  # Humble predates the discovery-range setting
+    os.environ['ROS_LOCALHOST_ONLY'] = '1'
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
 
 

@@ -33,11 +33,17 @@ def tiny_hf():
 
 
 @pytest.fixture(scope='module')
-def tiny_weights(tiny_hf, tmp_path_factory):
+def tiny_official_weights(tiny_hf, tmp_path_factory):
     """Official-name tiny weights, taken from a transformers model through our HF mapping."""
     path = tmp_path_factory.mktemp('hf') / 'model.safetensors'
     save_file(tiny_hf.state_dict(), path)
     return build_encoder('tiny', checkpoint=path).state_dict()
+
+
+@pytest.fixture
+def tiny_weights(tiny_official_weights):
+    """Return a copy of the tiny weights that a test may change."""
+    return dict(tiny_official_weights)
 
 
 def _clip():
@@ -105,9 +111,11 @@ def test_bare_state_dicts_load_in_either_naming(tiny_weights, tiny_hf, tmp_path)
 def test_half_precision_checkpoint_loads_as_fp32(tiny_weights, tmp_path):
     save_file({k: v.half() for k, v in tiny_weights.items()}, tmp_path / 'half.safetensors')
     encoder = build_encoder('tiny', checkpoint=tmp_path / 'half.safetensors')
-    assert {p.dtype for p in encoder.parameters()} == {torch.float32}
-    assert {p.device.type for p in encoder.parameters()} == {'cpu'}
+    for name, value in encoder.state_dict().items():
+        assert value.dtype == torch.float32 and value.device.type == 'cpu'
+        torch.testing.assert_close(value, tiny_weights[name].half().float(), rtol=0, atol=0)
     assert not encoder.training
+    assert not any(p.requires_grad for p in encoder.parameters())
 
 
 def _expect_error(checkpoint, *fragments, model_size='tiny', **kwargs):
@@ -143,7 +151,37 @@ def test_hf_file_missing_a_projection_is_named(tiny_hf, tmp_path):
     state_dict = {k: v for k, v in tiny_hf.state_dict().items()
                   if k != 'encoder.layer.1.attention.key.bias'}
     save_file(state_dict, tmp_path / 'model.safetensors')
-    _expect_error(tmp_path / 'model.safetensors', 'encoder.layer.1.attention.key.bias')
+    _expect_error(tmp_path / 'model.safetensors', str(tmp_path / 'model.safetensors'),
+                  'missing keys (1): blocks.1.attn.qkv.bias',
+                  'unexpected keys (2): encoder.layer.1.attention.query.bias, '
+                  'encoder.layer.1.attention.value.bias', "looks like model_size='tiny'")
+
+
+def test_legacy_hf_attention_names_load(tiny_hf, tmp_path):
+    legacy = {k.replace('.attention.', '.attention.attention.'): v
+              for k, v in tiny_hf.state_dict().items()}
+    save_file(legacy, tmp_path / 'model.safetensors')
+    _assert_matches_hf(build_encoder('tiny', checkpoint=tmp_path / 'model.safetensors'), tiny_hf)
+
+
+@pytest.mark.parametrize('prefix', ['module.', 'backbone.', 'module.backbone.', ''])
+def test_wrapper_prefixes_are_stripped(tiny_weights, tiny_hf, tmp_path, prefix):
+    # 'module.' alone is the V-JEPA 2-AC layout; 'module.backbone.' the pretraining one.
+    wrapped = {prefix + k: v for k, v in tiny_weights.items()}
+    torch.save({'encoder': wrapped}, tmp_path / 'wrapped.pt')
+    _assert_matches_hf(build_encoder('tiny', checkpoint=tmp_path / 'wrapped.pt'), tiny_hf)
+
+
+def test_legacy_pickle_format_loads(tiny_weights, tiny_hf, tmp_path):
+    torch.save({'encoder': tiny_weights}, tmp_path / 'old.pt',
+               _use_new_zipfile_serialization=False)
+    _assert_matches_hf(build_encoder('tiny', checkpoint=tmp_path / 'old.pt'), tiny_hf)
+
+
+def test_integer_tensors_are_rejected(tiny_weights, tmp_path):
+    tiny_weights['norm.bias'] = torch.zeros(160, dtype=torch.int32)
+    torch.save({'encoder': tiny_weights}, tmp_path / 'ints.pt')
+    _expect_error(tmp_path / 'ints.pt', 'entries that are not float tensors: norm.bias')
 
 
 def test_shape_mismatch_is_named(tiny_weights, tmp_path):
@@ -190,7 +228,18 @@ def test_non_dict_checkpoint_is_reported(tmp_path):
 def test_absent_checkpoint_key_lists_what_is_there(tiny_weights, tmp_path):
     torch.save({'encoder': tiny_weights, 'epoch': 3}, tmp_path / 'only_encoder.pt')
     _expect_error(tmp_path / 'only_encoder.pt', "no 'target_encoder' entry",
-                  'top-level keys are encoder, epoch', checkpoint_key='target_encoder')
+                  'has the top-level keys encoder, epoch', checkpoint_key='target_encoder')
+    torch.save({'epoch': 3}, tmp_path / 'no_weights.pt')
+    _expect_error(tmp_path / 'no_weights.pt',
+                  "no 'encoder' entry: it has the top-level keys epoch")
+
+
+def test_bare_state_dict_cannot_stand_in_for_target_encoder(tiny_weights, tmp_path):
+    torch.save(tiny_weights, tmp_path / 'bare.pt')
+    encoder = build_encoder('tiny', checkpoint=tmp_path / 'bare.pt')
+    assert encoder.weights_source == str(tmp_path / 'bare.pt')
+    _expect_error(tmp_path / 'bare.pt', "no 'target_encoder' entry: it is a bare state dict",
+                  checkpoint_key='target_encoder')
 
 
 class Payload:
@@ -206,24 +255,43 @@ def test_directory_without_weights_is_reported(tmp_path):
     _expect_error(tmp_path, 'holds neither model.safetensors')
 
 
-def test_path_that_is_neither_file_nor_model_id(tmp_path):
-    _expect_error(str(tmp_path / 'vitl.pt'), 'neither an existing file or directory')
+@pytest.mark.parametrize('missing', ['weights/vitl.pt', './ckpt/vitl', '~/nothing/here',
+                                     'checkpoints/model.safetensors'])
+def test_missing_path_is_not_mistaken_for_a_model_id(missing):
+    _expect_error(missing, f"checkpoint '{missing}' does not exist (looked for ")
 
 
-def test_unknown_checkpoint_key_is_rejected(tiny_weights, tmp_path):
+def test_unknown_checkpoint_key_is_rejected(tmp_path):
     with pytest.raises(ValueError, match='checkpoint_key must be one of'):
         build_encoder('tiny', checkpoint=tmp_path, checkpoint_key='predictor')
 
 
-def test_offline_model_id_explains_manual_download(tmp_path):
+def _build_offline(model_id: str, hf_home: Path) -> subprocess.CompletedProcess:
+    """Build 'tiny' from a model id in a fresh interpreter with the hub offline."""
     code = ('from vjepa_nodes import build_encoder\n'
-            "build_encoder('large', checkpoint='facebook/vjepa2-vitl-fpc64-256')\n")
-    env = dict(os.environ, HF_HUB_OFFLINE='1', HF_HOME=str(tmp_path))
-    result = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
-                            text=True, timeout=120)
+            f"print(build_encoder('tiny', checkpoint={model_id!r}).weights_source)\n")
+    env = dict(os.environ, HF_HUB_OFFLINE='1', HF_HOME=str(hf_home))
+    return subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_offline_model_id_explains_manual_download(tmp_path):
+    result = _build_offline('facebook/vjepa2-vitl-fpc64-256', tmp_path)
     assert result.returncode != 0
     assert "could not fetch 'facebook/vjepa2-vitl-fpc64-256'" in result.stderr
     assert 'huggingface-cli download facebook/vjepa2-vitl-fpc64-256' in result.stderr
+
+
+def test_model_id_loads_from_the_hub_cache_offline(tiny_hf, tmp_path):
+    # The layout huggingface_hub leaves after a download: refs/main names a snapshot folder.
+    repo = tmp_path / 'hub' / 'models--example--vjepa2-tiny'
+    (repo / 'refs').mkdir(parents=True)
+    (repo / 'refs' / 'main').write_text('0123abcd')
+    (repo / 'snapshots' / '0123abcd').mkdir(parents=True)
+    save_file(tiny_hf.state_dict(), repo / 'snapshots' / '0123abcd' / 'model.safetensors')
+    result = _build_offline('example/vjepa2-tiny', tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(repo / 'snapshots' / '0123abcd' / 'model.safetensors')
 
 
 def test_no_checkpoint_needs_explicit_random_weights():
@@ -232,7 +300,8 @@ def test_no_checkpoint_needs_explicit_random_weights():
     assert 'facebook/vjepa2-vitl-fpc64-256' in str(error.value)
 
 
-def test_random_weights_are_announced():
+def test_random_weights_are_announced(caplog):
     with pytest.warns(RandomWeightsWarning, match='scores are meaningless'):
         encoder = build_encoder('tiny', allow_random_weights=True)
     assert encoder.weights_source.startswith('RANDOM')
+    assert [r.levelname for r in caplog.records if 'RANDOM' in r.getMessage()] == ['WARNING']

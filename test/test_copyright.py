@@ -16,12 +16,11 @@
 
 import pytest
 
-ament_copyright = pytest.importorskip(
-    'ament_copyright.main', reason='ament_copyright comes with a ROS install, not from PyPI')
-
 
 @pytest.mark.ros
 @pytest.mark.copyright
 @pytest.mark.linter
 def test_copyright():
+    ament_copyright = pytest.importorskip(
+        'ament_copyright.main', reason='ament_copyright comes with a ROS install, not from PyPI')
     assert ament_copyright.main(argv=[]) == 0, 'files without a license header'

@@ -35,7 +35,7 @@ def test_small_config_matches_transformers(size, tmp_path):
     hf = hf_model(ENCODER_CONFIGS[size], crop_size=64)
     save_file(hf.state_dict(), tmp_path / 'model.safetensors')
     encoder = build_encoder(size, checkpoint=tmp_path / 'model.safetensors')
-    clip = torch.randn(2, 3, 4, 64, 64)
+    clip = torch.randn(2, 3, 16, 64, 64)  # 8 temporal positions
     with torch.no_grad():
         assert relative_error(encoder(clip), hf_reference(hf, clip)) < 1e-5
 
@@ -68,6 +68,33 @@ def test_batch_items_are_independent():
         together = encoder(clips)
         alone = torch.cat([encoder(clip[None]) for clip in clips])
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_cached_rope_tables_survive_inference_mode():
+    encoder = build_encoder('tiny', allow_random_weights=True).requires_grad_(True)
+    clip = torch.randn(1, 3, 2, 32, 32)
+    with torch.inference_mode():
+        expected = encoder(clip)
+    tokens = encoder(clip)  # autograd on, same cached grid
+    tokens.sum().backward()
+    torch.testing.assert_close(tokens.detach(), expected)
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_reduced_precision_stays_close_to_fp32(dtype):
+    encoder = build_encoder('small', allow_random_weights=True)
+    clip = torch.randn(1, 3, 4, 64, 64)
+    with torch.no_grad():
+        reference = encoder(clip)
+        reduced = encoder.to(dtype)(clip.to(dtype))
+    assert reduced.dtype == dtype
+    assert relative_error(reduced.float(), reference) < 2e-2
+
+
+def test_integer_frames_are_rejected():
+    encoder = build_encoder('tiny', allow_random_weights=True)
+    with pytest.raises(ValueError, match='normalised float clip, got dtype torch.uint8'):
+        encoder(torch.zeros(1, 3, 2, 16, 16, dtype=torch.uint8))
 
 
 @pytest.mark.parametrize(('shape', 'reason'), [

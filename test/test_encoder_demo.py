@@ -14,6 +14,7 @@
 
 """The encoder demo CLI: what it prints, and how it refuses to run without weights."""
 
+import pytest
 from vjepa_nodes.tools.encoder_demo import main
 
 
@@ -33,6 +34,14 @@ def test_demo_without_weights_explains_and_fails(capsys):
     assert 'no checkpoint given' in capsys.readouterr().err
 
 
-def test_demo_rejects_bad_sizes_before_running(capsys):
-    assert main(['--model-size', 'tiny', '--allow-random-weights', '--num-frames', '3']) == 2
+def test_demo_rejects_bad_sizes_before_loading_weights(capsys, tmp_path):
+    # The checkpoint does not exist: only a size check made first can produce this message.
+    assert main(['--model-size', 'tiny', '--checkpoint', str(tmp_path / 'absent.pt'),
+                 '--num-frames', '3']) == 2
     assert '3 frames is not a positive multiple of 2' in capsys.readouterr().err
+
+
+def test_demo_rejects_non_positive_counts(capsys):
+    with pytest.raises(SystemExit):
+        main(['--model-size', 'tiny', '--allow-random-weights', '--iterations', '0'])
+    assert '0 is not a positive integer' in capsys.readouterr().err

@@ -16,12 +16,12 @@
 
 import pytest
 
-ament_flake8 = pytest.importorskip('ament_flake8.main', reason='ament_flake8 is a ROS package')
-
 
 @pytest.mark.ros
 @pytest.mark.flake8
 @pytest.mark.linter
 def test_flake8():
-    rc, errors = ament_flake8.main_with_errors(argv=[])
+    # Imported here: the ROS-free environment deselects this test but still collects the file.
+    from ament_flake8.main import main_with_errors
+    rc, errors = main_with_errors(argv=[])
     assert rc == 0, f'{len(errors)} code style error(s):\n' + '\n'.join(errors)

@@ -16,11 +16,11 @@
 
 import pytest
 
-ament_pep257 = pytest.importorskip('ament_pep257.main', reason='ament_pep257 is a ROS package')
-
 
 @pytest.mark.ros
 @pytest.mark.pep257
 @pytest.mark.linter
 def test_pep257():
-    assert ament_pep257.main(argv=[]) == 0, 'docstring style errors, see above'
+    # Imported here: the ROS-free environment deselects this test but still collects the file.
+    from ament_pep257.main import main
+    assert main(argv=[]) == 0, 'docstring style errors, see above'

@@ -19,6 +19,7 @@ from pathlib import Path
 import shutil
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 
@@ -43,8 +44,6 @@ def _run(command, cwd, env=None):
 @pytest.fixture(scope='module')
 def workspace(tmp_path_factory):
     """Return a colcon workspace with this package built and installed."""
-    if shutil.which('colcon', path=str(Path(sys.executable).parent)) is None:
-        pytest.skip('colcon is not installed in this environment')
     root = tmp_path_factory.mktemp('ws')
     _copy_sources(root / 'src' / 'vjepa_nodes')
     _run([Path(sys.executable).parent / 'colcon', 'build'], cwd=root)
@@ -93,4 +92,6 @@ def test_colcon_test_runs_the_package_tests(workspace):
     _run([colcon, 'test', '--pytest-args', '-m', 'linter'], cwd=workspace)
     summary = _run([colcon, 'test-result', '--all'], cwd=workspace)
     assert '0 errors, 0 failures' in summary
-    assert not summary.startswith('Summary: 0 tests')
+    report = ElementTree.parse(workspace / 'build' / 'vjepa_nodes' / 'pytest.xml')
+    ran = {case.get('name') for case in report.iter('testcase') if case.find('skipped') is None}
+    assert {'test_flake8', 'test_pep257'} <= ran

@@ -15,7 +15,7 @@
 """
 vjepa_nodes: V-JEPA 2 video encoder for ROS 2 obstacle perception.
 
-The core (this package minus `vjepa_nodes.nodes`) never imports rclpy.
+Everything here is ROS-free: importing it never imports rclpy.
 """
 
 from vjepa_nodes.device import (

@@ -37,15 +37,18 @@ class Availability:
 
     mps: bool
     cuda_devices: int
-    cuda_bf16: bool
+    cuda_bf16: bool  # every visible GPU computes bf16 natively
 
     @classmethod
     def probe(cls) -> 'Availability':
-        cuda = torch.cuda.is_available()
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        # Native bf16 needs compute capability 8.0 (Ampere, Jetson Orin) or newer; older GPUs
+        # only emulate it slowly, which torch.cuda.is_bf16_supported() may still report.
         return cls(
             mps=torch.backends.mps.is_available(),
-            cuda_devices=torch.cuda.device_count() if cuda else 0,
-            cuda_bf16=cuda and torch.cuda.is_bf16_supported())
+            cuda_devices=gpus,
+            cuda_bf16=gpus > 0 and all(
+                torch.cuda.get_device_capability(index)[0] >= 8 for index in range(gpus)))
 
 
 def select_device(preference: str = 'auto',
@@ -111,8 +114,8 @@ def resolve_device_and_precision(device: str = 'auto', precision: str = 'auto',
     available = availability or Availability.probe()
     chosen_device = select_device(device, available)
     chosen_dtype = select_precision(chosen_device, precision, available)
-    _logger.info('compute on %s in %s (requested device=%s, precision=%s)',
-                 chosen_device, precision_name(chosen_dtype), device, precision)
+    _logger.info(f'compute on {chosen_device} in {precision_name(chosen_dtype)} '
+                 f'(requested device={device}, precision={precision})')
     return chosen_device, chosen_dtype
 
 

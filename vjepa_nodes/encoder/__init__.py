@@ -17,9 +17,10 @@
 from vjepa_nodes.encoder.build import build_encoder, RANDOM_WEIGHTS_SOURCE, RandomWeightsWarning
 from vjepa_nodes.encoder.checkpoint import CheckpointError, load_checkpoint
 from vjepa_nodes.encoder.config import ENCODER_CONFIGS, EncoderConfig, get_encoder_config
-from vjepa_nodes.encoder.vit import VJepa2Encoder
+from vjepa_nodes.encoder.vit import clip_token_grid, VJepa2Encoder
 
 __all__ = [
-    'build_encoder', 'CheckpointError', 'ENCODER_CONFIGS', 'EncoderConfig', 'get_encoder_config',
-    'load_checkpoint', 'RANDOM_WEIGHTS_SOURCE', 'RandomWeightsWarning', 'VJepa2Encoder',
+    'build_encoder', 'CheckpointError', 'clip_token_grid', 'ENCODER_CONFIGS', 'EncoderConfig',
+    'get_encoder_config', 'load_checkpoint', 'RANDOM_WEIGHTS_SOURCE', 'RandomWeightsWarning',
+    'VJepa2Encoder',
 ]

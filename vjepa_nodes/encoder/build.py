@@ -20,7 +20,7 @@ import warnings
 
 import torch
 
-from vjepa_nodes.encoder.checkpoint import check_fits, load_checkpoint
+from vjepa_nodes.encoder.checkpoint import check_fits, DEFAULT_CHECKPOINT_KEY, load_checkpoint
 from vjepa_nodes.encoder.config import get_encoder_config, HF_MODEL_IDS, OFFICIAL_URLS
 from vjepa_nodes.encoder.vit import VJepa2Encoder
 
@@ -33,7 +33,7 @@ class RandomWeightsWarning(UserWarning):
 
 
 def build_encoder(model_size: str, *, checkpoint: str | Path | None = None,
-                  checkpoint_key: str = 'encoder',
+                  checkpoint_key: str = DEFAULT_CHECKPOINT_KEY,
                   allow_random_weights: bool = False) -> VJepa2Encoder:
     """
     Return a V-JEPA 2 encoder in eval mode, on the CPU, in fp32, with its weights loaded.
@@ -58,15 +58,19 @@ def build_encoder(model_size: str, *, checkpoint: str | Path | None = None,
         message = f'V-JEPA 2 {model_size} encoder runs with {RANDOM_WEIGHTS_SOURCE}'
         _logger.warning(message)
         warnings.warn(message, RandomWeightsWarning, stacklevel=2)
-        return encoder.eval()
+        return _for_inference(encoder)
     state_dict, source = load_checkpoint(checkpoint, checkpoint_key)
     with torch.device('meta'):  # no wasted random init: every tensor comes from the file
         encoder = VJepa2Encoder(config)
     check_fits(state_dict, encoder, model_size, source)
+    # copy=True: own the memory rather than keep pages mapped from a file that may change.
     encoder.load_state_dict(
-        {name: tensor.to(torch.float32) for name, tensor in state_dict.items()},
+        {name: tensor.to(torch.float32, copy=True) for name, tensor in state_dict.items()},
         strict=True, assign=True)
-    entry = '' if source.endswith(('.safetensors', '.json')) else f' [{checkpoint_key}]'
-    encoder.weights_source = f'{source}{entry}'
-    _logger.info('loaded V-JEPA 2 %s encoder weights from %s', model_size, encoder.weights_source)
-    return encoder.eval()
+    encoder.weights_source = source
+    _logger.info(f'loaded V-JEPA 2 {model_size} encoder weights from {source}')
+    return _for_inference(encoder)
+
+
+def _for_inference(encoder: VJepa2Encoder) -> VJepa2Encoder:
+    return encoder.eval().requires_grad_(False)

@@ -24,7 +24,6 @@ import json
 from pathlib import Path
 import pickle
 import re
-import zipfile
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors
@@ -35,7 +34,10 @@ from vjepa_nodes.encoder.config import ENCODER_CONFIGS, HF_MODEL_IDS, OFFICIAL_U
 
 StateDict = dict[str, torch.Tensor]
 CHECKPOINT_KEYS = ('encoder', 'target_encoder')
+DEFAULT_CHECKPOINT_KEY = CHECKPOINT_KEYS[0]  # the context encoder, as in the HF release
 _HF_REPO_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
+_WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.json')
+_HF_ENCODER_PREFIXES = ('encoder.layer.', 'encoder.embeddings.', 'encoder.layernorm.')
 _HF_QKV = re.compile(r'^encoder\.layer\.(\d+)\.attention\.(query|key|value)\.(weight|bias)$')
 # transformers' VJEPA2Model prefixes -> ours; the fused qkv is rebuilt from query/key/value.
 _HF_RENAMES = (
@@ -53,9 +55,10 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the requested encoder."""
 
 
-def load_checkpoint(source: str | Path, checkpoint_key: str = 'encoder') -> tuple[StateDict, str]:
+def load_checkpoint(source: str | Path, checkpoint_key: str = DEFAULT_CHECKPOINT_KEY,
+                    ) -> tuple[StateDict, str]:
     """
-    Return (state dict in official names, resolved file description) for a checkpoint source.
+    Return (state dict in official names, where it came from) for a checkpoint source.
 
     :param source: an official `.pt` file, a `.safetensors` file, a Hugging Face snapshot
         directory, or a Hugging Face model id (fetched and cached through huggingface_hub).
@@ -68,21 +71,21 @@ def load_checkpoint(source: str | Path, checkpoint_key: str = 'encoder') -> tupl
     path = _resolve_source(source)
     if path.is_dir():
         path = _safetensors_in_directory(path)
-    if path.name.endswith('.safetensors') or path.name.endswith('.safetensors.index.json'):
-        raw = _read_safetensors(path)
-    else:
-        raw = _select_entry(_read_torch_file(path), checkpoint_key, path)
-    return to_official_names(raw, path), str(path)
+    if path.name.endswith(('.safetensors', '.safetensors.index.json')):
+        return to_official_names(_read_safetensors(path), path), str(path)
+    raw, entry = _select_entry(_read_torch_file(path), checkpoint_key, path)
+    return to_official_names(raw, path), f'{path} [{entry}]' if entry else str(path)
 
 
 def to_official_names(state_dict: StateDict, path: Path) -> StateDict:
     """Map a foreign state dict (HF transformers names, wrapper prefixes) to official names."""
     bad = [key for key, value in state_dict.items()
-           if not isinstance(value, torch.Tensor)]
+           if not (isinstance(value, torch.Tensor) and value.is_floating_point())]
     if bad:
-        raise CheckpointError(f'{path}: entries that are not tensors: {_short_list(bad)}')
-    hf_style = any(key.startswith(('encoder.', 'vjepa2.encoder.')) for key in state_dict)
-    return _from_hf_names(state_dict, path) if hf_style else _strip_official_prefixes(state_dict)
+        raise CheckpointError(f'{path}: entries that are not float tensors: {_short_list(bad)}')
+    hf_style = any(key.removeprefix('vjepa2.').startswith(_HF_ENCODER_PREFIXES)
+                   for key in state_dict)
+    return _from_hf_names(state_dict) if hf_style else _strip_official_prefixes(state_dict)
 
 
 def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: str) -> None:
@@ -124,11 +127,18 @@ def _resolve_source(source: str | Path) -> Path:
     path = Path(source).expanduser()
     if path.exists():
         return path
-    if isinstance(source, str) and _HF_REPO_ID.match(source):
-        return _download_from_hub(source)
+    if _looks_like_hub_id(source):
+        return _download_from_hub(str(source))
     raise CheckpointError(
-        f'checkpoint {str(source)!r} is neither an existing file or directory nor a Hugging Face '
-        f'model id such as {HF_MODEL_IDS["large"]!r}')
+        f'checkpoint {str(source)!r} does not exist (looked for {path.absolute()}); pass an '
+        f'existing file or directory, or a Hugging Face model id such as '
+        f'{HF_MODEL_IDS["large"]!r}')
+
+
+def _looks_like_hub_id(source: str | Path) -> bool:
+    """Tell 'org/name' from a relative path such as 'weights/vitl.pt' or './ckpt/model'."""
+    return (isinstance(source, str) and bool(_HF_REPO_ID.match(source))
+            and not source.endswith(_WEIGHT_FILE_SUFFIXES))
 
 
 def _download_from_hub(repo_id: str) -> Path:
@@ -143,8 +153,8 @@ def _download_from_hub(repo_id: str) -> Path:
     except Exception as exc:  # noqa: B902 - the hub raises many network/offline error types
         raise CheckpointError(
             f'could not fetch {repo_id!r} from the Hugging Face hub '
-            f'({type(exc).__name__}: {exc}). '
-            'Without internet, fetch it on a connected machine with '
+            f'({type(exc).__name__}: {exc}). Check the id; if this machine is offline, fetch '
+            'it on a connected machine with '
             f'`huggingface-cli download {repo_id} --local-dir <dir>` (or download '
             f'https://huggingface.co/{repo_id}/resolve/main/model.safetensors, or an official '
             f'.pt such as {OFFICIAL_URLS["large"]}), copy it here and pass its path') from exc
@@ -176,8 +186,14 @@ def _read_safetensors(path: Path) -> StateDict:
 
 def _read_torch_file(path: Path) -> object:
     try:
-        # mmap avoids reading the predictor and optimiser state of a training checkpoint.
-        return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+        try:
+            # mmap avoids reading the predictor and optimiser state of a training checkpoint.
+            return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if 'zipfile' not in str(exc):
+                raise
+            # A legacy (pre-zip) file cannot be memory-mapped; read it whole.
+            return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as exc:
         # Keep torch's reason (the rejected global), not its advice to disable the safety check.
         reason = next((line.strip() for line in str(exc).splitlines()
@@ -185,13 +201,15 @@ def _read_torch_file(path: Path) -> object:
         raise CheckpointError(
             f'refusing to load {path}: it holds Python objects, not just tensors, and untrusted '
             f'pickles can run code ({reason})') from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: B902 - corrupt bytes make the unpickler raise anything
         raise CheckpointError(
             f'could not read {path} as a PyTorch checkpoint ({type(exc).__name__}: {exc}); the '
             'file may be truncated (an interrupted download) or not a checkpoint') from exc
 
 
-def _select_entry(checkpoint: object, checkpoint_key: str, path: Path) -> StateDict:
+def _select_entry(checkpoint: object, checkpoint_key: str,
+                  path: Path) -> tuple[StateDict, str | None]:
+    """Return the chosen entry of a training checkpoint and its name (None: a bare state dict)."""
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
             f'{path} holds a {type(checkpoint).__name__}, not a dict of weights')
@@ -199,13 +217,16 @@ def _select_entry(checkpoint: object, checkpoint_key: str, path: Path) -> StateD
         entry = checkpoint[checkpoint_key]
         if not isinstance(entry, dict):
             raise CheckpointError(f'{path}: entry {checkpoint_key!r} is not a dict of weights')
-        return entry
-    if checkpoint and all(isinstance(value, torch.Tensor) for value in checkpoint.values()):
-        return checkpoint  # a bare state dict, as saved by model.state_dict()
+        return entry, checkpoint_key
+    bare = checkpoint and all(isinstance(value, torch.Tensor) for value in checkpoint.values())
+    # A bare state dict (as saved by model.state_dict()) holds one encoder: the default choice.
+    if bare and checkpoint_key == DEFAULT_CHECKPOINT_KEY:
+        return checkpoint, None
+    what = ('is a bare state dict' if bare else
+            f'has the top-level keys {_short_list(sorted(map(str, checkpoint))) or "(none)"}')
     raise CheckpointError(
-        f'{path} has no {checkpoint_key!r} entry; its top-level keys are '
-        f'{_short_list(sorted(map(str, checkpoint)))}. Official checkpoints hold "encoder" and '
-        '"target_encoder"; choose with checkpoint_key')
+        f'{path} has no {checkpoint_key!r} entry: it {what}. Official checkpoints hold '
+        '"encoder" and "target_encoder"; choose with checkpoint_key')
 
 
 def _strip_official_prefixes(state_dict: StateDict) -> StateDict:
@@ -218,7 +239,7 @@ def _strip_official_prefixes(state_dict: StateDict) -> StateDict:
     return cleaned
 
 
-def _from_hf_names(state_dict: StateDict, path: Path) -> StateDict:
+def _from_hf_names(state_dict: StateDict) -> StateDict:
     """Map transformers' VJEPA2 names to ours; predictor, pooler and classifier are not ours."""
     converted: StateDict = {}
     qkv_parts: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
@@ -238,12 +259,12 @@ def _from_hf_names(state_dict: StateDict, path: Path) -> StateDict:
         # Keys that match no rename keep their 'encoder.' name, so the strict check reports them.
         converted[key.replace('.attention.', '.attn.')] = value
     for (layer, param), parts in qkv_parts.items():
-        absent = [f'encoder.layer.{layer}.attention.{part}.{param}'
-                  for part in ('query', 'key', 'value') if part not in parts]
-        if absent:
-            raise CheckpointError(f'{path}: missing keys {absent}')
-        converted[f'blocks.{layer}.attn.qkv.{param}'] = torch.cat(
-            [parts['query'], parts['key'], parts['value']])
+        if len(parts) == 3:
+            converted[f'blocks.{layer}.attn.qkv.{param}'] = torch.cat(
+                [parts['query'], parts['key'], parts['value']])
+        else:  # an incomplete triple stays unmapped: the strict check reports it
+            converted.update({f'encoder.layer.{layer}.attention.{part}.{param}': value
+                              for part, value in parts.items()})
     return converted
 
 

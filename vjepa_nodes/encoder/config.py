@@ -45,6 +45,11 @@ class EncoderConfig:
     rope_theta: float = 10000.0
     released: bool = True
 
+    def __post_init__(self) -> None:
+        if self.embed_dim % self.num_heads:
+            raise ValueError(f'embed_dim {self.embed_dim} is not divisible by '
+                             f'num_heads {self.num_heads}')
+
     @property
     def head_dim(self) -> int:
         return self.embed_dim // self.num_heads
@@ -64,8 +69,11 @@ ENCODER_CONFIGS: dict[str, EncoderConfig] = {
                           released=False),
 }
 
-# Names the official code and the Hugging Face hub use for the released sizes.
-OFFICIAL_NAMES: dict[str, str] = {'large': 'ViT-L/16', 'huge': 'ViT-H/16', 'giant': 'ViT-g/16'}
+# Input normalisation the released encoders were trained with (ImageNet statistics, RGB order).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Where the released weights are published.
 HF_MODEL_IDS: dict[str, str] = {
     'large': 'facebook/vjepa2-vitl-fpc64-256',
     'huge': 'facebook/vjepa2-vith-fpc64-256',

@@ -22,6 +22,25 @@ from vjepa_nodes.encoder.layers import Block, PatchEmbed3D, RopeTables
 from vjepa_nodes.encoder.rope import rope_tables
 
 
+def clip_token_grid(config: EncoderConfig,
+                    clip_shape: torch.Size | tuple[int, ...]) -> tuple[int, int, int]:
+    """Return the (t, h, w) token grid of a clip shape; raise ValueError if it is invalid."""
+    if len(clip_shape) != 5:
+        raise ValueError(f'expected a clip of shape (B, C, T, H, W), got {tuple(clip_shape)}')
+    _, chans, frames, height, width = clip_shape
+    tubelet, patch = config.tubelet_size, config.patch_size
+    problems = []
+    if chans != config.in_chans:
+        problems.append(f'{chans} channels instead of {config.in_chans}')
+    if frames < tubelet or frames % tubelet:
+        problems.append(f'{frames} frames is not a positive multiple of {tubelet}')
+    if min(height, width) < patch or height % patch or width % patch:
+        problems.append(f'{height}x{width} pixels is not a multiple of {patch}')
+    if problems:
+        raise ValueError(f'invalid clip shape {tuple(clip_shape)}: ' + '; '.join(problems))
+    return (frames // tubelet, height // patch, width // patch)
+
+
 class VJepa2Encoder(nn.Module):
     """
     Pre-norm ViT with 3D RoPE, a final LayerNorm and no pooling, as released by Meta.
@@ -43,36 +62,23 @@ class VJepa2Encoder(nn.Module):
         self.weights_source = 'default initialisation'
         self._rope_cache: dict[tuple, RopeTables] = {}
 
-    def token_grid(self, clip_shape: torch.Size | tuple[int, ...]) -> tuple[int, int, int]:
-        """Return the (t, h, w) token grid of a clip shape; raise ValueError if it is invalid."""
-        cfg = self.config
-        if len(clip_shape) != 5:
-            raise ValueError(
-                f'expected a clip of shape (B, C, T, H, W), got {tuple(clip_shape)}')
-        _, chans, frames, height, width = clip_shape
-        problems = []
-        if chans != cfg.in_chans:
-            problems.append(f'{chans} channels instead of {cfg.in_chans}')
-        if frames < cfg.tubelet_size or frames % cfg.tubelet_size:
-            problems.append(f'{frames} frames is not a positive multiple of {cfg.tubelet_size}')
-        patch = cfg.patch_size
-        if min(height, width) < patch or height % patch or width % patch:
-            problems.append(f'{height}x{width} pixels is not a multiple of {patch}')
-        if problems:
-            raise ValueError(f'invalid clip shape {tuple(clip_shape)}: ' + '; '.join(problems))
-        return (frames // cfg.tubelet_size, height // cfg.patch_size, width // cfg.patch_size)
-
     def rope(self, grid: tuple[int, int, int], device: torch.device) -> RopeTables:
         """Return the RoPE tables of a token grid, computed once per grid and device."""
         key = (grid, device)
         if key not in self._rope_cache:
-            self._rope_cache[key] = rope_tables(
-                grid, self.config.head_dim, self.config.rope_theta, device)
+            # Plain tensors even when first called under inference_mode, so that a later call
+            # with autograd enabled can still use the cached tables.
+            with torch.inference_mode(False):
+                self._rope_cache[key] = rope_tables(
+                    grid, self.config.head_dim, self.config.rope_theta, device)
         return self._rope_cache[key]
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         """Encode a normalised float clip (B, C, T, H, W) into tokens (B, N, D)."""
-        grid = self.token_grid(clip.shape)
+        grid = clip_token_grid(self.config, clip.shape)
+        if not clip.is_floating_point():
+            raise ValueError(f'expected a normalised float clip, got dtype {clip.dtype}; '
+                             'convert and normalise frames first')
         x = self.patch_embed(clip.to(self.patch_embed.proj.weight.dtype))
         rope = self.rope(grid, x.device)
         for block in self.blocks:

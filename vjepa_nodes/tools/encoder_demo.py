@@ -26,10 +26,10 @@ import torch
 from vjepa_nodes.device import (
     DEVICE_CHOICES, PRECISION_CHOICES, precision_name, resolve_device_and_precision)
 from vjepa_nodes.encoder import (
-    build_encoder, ENCODER_CONFIGS, RANDOM_WEIGHTS_SOURCE, RandomWeightsWarning)
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+    build_encoder, clip_token_grid, ENCODER_CONFIGS, get_encoder_config, RANDOM_WEIGHTS_SOURCE,
+    RandomWeightsWarning)
+from vjepa_nodes.encoder.checkpoint import CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY
+from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
 
 
 def generated_clip(num_frames: int, height: int, width: int) -> torch.Tensor:
@@ -50,22 +50,30 @@ def generated_clip(num_frames: int, height: int, width: int) -> torch.Tensor:
     return ((clip - mean) / std)[None]
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{value} is not a positive integer')
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--model-size', default='large', choices=sorted(ENCODER_CONFIGS))
-    parser.add_argument('--num-frames', type=int, default=16)
-    parser.add_argument('--height', type=int, default=256)
-    parser.add_argument('--width', type=int, default=256)
+    parser.add_argument('--num-frames', type=_positive_int, default=16)
+    parser.add_argument('--height', type=_positive_int, default=256)
+    parser.add_argument('--width', type=_positive_int, default=256)
     parser.add_argument('--device', default='auto',
                         help=f'{", ".join(DEVICE_CHOICES)} or cuda:N (default: auto)')
     parser.add_argument('--precision', default='auto', choices=PRECISION_CHOICES)
     parser.add_argument('--checkpoint', default=None,
                         help='official .pt, .safetensors, HF snapshot directory or HF model id')
-    parser.add_argument('--checkpoint-key', default='encoder',
-                        choices=('encoder', 'target_encoder'))
+    parser.add_argument('--checkpoint-key', default=DEFAULT_CHECKPOINT_KEY,
+                        choices=CHECKPOINT_KEYS)
     parser.add_argument('--allow-random-weights', action='store_true',
                         help='run without a checkpoint on random weights (output is meaningless)')
-    parser.add_argument('--iterations', type=int, default=3, help='timed runs after one warm-up')
+    parser.add_argument('--iterations', type=_positive_int, default=3,
+                        help='timed runs after one warm-up')
     return parser.parse_args(argv)
 
 
@@ -74,12 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format='[%(levelname)s] %(message)s')
     warnings.simplefilter('ignore', RandomWeightsWarning)  # the banner below says it louder
     try:
+        clip_shape = (1, 3, args.num_frames, args.height, args.width)
+        clip_token_grid(get_encoder_config(args.model_size), clip_shape)  # before any loading
         device, dtype = resolve_device_and_precision(args.device, args.precision)
         encoder = build_encoder(args.model_size, checkpoint=args.checkpoint,
                                 checkpoint_key=args.checkpoint_key,
                                 allow_random_weights=args.allow_random_weights)
-        clip = generated_clip(args.num_frames, args.height, args.width)
-        encoder.token_grid(clip.shape)  # reject a bad size before any work
     except (ValueError, RuntimeError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
@@ -88,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
               'mean nothing.\n!! Give real weights with --checkpoint (see README: "Getting the '
               'official weights").\n' + '!' * 78 + '\n')
     encoder.to(device=device, dtype=dtype)
-    clip = clip.to(device=device, dtype=dtype)
+    clip = generated_clip(args.num_frames, args.height, args.width).to(device=device, dtype=dtype)
     latencies = []
     with torch.inference_mode():
         for _ in range(1 + args.iterations):
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             tokens = encoder(clip)
             tokens.float().sum().item()  # waits for asynchronous devices
             latencies.append(time.perf_counter() - start)
-    timed = latencies[1:] or latencies
+    timed = latencies[1:]
     parameters = sum(p.numel() for p in encoder.parameters())
     print(f'model      V-JEPA 2 {args.model_size} ({parameters:,} parameters)')
     print(f'weights    {encoder.weights_source}')
