@@ -16,10 +16,12 @@
 
 from checkpoint_files import (
     hf_model, hf_reference, official_checkpoint, perturb_vectors, relative_error)
+from hypothesis import given, strategies as st
 import pytest
 from safetensors.torch import save_file
 import torch
 from vjepa_nodes import build_encoder, ENCODER_CONFIGS, VJepa2Encoder
+from vjepa_nodes.encoder import clip_token_grid
 
 
 @pytest.mark.parametrize(('size', 'params'), [
@@ -46,6 +48,20 @@ def test_any_even_frame_count_and_size(frames, height, width):
     with torch.no_grad():
         tokens = encoder(torch.randn(1, 3, frames, height, width))
     assert tokens.shape == (1, frames // 2 * height // 16 * width // 16, 160)
+
+
+@given(chans=st.integers(1, 4), frames=st.integers(0, 40), height=st.integers(0, 100),
+       width=st.integers(0, 100))
+def test_token_grid_accepts_exactly_the_valid_shapes(chans, frames, height, width):
+    config = ENCODER_CONFIGS['large']
+    valid = (chans == 3 and frames >= 2 and frames % 2 == 0 and min(height, width) >= 16
+             and height % 16 == 0 and width % 16 == 0)
+    try:
+        grid = clip_token_grid(config, (1, chans, frames, height, width))
+    except ValueError:
+        assert not valid
+    else:
+        assert valid and grid == (frames // 2, height // 16, width // 16)
 
 
 def test_tokens_are_in_time_row_column_order():
