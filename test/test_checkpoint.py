@@ -181,7 +181,8 @@ def test_legacy_pickle_format_loads(tiny_weights, tiny_hf, tmp_path):
 def test_integer_tensors_are_rejected(tiny_weights, tmp_path):
     tiny_weights['norm.bias'] = torch.zeros(160, dtype=torch.int32)
     torch.save({'encoder': tiny_weights}, tmp_path / 'ints.pt')
-    _expect_error(tmp_path / 'ints.pt', 'entries that are not float tensors: norm.bias')
+    _expect_error(tmp_path / 'ints.pt', 'non-float weights (1): norm.bias (torch.int32)',
+                  "looks like model_size='tiny'")
 
 
 def test_shape_mismatch_is_named(tiny_weights, tmp_path):
@@ -305,3 +306,9 @@ def test_random_weights_are_announced(caplog):
         encoder = build_encoder('tiny', allow_random_weights=True)
     assert encoder.weights_source.startswith('RANDOM')
     assert [r.levelname for r in caplog.records if 'RANDOM' in r.getMessage()] == ['WARNING']
+
+
+def test_non_tensor_entries_are_rejected(tiny_weights, tmp_path):
+    tiny_weights['norm.bias'] = 'not a tensor'
+    torch.save({'encoder': tiny_weights}, tmp_path / 'strings.pt')
+    _expect_error(tmp_path / 'strings.pt', 'entries that are not tensors: norm.bias')

@@ -79,10 +79,9 @@ def load_checkpoint(source: str | Path, checkpoint_key: str = DEFAULT_CHECKPOINT
 
 def to_official_names(state_dict: StateDict, path: Path) -> StateDict:
     """Map a foreign state dict (HF transformers names, wrapper prefixes) to official names."""
-    bad = [key for key, value in state_dict.items()
-           if not (isinstance(value, torch.Tensor) and value.is_floating_point())]
+    bad = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
     if bad:
-        raise CheckpointError(f'{path}: entries that are not float tensors: {_short_list(bad)}')
+        raise CheckpointError(f'{path}: entries that are not tensors: {_short_list(bad)}')
     hf_style = any(key.removeprefix('vjepa2.').startswith(_HF_ENCODER_PREFIXES)
                    for key in state_dict)
     return _from_hf_names(state_dict) if hf_style else _strip_official_prefixes(state_dict)
@@ -93,10 +92,12 @@ def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: s
     expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
     missing = sorted(expected.keys() - state_dict.keys(), key=_natural_order)
     unexpected = sorted(state_dict.keys() - expected.keys(), key=_natural_order)
+    shared = sorted(expected.keys() & state_dict.keys(), key=_natural_order)
     mismatched = [f'{name}: file {tuple(state_dict[name].shape)} vs model {tuple(expected[name])}'
-                  for name in sorted(expected.keys() & state_dict.keys(), key=_natural_order)
-                  if state_dict[name].shape != expected[name]]
-    if not (missing or unexpected or mismatched):
+                  for name in shared if state_dict[name].shape != expected[name]]
+    not_float = [f'{name} ({state_dict[name].dtype})'
+                 for name in shared if not state_dict[name].is_floating_point()]
+    if not (missing or unexpected or mismatched or not_float):
         return
     problems = []
     if missing:
@@ -105,6 +106,8 @@ def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: s
         problems.append(f'unexpected keys ({len(unexpected)}): {_short_list(unexpected)}')
     if mismatched:
         problems.append(f'shape mismatches ({len(mismatched)}): {_short_list(mismatched)}')
+    if not_float:
+        problems.append(f'non-float weights ({len(not_float)}): {_short_list(not_float)}')
     raise CheckpointError(
         f'checkpoint {path} does not fit model_size={model_size!r}; '
         f'it {guess_model_size(state_dict)}. ' + '; '.join(problems))
