@@ -80,14 +80,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='[%(levelname)s] %(message)s')
-    warnings.simplefilter('ignore', RandomWeightsWarning)  # the banner below says it louder
     try:
         clip_shape = (1, 3, args.num_frames, args.height, args.width)
         clip_token_grid(get_encoder_config(args.model_size), clip_shape)  # before any loading
         device, dtype = resolve_device_and_precision(args.device, args.precision)
-        encoder = build_encoder(args.model_size, checkpoint=args.checkpoint,
-                                checkpoint_key=args.checkpoint_key,
-                                allow_random_weights=args.allow_random_weights)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RandomWeightsWarning)  # the banner says it louder
+            encoder = build_encoder(args.model_size, checkpoint=args.checkpoint,
+                                    checkpoint_key=args.checkpoint_key,
+                                    allow_random_weights=args.allow_random_weights)
     except (ValueError, RuntimeError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
