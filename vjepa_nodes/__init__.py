@@ -18,14 +18,20 @@ vjepa_nodes: V-JEPA 2 video encoder for ROS 2 obstacle perception.
 Everything here is ROS-free: importing it never imports rclpy.
 """
 
+from vjepa_nodes.avoidance import (
+    AvoidancePolicy, DriveState, Perception, PolicyConfig, VelocityCommand)
 from vjepa_nodes.device import (
     Availability, DeviceUnavailableError, resolve_device_and_precision, select_device,
     select_precision)
 from vjepa_nodes.encoder import (
     build_encoder, CheckpointError, ENCODER_CONFIGS, RandomWeightsWarning, VJepa2Encoder)
+from vjepa_nodes.perception.detector import DetectionResult, DetectorConfig, ObstacleDetector
+from vjepa_nodes.perception.preprocessing import FrameError
 
 __all__ = [
-    'Availability', 'build_encoder', 'CheckpointError', 'DeviceUnavailableError',
-    'ENCODER_CONFIGS', 'RandomWeightsWarning', 'resolve_device_and_precision', 'select_device',
-    'select_precision', 'VJepa2Encoder',
+    'Availability', 'AvoidancePolicy', 'build_encoder', 'CheckpointError', 'DetectionResult',
+    'DetectorConfig', 'DeviceUnavailableError', 'DriveState', 'ENCODER_CONFIGS', 'FrameError',
+    'ObstacleDetector', 'Perception', 'PolicyConfig', 'RandomWeightsWarning',
+    'resolve_device_and_precision', 'select_device', 'select_precision', 'VelocityCommand',
+    'VJepa2Encoder',
 ]

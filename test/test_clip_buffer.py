@@ -1,0 +1,113 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ClipBuffer: clip timing, stride, counters, rejection of bad timing, resets."""
+
+from hypothesis import given, strategies as st
+import numpy as np
+import pytest
+from vjepa_nodes.perception.clip_buffer import ClipBuffer, FrameStatus
+
+SMALL = np.zeros((4, 6, 3), np.uint8)
+OTHER_SIZE = np.zeros((6, 4, 3), np.uint8)
+
+
+def _feed(buffer, stamps, frame=SMALL):
+    return [buffer.add(frame, stamp) for stamp in stamps]
+
+
+def test_first_clip_when_full_then_every_stride():
+    buffer = ClipBuffer(num_frames=4, stride=2, max_gap=1.0)
+    taken = []
+    for i in range(10):
+        buffer.add(SMALL, i * 0.1)
+        clip = buffer.take_clip()
+        if clip:
+            taken.append((i, clip.stamps))
+    assert [i for i, _ in taken] == [3, 5, 7, 9]
+    assert taken[0][1] == pytest.approx((0.0, 0.1, 0.2, 0.3))
+    assert taken[1][1] == pytest.approx((0.2, 0.3, 0.4, 0.5))
+
+
+def test_stride_longer_than_clip_skips_frames_and_counts_them():
+    buffer = ClipBuffer(num_frames=2, stride=5, max_gap=1.0)
+    clips = []
+    for i in range(12):
+        buffer.add(SMALL, i * 0.1)
+        if (clip := buffer.take_clip()):
+            clips.append(clip.stamps)
+    assert clips == [pytest.approx((0.0, 0.1)), pytest.approx((0.5, 0.6)),
+                     pytest.approx((1.0, 1.1))]
+    assert buffer.counters.dropped == 6  # frames 2-4 and 7-9 never made it into a clip
+
+
+def test_duplicates_are_ignored_and_out_of_order_rejected():
+    buffer = ClipBuffer(num_frames=2, stride=1, max_gap=1.0)
+    assert _feed(buffer, [1.0, 1.0, 0.5, 1.1]) == [
+        FrameStatus.ADDED, FrameStatus.DUPLICATE, FrameStatus.OUT_OF_ORDER, FrameStatus.ADDED]
+    assert buffer.take_clip().stamps == (1.0, 1.1)
+    counters = buffer.counters
+    assert (counters.added, counters.duplicates, counters.out_of_order) == (2, 1, 1)
+
+
+def test_size_change_restarts_the_clip():
+    buffer = ClipBuffer(num_frames=2, stride=1, max_gap=1.0)
+    _feed(buffer, [0.0, 0.1])
+    assert buffer.add(OTHER_SIZE, 0.2) is FrameStatus.RESET_SIZE
+    assert buffer.take_clip() is None and len(buffer) == 1
+    buffer.add(OTHER_SIZE, 0.3)
+    clip = buffer.take_clip()
+    assert clip.stamps == (0.2, 0.3) and all(f.shape == (6, 4, 3) for f in clip.frames)
+    assert buffer.counters.resets == 1 and buffer.counters.dropped == 2
+
+
+def test_gap_restarts_the_clip():
+    buffer = ClipBuffer(num_frames=2, stride=1, max_gap=0.5)
+    _feed(buffer, [0.0, 0.1])
+    assert buffer.take_clip() is not None
+    assert buffer.add(SMALL, 0.7) is FrameStatus.RESET_GAP
+    assert buffer.take_clip() is None
+    assert buffer.counters.dropped == 0  # both old frames had been in a clip
+
+
+@pytest.mark.parametrize(('kwargs', 'message'), [
+    ({'num_frames': 3, 'stride': 1, 'max_gap': 1.0}, 'num_frames must be even and >= 2'),
+    ({'num_frames': 0, 'stride': 1, 'max_gap': 1.0}, 'num_frames must be even and >= 2'),
+    ({'num_frames': 2, 'stride': 0, 'max_gap': 1.0}, 'stride must be >= 1'),
+    ({'num_frames': 2, 'stride': 1, 'max_gap': 0.0}, 'max_gap must be > 0'),
+])
+def test_bad_settings_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ClipBuffer(**kwargs)
+
+
+@given(num_frames=st.sampled_from([2, 4, 6]), stride=st.integers(1, 7),
+       events=st.lists(st.tuples(st.floats(-0.2, 1.5), st.booleans()), max_size=60))
+def test_clips_never_straddle_gaps_sizes_or_disorder(num_frames, stride, events):
+    max_gap = 1.0
+    buffer = ClipBuffer(num_frames, stride, max_gap)
+    stamp = 0.0
+    for step, other_size in events:
+        stamp += step
+        status = buffer.add(OTHER_SIZE if other_size else SMALL, stamp)
+        clip = buffer.take_clip()
+        if clip is None:
+            continue
+        assert len(clip.frames) == num_frames
+        assert len({frame.shape for frame in clip.frames}) == 1
+        gaps = np.diff(clip.stamps)
+        assert (gaps > 0).all() and (gaps <= max_gap).all()
+        assert status in (FrameStatus.ADDED, FrameStatus.RESET_SIZE, FrameStatus.RESET_GAP)
+    c = buffer.counters
+    assert c.added + c.duplicates + c.out_of_order == len(events)

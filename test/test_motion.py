@@ -1,0 +1,189 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Motion scoring through the whole pipeline on generated scenes (small model, random weights).
+
+Random weights are enough here: the score measures how features change between clips, and the
+properties below hold for any encoder whose features follow the pixels.
+"""
+
+from hypothesis import given, HealthCheck, settings, strategies as st
+import numpy as np
+import pytest
+from vjepa_nodes.perception.clip_buffer import FrameStatus
+from vjepa_nodes.perception.detector import ObstacleDetector
+from vjepa_nodes.perception.preprocessing import FrameError
+from vjepa_nodes.perception.scoring import DecisionConfig, ObstacleDecision
+from vjepa_nodes.synthetic import MovingObject, SyntheticScene
+
+WIDTH, HEIGHT, FPS = 320, 240, 10
+PIPELINE = settings(max_examples=4, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def make_detector(model_size: str) -> ObstacleDetector:
+    return ObstacleDetector(model_size, img_size=128, num_frames=8, stride=4, device='cpu',
+                            precision='fp32', allow_random_weights=True)
+
+
+@pytest.fixture(scope='module')
+def detector():
+    return make_detector('small')
+
+
+def run(detector, scene, frames=24, brightness=lambda i: 1.0):
+    """Feed `frames` frames at FPS from a fresh start; return the results with a reference."""
+    detector.reset()
+    results = []
+    for i in range(frames):
+        detector.add_frame(scene.frame(i / FPS, brightness(i)), stamp=i / FPS)
+        result = detector.detect()
+        if result is not None and result.has_reference:
+            results.append(result)
+    return results
+
+
+def mean_score(results, region=None):
+    return float(np.mean([r.region_scores[region] if region else r.motion_score
+                          for r in results]))
+
+
+def scene(seed, *objects):
+    return SyntheticScene(WIDTH, HEIGHT, objects, seed=seed)
+
+
+def check_properties(detector, seed):
+    """Check the scoring properties the README promises, on one random texture."""
+    static = mean_score(run(detector, scene(seed)))
+    slow = mean_score(run(detector, scene(seed, MovingObject(160, 120, 40, vx=20))))
+    fast = mean_score(run(detector, scene(seed, MovingObject(160, 120, 40, vx=150))))
+    two_fast = mean_score(run(detector, scene(
+        seed, MovingObject(80, 60, 40, vx=150), MovingObject(240, 180, 40, vx=-150))))
+    assert static < 0.01 < slow and slow > 10 * static
+    assert slow < fast < two_fast
+    left = run(detector, scene(seed, MovingObject(50, 120, 50, vx=100, band=(0.0, 1 / 3))))
+    assert mean_score(left, 'left') > 3 * max(mean_score(left, 'center'),
+                                              mean_score(left, 'right'))
+    step = run(detector, scene(seed), frames=32, brightness=lambda i: 1.0 if i < 16 else 1.35)
+    assert not any(r.obstacle for r in step)
+    assert max(r.motion_score for r in step) < detector.config.decision.on_threshold
+
+
+@given(seed=st.integers(0, 10_000))
+@PIPELINE
+def test_scores_follow_motion_not_texture_or_lighting(detector, seed):
+    check_properties(detector, seed)
+
+
+@pytest.mark.slow
+def test_properties_hold_with_the_vit_large_architecture():
+    check_properties(make_detector('large'), seed=7)
+
+
+def test_same_input_gives_the_same_output(detector):
+    moving = scene(3, MovingObject(100, 100, 60, vx=80, vy=30))
+    first, second = run(detector, moving), run(detector, moving)
+    assert [r.motion_score for r in first] == [r.motion_score for r in second]
+    assert all(np.array_equal(a.heatmap, b.heatmap) for a, b in zip(first, second))
+
+
+def test_result_carries_the_clip_and_a_heatmap_of_the_image(detector):
+    results = run(detector, scene(1, MovingObject(260, 120, 50, vx=100, band=(2 / 3, 1.0))))
+    result = results[-1]
+    assert result.heatmap.shape == (HEIGHT, WIDTH) and result.heatmap.dtype == np.float32
+    assert result.heatmap[:, 2 * WIDTH // 3:].mean() > 5 * result.heatmap[:, :WIDTH // 3].mean()
+    assert result.time_span == pytest.approx(7 / FPS)
+    assert result.latency > 0
+    assert set(result.region_scores) == {'left', 'center', 'right'}
+    assert 0.0 <= result.motion_score < 1.0
+
+
+def test_demo_api_returns_nothing_until_the_buffer_is_full(detector):
+    detector.reset()
+    frames = scene(2)
+    for i in range(7):
+        detector.add_frame(frames.frame(i / FPS), stamp=i / FPS)
+        assert detector.detect_obstacles() == (None, 0.0)
+    detector.add_frame(frames.frame(0.7), stamp=0.7)
+    features, score = detector.detect_obstacles()
+    assert features.shape == (1, 4 * 7 * 9, 192) and score == 0.0  # 8/2 x 112/16 x 144/16
+
+
+def test_bad_frames_are_rejected_without_touching_later_clips(detector):
+    moving = scene(4, MovingObject(100, 100, 60, vx=80))
+    clean = [r.motion_score for r in run(detector, moving)]
+    detector.reset()
+    noisy = []
+    for i in range(24):
+        for bad in (np.zeros((HEIGHT, WIDTH, 3), np.float32),
+                    np.zeros((HEIGHT, WIDTH, 4), np.uint8), np.zeros((0, WIDTH, 3), np.uint8),
+                    np.zeros((HEIGHT, WIDTH), np.uint8)):
+            with pytest.raises(FrameError):
+                detector.add_frame(bad, stamp=i / FPS)
+        detector.add_frame(moving.frame(i / FPS), stamp=i / FPS)
+        result = detector.detect()
+        if result is not None and result.has_reference:
+            noisy.append(result.motion_score)
+    assert noisy == clean
+
+
+def test_size_change_restarts_without_comparing_across_it(detector):
+    results = run(detector, scene(5, MovingObject(100, 100, 60, vx=80)))
+    assert results
+    smaller = SyntheticScene(160, 120, (MovingObject(50, 50, 30, vx=40),), seed=5)
+    assert detector.add_frame(smaller.frame(3.0), stamp=3.0) is FrameStatus.RESET_SIZE
+    for i in range(1, 8):
+        detector.add_frame(smaller.frame(3.0 + i / FPS), stamp=3.0 + i / FPS)
+    result = detector.detect()
+    assert not result.has_reference and result.heatmap.shape == (120, 160)
+
+
+def test_caller_keeps_ownership_of_its_frame(detector):
+    detector.reset()
+    frame = scene(6).frame(0.0)
+    detector.add_frame(frame, stamp=0.0)
+    frame[:] = 0  # a camera driver reusing its buffer must not change what was stored
+    assert detector.buffer._frames[0][0].any()
+
+
+def test_hysteresis_switches_at_the_documented_thresholds():
+    decision = ObstacleDecision(DecisionConfig(on_threshold=0.3, off_threshold=0.1,
+                                               debounce_clips=2))
+    flags = [decision.update(s) for s in (0.29, 0.3, 0.2, 0.35, 0.31, 0.2, 0.11, 0.09, 0.2,
+                                          0.05, 0.04)]
+    # on after two clips >= 0.3 in a row; stays on between 0.1 and 0.3; off after two < 0.1.
+    assert flags == [False, False, False, False, True, True, True, True, True, True, False]
+
+
+@given(scores=st.lists(st.floats(0, 1), max_size=40), debounce=st.integers(1, 4))
+def test_decision_matches_its_definition(scores, debounce):
+    on, off = 0.4, 0.2
+    decision = ObstacleDecision(DecisionConfig(on, off, debounce))
+    flag, streak = False, 0
+    for score in scores:
+        streak = streak + 1 if (score < off if flag else score >= on) else 0
+        if streak == debounce:
+            flag, streak = not flag, 0
+        assert decision.update(score) is flag
+
+
+@pytest.mark.parametrize(('kwargs', 'message'), [
+    ({'on_threshold': 0.1, 'off_threshold': 0.2}, 'off_threshold <= on_threshold'),
+    ({'on_threshold': 1.5}, 'on_threshold <= 1'),
+    ({'debounce_clips': 0}, 'debounce_clips must be >= 1'),
+])
+def test_bad_decision_settings_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DecisionConfig(**kwargs)

@@ -1,0 +1,91 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Frames to clips: validation, geometry of both resize modes, colour order, heat-map mapping."""
+
+import numpy as np
+import pytest
+import torch
+from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
+from vjepa_nodes.perception.preprocessing import (
+    check_frame, clip_geometry, FrameError, heatmap_to_image, Preprocessor)
+
+CPU = torch.device('cpu')
+
+
+@pytest.mark.parametrize(('frame', 'message'), [
+    ([[0]], 'must be a numpy array, got list'),
+    (np.zeros((4, 4, 3), np.float32), 'must be uint8, got float32'),
+    (np.zeros((4, 4), np.uint8), 'must be H x W x 3'),
+    (np.zeros((4, 4, 4), np.uint8), 'must be H x W x 3 (RGB or BGR), got shape (4, 4, 4)'),
+    (np.zeros((0, 4, 3), np.uint8), 'frame is empty'),
+])
+def test_bad_frames_are_named(frame, message):
+    with pytest.raises(FrameError) as error:
+        check_frame(frame)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(('source', 'img_size', 'model'), [
+    ((480, 640), 256, (224, 288)), ((480, 640), 384, (336, 448)), ((256, 256), 256, (256, 256)),
+    ((720, 1280), 256, (192, 336)), ((100, 30), 64, (112, 32))])
+def test_full_mode_keeps_the_view_and_aspect(source, img_size, model):
+    geometry = clip_geometry(source, img_size, 'full')
+    assert geometry.model_size == model
+    assert geometry.crop == (0, 0, *source)
+    assert all(side % 16 == 0 for side in geometry.model_size)
+
+
+def test_center_crop_matches_the_official_transform_geometry():
+    geometry = clip_geometry((480, 640), 256, 'center_crop')
+    # short side 480 -> 292, so the 256 crop covers 256 * 480 / 292 = 421 source pixels
+    assert geometry.model_size == (256, 256)
+    assert geometry.crop == (29, 109, 421, 421)
+
+
+def test_clip_layout_normalisation_and_colour_order():
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(4)]
+    prep = Preprocessor(64, 'full', CPU, torch.float32)
+    rgb, geometry = prep(frames, 'rgb')
+    bgr, _ = prep([f[..., ::-1].copy() for f in frames], 'bgr')
+    assert rgb.shape == (1, 3, 4, *geometry.model_size) and rgb.dtype == torch.float32
+    torch.testing.assert_close(rgb, bgr)
+    white, _ = prep([np.full((48, 64, 3), 255, np.uint8)] * 2, 'rgb')
+    expected = (1 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
+    torch.testing.assert_close(white[0, :, 0, 0, 0], expected)
+
+
+def test_center_crop_clip_is_square_and_half_precision_on_request():
+    frames = [np.zeros((480, 640, 3), np.uint8)] * 2
+    clip, geometry = Preprocessor(256, 'center_crop', CPU, torch.bfloat16)(frames)
+    assert clip.shape == (1, 3, 2, 256, 256) and clip.dtype == torch.bfloat16
+
+
+def test_heatmap_lands_where_the_patches_are():
+    grid = torch.zeros(3, 4)
+    grid[0, 3] = 1.0  # top-right patch
+    full = heatmap_to_image(grid, clip_geometry((48, 64), 64, 'full'))
+    assert full.shape == (48, 64) and full.dtype == np.float32
+    assert full[:16, 48:].mean() > 0.5 and full[24:, :32].max() == 0.0
+    cropped = heatmap_to_image(torch.ones(16, 16), clip_geometry((480, 640), 256, 'center_crop'))
+    assert cropped[:, :109].max() == 0.0 and cropped[:, 530:].max() == 0.0
+    assert cropped[29:450, 109:530].min() == pytest.approx(1.0)
+
+
+def test_unknown_modes_are_rejected():
+    with pytest.raises(ValueError, match="unknown resize_mode 'stretch'"):
+        Preprocessor(64, 'stretch', CPU, torch.float32)
+    with pytest.raises(ValueError, match="unknown channel_order 'rgba'"):
+        Preprocessor(64, 'full', CPU, torch.float32)([np.zeros((16, 16, 3), np.uint8)], 'rgba')

@@ -1,0 +1,151 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ObstacleDetector: camera frames in, motion scores, regions, heat map and obstacle flag out."""
+
+from dataclasses import dataclass, field
+import time
+
+import numpy as np
+import torch
+
+from vjepa_nodes.device import resolve_device_and_precision
+from vjepa_nodes.encoder import build_encoder, clip_token_grid, get_encoder_config
+from vjepa_nodes.encoder.checkpoint import DEFAULT_CHECKPOINT_KEY
+from vjepa_nodes.perception.clip_buffer import BufferCounters, ClipBuffer, FrameStatus
+from vjepa_nodes.perception.preprocessing import (
+    CHANNEL_ORDERS, check_frame, ClipGeometry, heatmap_to_image, Preprocessor)
+from vjepa_nodes.perception.scoring import (
+    DecisionConfig, MotionScorer, ObstacleDecision, ScoringConfig)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Everything an ObstacleDetector is built from; the single home of these defaults."""
+
+    model_size: str = 'large'
+    img_size: int = 256
+    num_frames: int = 16
+    stride: int = 8  # new frames between analysed clips
+    device: str = 'auto'
+    precision: str = 'auto'
+    checkpoint: str | None = None
+    checkpoint_key: str = DEFAULT_CHECKPOINT_KEY
+    allow_random_weights: bool = False
+    resize_mode: str = 'full'
+    channel_order: str = 'rgb'
+    max_gap: float = 1.0  # seconds without frames that restart the clip
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """One analysed clip."""
+
+    motion_score: float  # 0..1: fraction of the view that changed since the previous clip
+    region_scores: dict[str, float]  # 'left', 'center', 'right'
+    motion_map: np.ndarray  # (h, w) patch-grid activation
+    heatmap: np.ndarray  # float32, the camera image's height x width
+    obstacle: bool
+    has_reference: bool  # False: first clip after start/reset, scores are 0 and not evidence
+    features: torch.Tensor  # encoder tokens (1, N, D), on the model's device
+    clip_start: float  # stamps (s) of the first and last frame
+    clip_end: float
+    latency: float  # seconds spent in detect(): preprocessing, encoder, scoring
+    geometry: ClipGeometry
+
+    @property
+    def time_span(self) -> float:
+        return self.clip_end - self.clip_start
+
+
+class ObstacleDetector:
+    """
+    Buffer frames into clips, encode them with V-JEPA 2, and score motion between clips.
+
+    `add_frame` is cheap (it stores the frame); `detect` does the work for the newest clip.
+    """
+
+    def __init__(self, model_size: str = DetectorConfig.model_size, *,
+                 config: DetectorConfig | None = None, **overrides) -> None:
+        cfg = config or DetectorConfig(model_size=model_size, **overrides)
+        encoder_config = get_encoder_config(cfg.model_size)
+        clip_token_grid(encoder_config, (1, 3, cfg.num_frames, cfg.img_size, cfg.img_size))
+        if cfg.channel_order not in CHANNEL_ORDERS:
+            raise ValueError(f'unknown channel_order {cfg.channel_order!r}; '
+                             f'choose one of {CHANNEL_ORDERS}')
+        self.config = cfg
+        self.device, self.dtype = resolve_device_and_precision(cfg.device, cfg.precision)
+        self.encoder = build_encoder(
+            cfg.model_size, checkpoint=cfg.checkpoint, checkpoint_key=cfg.checkpoint_key,
+            allow_random_weights=cfg.allow_random_weights).to(self.device, self.dtype)
+        self.preprocess = Preprocessor(cfg.img_size, cfg.resize_mode, self.device, self.dtype,
+                                       encoder_config.patch_size)
+        self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)
+        self.scorer = MotionScorer(cfg.scoring)
+        self.decision = ObstacleDecision(cfg.decision)
+        self.latest: DetectionResult | None = None
+
+    @property
+    def counters(self) -> BufferCounters:
+        return self.buffer.counters
+
+    def add_frame(self, frame: np.ndarray, stamp: float | None = None) -> FrameStatus:
+        """
+        Buffer an H x W x 3 uint8 frame (config.channel_order) taken at `stamp` seconds.
+
+        Without a stamp the arrival time is used. A bad frame raises FrameError and changes
+        nothing; a size change or a gap restarts the clip (see ClipBuffer).
+        """
+        check_frame(frame)
+        status = self.buffer.add(frame.copy(), time.monotonic() if stamp is None else stamp)
+        if status in (FrameStatus.RESET_SIZE, FrameStatus.RESET_GAP):
+            self.scorer.reset()  # never compare across an outage or a new camera mode
+        return status
+
+    def detect(self) -> DetectionResult | None:
+        """Analyse the newest ready clip; None if no new clip is ready."""
+        clip = self.buffer.take_clip()
+        if clip is None:
+            return None
+        start = time.perf_counter()
+        pixels, geometry = self.preprocess(clip.frames, self.config.channel_order)
+        with torch.inference_mode():
+            tokens = self.encoder(pixels)
+        grid = clip_token_grid(self.encoder.config, pixels.shape)
+        motion = self.scorer.score(tokens, grid)
+        obstacle = (self.decision.update(motion.motion_score) if motion.has_reference
+                    else self.decision.obstacle)
+        self.latest = DetectionResult(
+            motion_score=motion.motion_score, region_scores=motion.region_scores,
+            motion_map=motion.activation.cpu().numpy(),
+            heatmap=heatmap_to_image(motion.activation, geometry), obstacle=obstacle,
+            has_reference=motion.has_reference, features=tokens, clip_start=clip.stamps[0],
+            clip_end=clip.stamps[-1], latency=time.perf_counter() - start, geometry=geometry)
+        return self.latest
+
+    def reset(self) -> None:
+        """Forget frames, the reference clip, the obstacle flag and the latest result."""
+        self.buffer.reset()
+        self.scorer.reset()
+        self.decision.reset()
+        self.latest = None
+
+    def detect_obstacles(self) -> tuple[torch.Tensor | None, float]:
+        """Return (features, motion_score) of the newest result; (None, 0.0) before the first."""
+        self.detect()
+        if self.latest is None:
+            return None, 0.0
+        return self.latest.features, self.latest.motion_score

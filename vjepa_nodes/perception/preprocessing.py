@@ -1,0 +1,134 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Camera frames to a normalised model clip, on the model's device, starting from uint8.
+
+Two resize modes:
+- 'full' (default) keeps the whole field of view and its aspect ratio: the frame is scaled so the
+  model sees about img_size x img_size pixels, each side rounded to a multiple of the patch size.
+  Every image pixel is covered by the patch grid, so heat maps map back exactly.
+- 'center_crop' is the official evaluation transform: the short side is resized to
+  int(img_size * 256 / 224), then the centre img_size x img_size square is cut out.
+"""
+
+from dataclasses import dataclass
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
+
+RESIZE_MODES = ('full', 'center_crop')
+CHANNEL_ORDERS = ('rgb', 'bgr')
+
+
+class FrameError(ValueError):
+    """A camera frame that cannot be used: wrong type, dtype, shape or channel count."""
+
+
+@dataclass(frozen=True)
+class ClipGeometry:
+    """Where the model's input sits in the camera image, in source pixels."""
+
+    source_size: tuple[int, int]  # camera (height, width)
+    model_size: tuple[int, int]  # (height, width) fed to the encoder
+    crop: tuple[int, int, int, int]  # (top, left, height, width) of the source that is seen
+
+
+def check_frame(frame: object) -> np.ndarray:
+    """Return `frame` if it is an H x W x 3 uint8 array; raise FrameError saying what is wrong."""
+    if not isinstance(frame, np.ndarray):
+        raise FrameError(f'frame must be a numpy array, got {type(frame).__name__}')
+    if frame.dtype != np.uint8:
+        raise FrameError(f'frame must be uint8, got {frame.dtype}')
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise FrameError(f'frame must be H x W x 3 (RGB or BGR), got shape {frame.shape}')
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise FrameError(f'frame is empty: shape {frame.shape}')
+    return frame
+
+
+def clip_geometry(source_size: tuple[int, int], img_size: int, resize_mode: str,
+                  patch_size: int = 16) -> ClipGeometry:
+    """Return the model input size and visible source region for a camera size."""
+    height, width = source_size
+    if resize_mode == 'full':
+        scale = img_size / math.sqrt(height * width)
+        fit = (max(patch_size, round(height * scale / patch_size) * patch_size),
+               max(patch_size, round(width * scale / patch_size) * patch_size))
+        return ClipGeometry(source_size, fit, (0, 0, height, width))
+    if resize_mode == 'center_crop':
+        scale = int(img_size * 256 / 224) / min(height, width)
+        seen = min(round(img_size / scale), height, width)
+        top, left = (height - seen) // 2, (width - seen) // 2
+        return ClipGeometry(source_size, (img_size, img_size), (top, left, seen, seen))
+    raise ValueError(f'unknown resize_mode {resize_mode!r}; choose one of {RESIZE_MODES}')
+
+
+class Preprocessor:
+    """Turn T uint8 frames into a normalised (1, 3, T, h, w) clip on `device` in `dtype`."""
+
+    def __init__(self, img_size: int, resize_mode: str, device: torch.device,
+                 dtype: torch.dtype, patch_size: int = 16) -> None:
+        if resize_mode not in RESIZE_MODES:
+            raise ValueError(f'unknown resize_mode {resize_mode!r}; choose one of {RESIZE_MODES}')
+        self.img_size, self.resize_mode, self.patch_size = img_size, resize_mode, patch_size
+        self.device, self.dtype = device, dtype
+        self._mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+        self._std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+
+    def __call__(self, frames: Sequence[np.ndarray],
+                 channel_order: str = 'rgb') -> tuple[torch.Tensor, ClipGeometry]:
+        if channel_order not in CHANNEL_ORDERS:
+            raise ValueError(
+                f'unknown channel_order {channel_order!r}; choose one of {CHANNEL_ORDERS}')
+        geometry = clip_geometry(frames[0].shape[:2], self.img_size, self.resize_mode,
+                                 self.patch_size)
+        # Upload uint8 (4x less traffic than float), then convert on the device.
+        pixels = torch.from_numpy(np.stack(frames)).to(self.device, non_blocking=True)
+        pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
+        if channel_order == 'bgr':
+            pixels = pixels.flip(1)
+        if self.resize_mode == 'full':
+            pixels = F.interpolate(pixels, size=geometry.model_size, mode='bilinear',
+                                   align_corners=False, antialias=True)
+        else:
+            pixels = self._resize_and_crop(pixels)
+        pixels = (pixels - self._mean) / self._std
+        return pixels.permute(1, 0, 2, 3).unsqueeze(0).to(self.dtype), geometry
+
+    def _resize_and_crop(self, pixels: torch.Tensor) -> torch.Tensor:
+        height, width = pixels.shape[-2:]
+        short = int(self.img_size * 256 / 224)
+        size = ((short, int(short * width / height)) if height <= width
+                else (int(short * height / width), short))
+        pixels = F.interpolate(pixels, size=size, mode='bilinear', align_corners=False,
+                               antialias=True)
+        top = int(round((size[0] - self.img_size) / 2))
+        left = int(round((size[1] - self.img_size) / 2))
+        return pixels[..., top:top + self.img_size, left:left + self.img_size]
+
+
+def heatmap_to_image(token_map: torch.Tensor, geometry: ClipGeometry) -> np.ndarray:
+    """Upsample an (h, w) patch-grid map to the camera image; pixels the model missed are 0."""
+    top, left, height, width = geometry.crop
+    resized = F.interpolate(token_map[None, None].float(), size=(height, width),
+                            mode='bilinear', align_corners=False)[0, 0]
+    image = np.zeros(geometry.source_size, dtype=np.float32)
+    image[top:top + height, left:left + width] = resized.cpu().numpy()
+    return image

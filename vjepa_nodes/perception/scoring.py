@@ -1,0 +1,138 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Motion scores from how encoder features change over time, and an obstacle decision.
+
+Each analysed clip is compared with the previous one, token by token at the same (slot, row,
+column) position, so RoPE positions match and a static scene of any texture gives no change:
+
+1. change per token: 1 - cosine similarity of the two feature vectors, averaged over the clip's
+   time slots -> an (h, w) map over the patch grid;
+2. common-mode removal: a change spread over most of the view (a brightness or exposure step;
+   with `ego_motion_compensation`, the camera's own motion) is removed. Its level is the map's
+   25th percentile (the median with ego-motion compensation), and `common_mode_gain` times that
+   level is subtracted from every patch: lighting changes every patch by a similar amount and
+   vanishes, while a moving object changes its patches many times more than the rest;
+3. a soft threshold turns the remaining change into activation 1 - exp(-change / change_scale),
+   in [0, 1): ~0 for an unchanged patch, ~1 for a clearly changed one;
+4. scores are mean activations: the whole grid (`motion_score`) and the left, centre and right
+   thirds of its columns. A score is therefore the fraction of the view that changed, weighted by
+   how clearly, which means the same at any resolution, frame count and model size.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+REGIONS = ('left', 'center', 'right')
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How feature change becomes a score (see the module docstring)."""
+
+    change_scale: float = 0.02
+    common_mode_gain: float = 2.5
+    ego_motion_compensation: bool = False
+
+    def __post_init__(self) -> None:
+        if self.change_scale <= 0:
+            raise ValueError(f'change_scale must be > 0, got {self.change_scale}')
+        if self.common_mode_gain < 0:
+            raise ValueError(f'common_mode_gain must be >= 0, got {self.common_mode_gain}')
+
+    @property
+    def common_mode_quantile(self) -> float:
+        # The 25th percentile only measures change shared by >= 75% of the view (lighting); the
+        # median also catches a moving camera's frame-wide change, and with it very large objects.
+        return 0.5 if self.ego_motion_compensation else 0.25
+
+
+@dataclass(frozen=True)
+class MotionMap:
+    """Scores of one clip against the previous one."""
+
+    activation: torch.Tensor  # (h, w) patch grid, values in [0, 1)
+    motion_score: float
+    region_scores: dict[str, float]
+    has_reference: bool  # False for the first clip after a start or reset: nothing to compare
+
+
+class MotionScorer:
+    """Compare each clip's features with the previous clip's."""
+
+    def __init__(self, config: ScoringConfig) -> None:
+        self.config = config
+        self._previous: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        """Forget the reference clip, e.g. after a camera outage."""
+        self._previous = None
+
+    def score(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> MotionMap:
+        """Score tokens (1, N, D) of a clip with token grid (t, h, w)."""
+        features = tokens.float().reshape(*grid, -1)
+        previous, self._previous = self._previous, features
+        if previous is None or previous.shape != features.shape:
+            return self._summarise(torch.zeros(grid[1:], device=features.device), False)
+        change = (1.0 - F.cosine_similarity(features, previous, dim=-1)).mean(0)
+        cfg = self.config
+        common = cfg.common_mode_gain * torch.quantile(change.flatten(), cfg.common_mode_quantile)
+        activation = 1.0 - torch.exp(-(change - common).clamp(min=0) / cfg.change_scale)
+        return self._summarise(activation, True)
+
+    @staticmethod
+    def _summarise(activation: torch.Tensor, has_reference: bool) -> MotionMap:
+        thirds = torch.tensor_split(activation, 3, dim=1)
+        regions = {name: part.mean().item() for name, part in zip(REGIONS, thirds)}
+        return MotionMap(activation, activation.mean().item(), regions, has_reference)
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    """Obstacle flag with hysteresis: on at >= on_threshold, off below off_threshold."""
+
+    on_threshold: float = 0.10
+    off_threshold: float = 0.05
+    debounce_clips: int = 2  # consecutive clips needed to switch either way
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.off_threshold <= self.on_threshold <= 1.0:
+            raise ValueError('thresholds must satisfy 0 <= off_threshold <= on_threshold <= 1, '
+                             f'got off={self.off_threshold}, on={self.on_threshold}')
+        if self.debounce_clips < 1:
+            raise ValueError(f'debounce_clips must be >= 1, got {self.debounce_clips}')
+
+
+class ObstacleDecision:
+    """Turn a score stream into a flag that neither flickers nor reacts to one odd clip."""
+
+    def __init__(self, config: DecisionConfig) -> None:
+        self.config = config
+        self.obstacle = False
+        self._streak = 0  # consecutive clips arguing for the opposite of the current flag
+
+    def update(self, score: float) -> bool:
+        """Feed one clip's score; return the flag after it."""
+        cfg = self.config
+        wants_switch = score < cfg.off_threshold if self.obstacle else score >= cfg.on_threshold
+        self._streak = self._streak + 1 if wants_switch else 0
+        if self._streak >= cfg.debounce_clips:
+            self.obstacle, self._streak = not self.obstacle, 0
+        return self.obstacle
+
+    def reset(self) -> None:
+        self.obstacle, self._streak = False, 0
