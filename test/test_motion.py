@@ -19,13 +19,17 @@ Random weights are enough here: the score measures how features change between c
 properties below hold for any encoder whose features follow the pixels.
 """
 
+import math
+
 from hypothesis import given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
+import torch
 from vjepa_nodes.perception.clip_buffer import FrameStatus
 from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.perception.preprocessing import FrameError
-from vjepa_nodes.perception.scoring import DecisionConfig, ObstacleDecision
+from vjepa_nodes.perception.scoring import (
+    DecisionConfig, MotionScorer, ObstacleDecision, ScoringConfig)
 from vjepa_nodes.synthetic import MovingObject, SyntheticScene
 
 WIDTH, HEIGHT, FPS = 320, 240, 10
@@ -187,3 +191,36 @@ def test_decision_matches_its_definition(scores, debounce):
 def test_bad_decision_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DecisionConfig(**kwargs)
+
+
+def _features_changed_where(mask: torch.Tensor, amount: float = 1.0) -> tuple:
+    """Return (previous, current) tokens (1, 2*h*w, 8) where masked patches turn by `amount`."""
+    previous = torch.ones(2, *mask.shape, 8)
+    current = previous.clone()
+    current[:, mask, 0] += amount * 10
+    current[:, mask, 1] -= amount * 10
+    return previous.reshape(1, -1, 8), current.reshape(1, -1, 8)
+
+
+@pytest.mark.parametrize(('fraction', 'compensate', 'expected'), [
+    (0.25, False, 0.25), (0.25, True, 0.25), (0.6, False, 0.6), (0.6, True, 0.0),
+    (1.0, False, 0.0)])
+def test_common_mode_removal_and_ego_motion_compensation(fraction, compensate, expected):
+    mask = torch.zeros(4, 10, dtype=torch.bool)
+    mask.view(-1)[:round(40 * fraction)] = True
+    scorer = MotionScorer(ScoringConfig(ego_motion_compensation=compensate))
+    previous, current = _features_changed_where(mask)
+    assert not scorer.score(previous, (2, 4, 10)).has_reference
+    motion = scorer.score(current, (2, 4, 10))
+    assert motion.has_reference
+    assert motion.motion_score == pytest.approx(expected, abs=0.01)
+
+
+def test_activation_is_the_documented_soft_threshold():
+    scorer = MotionScorer(ScoringConfig(change_scale=0.02, common_mode_gain=0.0))
+    previous = torch.tensor([[[1.0, 0.0]]])
+    current = torch.tensor([[[math.cos(0.1), math.sin(0.1)]]])  # 1 - cos = 0.0049958
+    scorer.score(previous, (1, 1, 1))
+    motion = scorer.score(current, (1, 1, 1))
+    assert motion.motion_score == pytest.approx(1 - math.exp(-(1 - math.cos(0.1)) / 0.02),
+                                                rel=1e-5)  # fp32
