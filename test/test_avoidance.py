@@ -16,8 +16,7 @@
 
 from hypothesis import given, strategies as st
 import pytest
-from vjepa_nodes.avoidance import (
-    AvoidancePolicy, DriveState, Perception, PolicyConfig, UNCERTAIN_SPEED_FRACTION)
+from vjepa_nodes.avoidance import AvoidancePolicy, DriveState, Perception, PolicyConfig
 
 # Generous acceleration limits so that only the limit tests see them act.
 CONFIG = PolicyConfig(cruise_speed=0.4, turn_speed=0.6, caution_score=0.1, danger_score=0.3,
@@ -64,24 +63,32 @@ def test_caution_slows_in_proportion(policy, clock, peak, fraction):
     assert command.linear == pytest.approx(0.4 * fraction) and command.angular == 0.0
 
 
-def test_weak_evidence_caps_speed(policy, clock):
-    for perception in (seen(clock, reference=False), seen(clock, left=0.4, obstacle=True)):
-        command = policy.step(perception, estop=False)
-        assert command.state is DriveState.CAUTION
-        assert command.linear <= 0.4 * UNCERTAIN_SPEED_FRACTION
+def test_obstacle_flag_off_centre_is_caution(policy, clock):
+    command = policy.step(seen(clock, left=0.2, obstacle=True), estop=False)
+    assert command.state is DriveState.CAUTION and command.linear == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize('perception', [
+    lambda clock: seen(clock, reference=False),
+    lambda clock: seen(clock, center=float('nan')),
+    lambda clock: seen(clock, right=float('inf')),
+    lambda clock: Perception({'left': 0.0, 'right': 0.0}, False, clock.now),
+    lambda clock: seen(clock, age=-0.2),  # stamped in the future: another clock
+    lambda clock: Perception({'left': 0.0, 'center': 0.0, 'right': 0.0}, False, float('nan')),
+])
+def test_unusable_perception_stops(policy, clock, perception):
+    command = policy.step(perception(clock), estop=False)
+    assert (command.linear, command.angular, command.state) == (0.0, 0.0, DriveState.STOP_STALE)
 
 
 @pytest.mark.parametrize(('left', 'right', 'angular'), [(0.1, 0.5, 0.6), (0.5, 0.1, -0.6)])
-def test_danger_ahead_stops_and_turns_to_the_clearer_side(policy, clock, left, right, angular):
-    command = policy.step(seen(clock, left=left, center=0.4, right=right, obstacle=True),
+@pytest.mark.parametrize(('center', 'obstacle'), [(0.3, False), (0.1, True)])
+def test_danger_ahead_stops_and_turns_to_the_clearer_side(policy, clock, left, right, angular,
+                                                          center, obstacle):
+    command = policy.step(seen(clock, left=left, center=center, right=right, obstacle=obstacle),
                           estop=False)
     assert command.state is DriveState.AVOID
     assert command.linear == 0.0 and command.angular == angular
-
-
-def test_motion_ahead_without_the_obstacle_flag_is_caution_not_avoid(policy, clock):
-    command = policy.step(seen(clock, center=0.4), estop=False)
-    assert command.state is DriveState.CAUTION and command.linear == 0.0
 
 
 def test_stale_or_missing_perception_stops(policy, clock):
@@ -108,24 +115,34 @@ def test_estop_wins_over_everything_and_stops_at_once(policy, clock):
 
 
 def test_every_transition_between_states(policy, clock):
-    inputs = {
-        DriveState.CLEAR: (lambda: seen(clock), False),
-        DriveState.CAUTION: (lambda: seen(clock, right=0.2), False),
-        DriveState.AVOID: (lambda: seen(clock, center=0.5, obstacle=True), False),
-        DriveState.STOP_STALE: (lambda: seen(clock, age=5.0), False),
-        DriveState.ESTOP: (lambda: seen(clock), True),
+    inputs = {  # state: (perception, e-stop, expected linear, expected angular)
+        DriveState.CLEAR: (lambda: seen(clock), False, 0.4, 0.0),
+        DriveState.CAUTION: (lambda: seen(clock, right=0.2), False, 0.2, 0.0),
+        DriveState.AVOID: (lambda: seen(clock, center=0.5, right=0.2), False, 0.0, 0.6),
+        DriveState.STOP_STALE: (lambda: seen(clock, age=5.0), False, 0.0, 0.0),
+        DriveState.ESTOP: (lambda: seen(clock), True, 0.0, 0.0),
     }
-    for source, (make_source, source_estop) in inputs.items():
-        for target, (make_target, target_estop) in inputs.items():
-            clock.now += 1.0
+    for source, (make_source, source_estop, *_) in inputs.items():
+        for target, (make_target, target_estop, linear, angular) in inputs.items():
+            clock.now += 0.1
             assert policy.step(make_source(), source_estop).state is source
-            clock.now += 1.0
-            assert policy.step(make_target(), target_estop).state is target, (source, target)
+            clock.now += 0.1
+            command = policy.step(make_target(), target_estop)
+            assert (command.state, command.linear, command.angular) == pytest.approx(
+                (target, linear, angular)), (source, target)
+
+
+def test_a_pause_between_steps_allows_no_jump(clock):
+    policy = AvoidancePolicy(PolicyConfig(cruise_speed=0.4, max_linear_accel=0.5,
+                                          control_period=0.1), clock)
+    clock.now += 30.0  # e.g. the first step long after start-up, or sim time jumping
+    assert policy.step(seen(clock), estop=False).linear == pytest.approx(0.05)
 
 
 def test_acceleration_is_limited_but_braking_is_not(clock):
     policy = AvoidancePolicy(PolicyConfig(cruise_speed=0.4, max_linear_accel=0.5,
-                                          turn_speed=0.6, max_angular_accel=1.0), clock)
+                                          turn_speed=0.6, max_angular_accel=1.0,
+                                          control_period=0.2), clock)
     speeds = []
     for _ in range(10):
         speeds.append(policy.step(seen(clock), estop=False).linear)
@@ -138,24 +155,35 @@ def test_acceleration_is_limited_but_braking_is_not(clock):
 
 
 def test_reversing_the_turn_stops_first(clock):
-    policy = AvoidancePolicy(PolicyConfig(turn_speed=0.6, max_angular_accel=1.0), clock)
-    clock.now += 10
+    policy = AvoidancePolicy(PolicyConfig(turn_speed=0.6, max_angular_accel=1.0,
+                                          control_period=1.0), clock)
+    clock.now += 1.0
     assert policy.step(seen(clock, center=0.5, right=0.4, obstacle=True), False).angular == 0.6
     clock.now += 0.1
     flipped = policy.step(seen(clock, center=0.5, left=0.4, obstacle=True), False)
     assert flipped.angular == pytest.approx(-0.1)
 
 
-@given(cruise=st.floats(0, 3), turn=st.floats(0, 5), scores=st.tuples(
-    st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)), obstacle=st.booleans())
-def test_speed_limits_always_hold(cruise, turn, scores, obstacle):
+@given(cruise=st.floats(0, 3), turn=st.floats(0, 5), steps=st.lists(st.tuples(
+    st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.booleans(), st.floats(0, 0.3)),
+    min_size=1, max_size=20))
+def test_speed_and_acceleration_limits_always_hold(cruise, turn, steps):
     clock = Clock()
     config = PolicyConfig(cruise_speed=cruise, turn_speed=turn, max_linear_speed=0.5,
-                          max_angular_speed=1.0, max_linear_accel=1e9, max_angular_accel=1e9)
+                          max_angular_speed=1.0, max_linear_accel=0.5, max_angular_accel=2.0)
     policy = AvoidancePolicy(config, clock)
-    clock.now += 1.0
-    command = policy.step(seen(clock, *scores, obstacle=obstacle), estop=False)
-    assert 0.0 <= command.linear <= 0.5 and abs(command.angular) <= 1.0
+    previous = policy.step(None, estop=False)
+    for left, center, right, obstacle, dt in steps:
+        clock.now += dt
+        command = policy.step(seen(clock, left, center, right, obstacle), estop=False)
+        assert 0.0 <= command.linear <= 0.5 and abs(command.angular) <= 1.0
+        step = min(dt, config.control_period)
+        if abs(command.linear) > abs(previous.linear):
+            assert command.linear - previous.linear <= 0.5 * step + 1e-9
+        if abs(command.angular) > abs(previous.angular):
+            assert abs(command.angular) <= 2.0 * step + 1e-9 or \
+                abs(command.angular - previous.angular) <= 2.0 * step + 1e-9
+        previous = command
 
 
 @pytest.mark.parametrize(('kwargs', 'message'), [

@@ -14,6 +14,8 @@
 
 """ClipBuffer: clip timing, stride, counters, rejection of bad timing, resets."""
 
+import threading
+
 from hypothesis import given, strategies as st
 import numpy as np
 import pytest
@@ -75,10 +77,61 @@ def test_size_change_restarts_the_clip():
 def test_gap_restarts_the_clip():
     buffer = ClipBuffer(num_frames=2, stride=1, max_gap=0.5)
     _feed(buffer, [0.0, 0.1])
-    assert buffer.take_clip() is not None
+    first = buffer.take_clip()
     assert buffer.add(SMALL, 0.7) is FrameStatus.RESET_GAP
     assert buffer.take_clip() is None
     assert buffer.counters.dropped == 0  # both old frames had been in a clip
+    buffer.add(SMALL, 0.8)
+    assert buffer.take_clip().epoch == first.epoch + 1
+
+
+def test_clock_jumping_back_restarts_instead_of_blinding_the_buffer():
+    buffer = ClipBuffer(num_frames=2, stride=1, max_gap=0.5)
+    _feed(buffer, [100.0, 100.1])
+    assert buffer.add(SMALL, 100.0) is FrameStatus.OUT_OF_ORDER  # a little late: rejected
+    assert buffer.add(SMALL, 3.0) is FrameStatus.RESET_GAP  # a looped bag or a new clock
+    buffer.add(SMALL, 3.1)
+    assert buffer.take_clip().stamps == (3.0, 3.1)
+
+
+@pytest.mark.parametrize('stamp', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_stamps_are_rejected(stamp):
+    buffer = ClipBuffer(num_frames=2, stride=1, max_gap=0.5)
+    buffer.add(SMALL, 0.0)
+    with pytest.raises(ValueError, match='stamp must be a finite number'):
+        buffer.add(SMALL, stamp)
+    buffer.add(SMALL, 0.1)
+    assert buffer.take_clip().stamps == (0.0, 0.1)
+
+
+def test_frames_are_copied_in():
+    buffer = ClipBuffer(num_frames=2, stride=1, max_gap=0.5)
+    frame = np.ones((4, 6, 3), np.uint8)
+    buffer.add(frame, 0.0)
+    frame[:] = 0  # a driver reusing its buffer
+    buffer.add(frame, 0.1)
+    assert buffer.take_clip().frames[0].all()
+
+
+def test_adding_and_taking_from_two_threads():
+    buffer = ClipBuffer(num_frames=4, stride=1, max_gap=10.0)
+    clips, errors = [], []
+
+    def take():
+        try:
+            for _ in range(3000):
+                if (clip := buffer.take_clip()):
+                    clips.append(clip)
+        except Exception as error:  # noqa: B902 - reported below
+            errors.append(error)
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    for i in range(3000):
+        buffer.add(SMALL, i * 1e-3)
+    taker.join()
+    assert not errors
+    assert all(len(c.frames) == 4 and np.all(np.diff(c.stamps) > 0) for c in clips)
 
 
 @pytest.mark.parametrize(('kwargs', 'message'), [

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import torch
 from vjepa_nodes.perception.clip_buffer import FrameStatus
-from vjepa_nodes.perception.detector import ObstacleDetector
+from vjepa_nodes.perception.detector import DetectorConfig, ObstacleDetector
 from vjepa_nodes.perception.preprocessing import FrameError
 from vjepa_nodes.perception.scoring import (
     DecisionConfig, MotionScorer, ObstacleDecision, ScoringConfig)
@@ -154,12 +154,27 @@ def test_size_change_restarts_without_comparing_across_it(detector):
     assert not result.has_reference and result.heatmap.shape == (120, 160)
 
 
-def test_caller_keeps_ownership_of_its_frame(detector):
-    detector.reset()
-    frame = scene(6).frame(0.0)
-    detector.add_frame(frame, stamp=0.0)
-    frame[:] = 0  # a camera driver reusing its buffer must not change what was stored
-    assert detector.buffer._frames[0][0].any()
+def test_gap_restarts_without_comparing_across_it(detector):
+    moving = scene(6, MovingObject(100, 100, 60, vx=80))
+    assert run(detector, moving)  # frames at 0.0 .. 2.3 s
+    assert detector.add_frame(moving.frame(5.0), stamp=5.0) is FrameStatus.RESET_GAP
+    for i in range(1, 8):
+        detector.add_frame(moving.frame(5.0 + i / FPS), stamp=5.0 + i / FPS)
+    result = detector.detect()
+    assert not result.has_reference and result.motion_score == 0.0
+    assert result.clip_start == 5.0
+
+
+def test_settings_are_checked_before_any_weights_load(tmp_path):
+    absent = str(tmp_path / 'absent.pt')  # loading it would fail with another message
+    for kwargs, message in [({'stride': 0}, 'stride must be >= 1'),
+                            ({'resize_mode': 'stretch'}, "unknown resize_mode 'stretch'"),
+                            ({'num_frames': 3}, '3 frames is not a positive multiple of 2'),
+                            ({'channel_order': 'rgba'}, "unknown channel_order 'rgba'")]:
+        with pytest.raises(ValueError, match=message):
+            ObstacleDetector('tiny', checkpoint=absent, device='cpu', **kwargs)
+    with pytest.raises(TypeError, match='not both'):
+        ObstacleDetector('tiny', config=DetectorConfig(model_size='tiny'))
 
 
 def test_hysteresis_switches_at_the_documented_thresholds():
@@ -218,9 +233,9 @@ def test_common_mode_removal_and_ego_motion_compensation(fraction, compensate, e
 
 def test_activation_is_the_documented_soft_threshold():
     scorer = MotionScorer(ScoringConfig(change_scale=0.02, common_mode_gain=0.0))
-    previous = torch.tensor([[[1.0, 0.0]]])
-    current = torch.tensor([[[math.cos(0.1), math.sin(0.1)]]])  # 1 - cos = 0.0049958
-    scorer.score(previous, (1, 1, 1))
-    motion = scorer.score(current, (1, 1, 1))
+    previous = torch.tensor([[[1.0, 0.0]] * 3])
+    current = torch.tensor([[[math.cos(0.1), math.sin(0.1)]] * 3])  # 1 - cos = 0.0049958
+    scorer.score(previous, (1, 1, 3))
+    motion = scorer.score(current, (1, 1, 3))
     assert motion.motion_score == pytest.approx(1 - math.exp(-(1 - math.cos(0.1)) / 0.02),
                                                 rel=1e-5)  # fp32

@@ -17,6 +17,7 @@
 import numpy as np
 import pytest
 import torch
+import torchvision.transforms.v2.functional as TF
 from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
 from vjepa_nodes.perception.preprocessing import (
     check_frame, clip_geometry, FrameError, heatmap_to_image, Preprocessor)
@@ -39,7 +40,7 @@ def test_bad_frames_are_named(frame, message):
 
 @pytest.mark.parametrize(('source', 'img_size', 'model'), [
     ((480, 640), 256, (224, 288)), ((480, 640), 384, (336, 448)), ((256, 256), 256, (256, 256)),
-    ((720, 1280), 256, (192, 336)), ((100, 30), 64, (112, 32))])
+    ((720, 1280), 256, (192, 336)), ((100, 30), 64, (112, 48))])  # >= 3 columns
 def test_full_mode_keeps_the_view_and_aspect(source, img_size, model):
     geometry = clip_geometry(source, img_size, 'full')
     assert geometry.model_size == model
@@ -49,9 +50,11 @@ def test_full_mode_keeps_the_view_and_aspect(source, img_size, model):
 
 def test_center_crop_matches_the_official_transform_geometry():
     geometry = clip_geometry((480, 640), 256, 'center_crop')
-    # short side 480 -> 292, so the 256 crop covers 256 * 480 / 292 = 421 source pixels
-    assert geometry.model_size == (256, 256)
-    assert geometry.crop == (29, 109, 421, 421)
+    # short side 480 -> 292 (640 -> 389); the 256 crop starts at (18, 66) there, which is
+    # rows 30..450 and columns 109..530 of the source (256 * 480 / 292 = 421 pixels)
+    assert geometry.model_size == (256, 256) and geometry.resize == (292, 389)
+    assert geometry.offset == (18, 66)
+    assert geometry.crop == (30, 109, 420, 421)
 
 
 def test_clip_layout_normalisation_and_colour_order():
@@ -67,9 +70,20 @@ def test_clip_layout_normalisation_and_colour_order():
     torch.testing.assert_close(white[0, :, 0, 0, 0], expected)
 
 
-def test_center_crop_clip_is_square_and_half_precision_on_request():
+@pytest.mark.parametrize('source', [(480, 640), (640, 480), (300, 300)])
+def test_center_crop_equals_the_official_torchvision_transform(source):
+    frames = [np.random.default_rng(i).integers(0, 256, (*source, 3), dtype=np.uint8)
+              for i in range(2)]
+    clip, geometry = Preprocessor(256, 'center_crop', CPU, torch.float32)(frames)
+    pixels = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
+    official = TF.center_crop(TF.resize(pixels, 292, antialias=True), [256, 256])
+    official = TF.normalize(official, IMAGENET_MEAN, IMAGENET_STD)
+    torch.testing.assert_close(clip[0].permute(1, 0, 2, 3), official)
+
+
+def test_half_precision_on_request():
     frames = [np.zeros((480, 640, 3), np.uint8)] * 2
-    clip, geometry = Preprocessor(256, 'center_crop', CPU, torch.bfloat16)(frames)
+    clip, _ = Preprocessor(256, 'center_crop', CPU, torch.bfloat16)(frames)
     assert clip.shape == (1, 3, 2, 256, 256) and clip.dtype == torch.bfloat16
 
 
@@ -81,7 +95,8 @@ def test_heatmap_lands_where_the_patches_are():
     assert full[:16, 48:].mean() > 0.5 and full[24:, :32].max() == 0.0
     cropped = heatmap_to_image(torch.ones(16, 16), clip_geometry((480, 640), 256, 'center_crop'))
     assert cropped[:, :109].max() == 0.0 and cropped[:, 530:].max() == 0.0
-    assert cropped[29:450, 109:530].min() == pytest.approx(1.0)
+    assert cropped[30:450, 109:530].min() == pytest.approx(1.0)
+    assert cropped[:30].max() == 0.0 and cropped[450:].max() == 0.0
 
 
 def test_unknown_modes_are_rejected():

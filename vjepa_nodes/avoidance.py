@@ -17,22 +17,26 @@ Collision-avoidance policy: perception in, a velocity command and a named state 
 
 Pure: the caller injects the clock, so tests and simulated time drive it exactly. States:
 - ESTOP: the e-stop is engaged -> zero.
-- STOP_STALE: no perception yet, or older than `timeout` -> zero.
-- AVOID: obstacle flagged and the centre region at or above `danger_score` -> no forward motion,
-  turn toward the side whose region scores lower.
-- CAUTION: any region at or above `caution_score`, or an obstacle flagged off-centre, or scores
-  without a reference clip yet -> forward speed reduced in proportion to the highest region score.
+- STOP_STALE: no usable perception -> zero. That is none yet, one older than `timeout` or
+  stamped in the future, one without a reference clip (the first clip after a camera restart),
+  or scores that are missing or not finite.
+- AVOID: danger ahead -> no forward motion, turn toward the side whose region scores lower.
+  Danger ahead is the centre region at or above `danger_score`, or the obstacle flag with the
+  centre at or above `caution_score`.
+- CAUTION: any region at or above `caution_score`, or the obstacle flag -> forward speed reduced
+  linearly from cruise at `caution_score` to zero at `danger_score` of the highest region.
 - CLEAR: otherwise -> cruise speed.
-Speeds are clamped to their limits; speeding up is limited by the acceleration limits, while
-slowing down and stopping take effect at once, since a late stop is the hazard.
+Speeds are clamped to their limits; speeding up is limited by the acceleration limits (over at
+most one `control_period` per step, so a pause between steps never allows a jump), while slowing
+down and stopping take effect at once, since a late stop is the hazard.
 """
 
 from dataclasses import dataclass
 from enum import Enum
+import math
 from typing import Callable, Mapping
 
-# Speed cap while the evidence is weak: an obstacle flagged off-centre, or no reference clip yet.
-UNCERTAIN_SPEED_FRACTION = 0.5
+REGIONS = ('left', 'center', 'right')
 
 
 class DriveState(Enum):
@@ -58,16 +62,18 @@ class PolicyConfig:
     max_angular_speed: float = 1.0
     max_linear_accel: float = 0.5
     max_angular_accel: float = 2.0
+    control_period: float = 0.1  # longest step the acceleration limits allow for
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.caution_score < self.danger_score <= 1.0:
             raise ValueError('scores must satisfy 0 <= caution_score < danger_score <= 1, got '
                              f'caution={self.caution_score}, danger={self.danger_score}')
-        if self.timeout <= 0:
-            raise ValueError(f'timeout must be > 0 seconds, got {self.timeout}')
+        for name in ('timeout', 'control_period'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0 seconds, got {getattr(self, name)}')
         for name in ('cruise_speed', 'turn_speed', 'max_linear_speed', 'max_angular_speed',
                      'max_linear_accel', 'max_angular_accel'):
-            if getattr(self, name) < 0:
+            if not getattr(self, name) >= 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
 
 
@@ -102,7 +108,7 @@ class AvoidancePolicy:
         """Return the command for now, given the latest perception and the e-stop input."""
         now = self._clock()
         target = self._target(perception, estop, now)
-        dt = max(0.0, now - self._last_time)
+        dt = min(max(0.0, now - self._last_time), self.config.control_period)
         cfg = self.config
         command = VelocityCommand(
             _limited(self._last.linear, target.linear, cfg.max_linear_speed,
@@ -118,28 +124,38 @@ class AvoidancePolicy:
         cfg = self.config
         if estop:
             return VelocityCommand(0.0, 0.0, DriveState.ESTOP, 'e-stop engaged')
-        if perception is None:
-            return VelocityCommand(0.0, 0.0, DriveState.STOP_STALE, 'no perception yet')
-        age = now - perception.stamp
-        if age > cfg.timeout:
-            return VelocityCommand(0.0, 0.0, DriveState.STOP_STALE,
-                                   f'perception is {age:.2f} s old (timeout {cfg.timeout} s)')
+        problem = _unusable(perception, now, cfg.timeout)
+        if problem:
+            return VelocityCommand(0.0, 0.0, DriveState.STOP_STALE, problem)
         scores = perception.region_scores
-        ahead, peak = scores['center'], max(scores.values())
-        if perception.obstacle and ahead >= cfg.danger_score:
+        ahead, peak = scores['center'], max(scores[region] for region in REGIONS)
+        if ahead >= cfg.danger_score or (perception.obstacle and ahead >= cfg.caution_score):
             left_is_clearer = scores['left'] <= scores['right']
             return VelocityCommand(
                 0.0, cfg.turn_speed if left_is_clearer else -cfg.turn_speed, DriveState.AVOID,
-                f'obstacle ahead (center {ahead:.2f}); turning '
+                f'danger ahead (center {ahead:.2f}); turning '
                 f'{"left" if left_is_clearer else "right"}')
-        if peak >= cfg.caution_score or perception.obstacle or not perception.has_reference:
+        if peak >= cfg.caution_score or perception.obstacle:
             fraction = 1.0 - min(1.0, max(0.0, peak - cfg.caution_score)
                                  / (cfg.danger_score - cfg.caution_score))
-            if not perception.has_reference or perception.obstacle:
-                fraction = min(fraction, UNCERTAIN_SPEED_FRACTION)
             return VelocityCommand(cfg.cruise_speed * fraction, 0.0, DriveState.CAUTION,
                                    f'motion {peak:.2f}; speed x{fraction:.2f}')
         return VelocityCommand(cfg.cruise_speed, 0.0, DriveState.CLEAR, 'clear')
+
+
+def _unusable(perception: Perception | None, now: float, timeout: float) -> str | None:
+    """Say why `perception` cannot be acted on, or return None if it can."""
+    if perception is None:
+        return 'no perception yet'
+    age = now - perception.stamp
+    if not 0.0 <= age <= timeout:  # also catches NaN stamps
+        return f'perception is {age:.2f} s old (allowed 0 to {timeout} s)'
+    if not perception.has_reference:
+        return 'waiting for a reference clip'
+    scores = [perception.region_scores.get(region) for region in REGIONS]
+    if not all(score is not None and math.isfinite(score) for score in scores):
+        return f'unusable region scores {dict(perception.region_scores)}'
+    return None
 
 
 def _limited(current: float, target: float, max_speed: float, max_step: float) -> float:

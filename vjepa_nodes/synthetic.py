@@ -33,7 +33,7 @@ class MovingObject:
 
 
 def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Return smooth colour blobs plus fine grain: texture at every scale, like real surfaces."""
+    """Return coarse colour blocks plus fine grain: texture at two scales, like real surfaces."""
     coarse = rng.uniform(0, 255, (max(2, height // 16), max(2, width // 16), 3))
     rows = np.linspace(0, coarse.shape[0] - 1, height)
     cols = np.linspace(0, coarse.shape[1] - 1, width)
@@ -45,8 +45,9 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 class SyntheticScene:
     """Render frames of a scene at any time; the same seed gives the same frames."""
 
-    def __init__(self, width: int = 320, height: int = 240, objects: tuple = (),
-                 seed: int = 0, sensor_noise: float = 2.0) -> None:
+    def __init__(self, width: int = 320, height: int = 240,
+                 objects: tuple[MovingObject, ...] = (), seed: int = 0,
+                 sensor_noise: float = 2.0) -> None:
         rng = np.random.default_rng(seed)
         self.width, self.height = width, height
         self.objects = tuple(objects)
@@ -60,7 +61,7 @@ class SyntheticScene:
         image = self._background.copy()
         for obj, texture in zip(self.objects, self._object_textures):
             self._draw(image, obj, texture, t)
-        noise_rng = np.random.default_rng((self._seed, round(t * 1e6)))
+        noise_rng = np.random.default_rng((self._seed, round(t * 1e6) % 2**63))
         image = image * brightness + noise_rng.normal(0, self.sensor_noise, image.shape)
         return np.clip(image, 0, 255).astype(np.uint8)
 
@@ -71,11 +72,12 @@ class SyntheticScene:
         y = _bounce(obj.y + obj.vy * t, size / 2, self.height - size / 2)
         top, left = int(round(y - size / 2)), int(round(x - size / 2))
         side = int(round(size))
-        rows = np.clip(np.arange(top, top + side), 0, self.height - 1)
-        cols = np.clip(np.arange(left, left + side), 0, self.width - 1)
-        patch_rows = np.linspace(0, texture.shape[0] - 1, side).astype(int)
-        patch_cols = np.linspace(0, texture.shape[1] - 1, side).astype(int)
-        image[np.ix_(rows, cols)] = texture[np.ix_(patch_rows, patch_cols)]
+        texture_index = np.linspace(0, texture.shape[0] - 1, side).astype(int)
+        rows, cols = np.arange(top, top + side), np.arange(left, left + side)
+        inside_rows = (rows >= 0) & (rows < self.height)  # crop what leaves the image
+        inside_cols = (cols >= 0) & (cols < self.width)
+        image[np.ix_(rows[inside_rows], cols[inside_cols])] = texture[
+            np.ix_(texture_index[inside_rows], texture_index[inside_cols])]
 
 
 def _bounce(position: float, low: float, high: float) -> float:

@@ -15,14 +15,18 @@
 """
 A ring of the newest camera frames, handed out as clips every `stride` frames.
 
-The buffer never mixes incompatible frames in one clip: a frame of another size, or one that
-arrives after a gap longer than `max_gap`, starts a new clip from scratch. Frames whose stamp
-repeats the previous one are ignored, and frames older than the previous one are rejected.
+The buffer never mixes incompatible frames in one clip: a frame of another size, or a jump of
+more than `max_gap` seconds from the previous frame (forward: an outage; backward: a restarted
+clock or a looped recording), starts a new clip from scratch. Frames whose stamp repeats the
+previous one are ignored, and frames slightly older than the previous one are rejected.
+`add` and `take_clip` may be called from different threads.
 """
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
+import math
+import threading
 
 import numpy as np
 
@@ -34,7 +38,7 @@ class FrameStatus(Enum):
     DUPLICATE = 'duplicate'  # same stamp as the previous frame: ignored
     OUT_OF_ORDER = 'out_of_order'  # older than the previous frame: rejected
     RESET_SIZE = 'reset_size'  # frame size changed: buffer restarted with this frame
-    RESET_GAP = 'reset_gap'  # too long since the previous frame: buffer restarted
+    RESET_GAP = 'reset_gap'  # stamp jumped by more than max_gap: buffer restarted
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class Clip:
 
     frames: tuple[np.ndarray, ...]
     stamps: tuple[float, ...]
-    index: int  # how many clips this buffer handed out before this one
+    epoch: int  # increases at every restart: clips of different epochs must not be compared
 
     @property
     def time_span(self) -> float:
@@ -61,80 +65,80 @@ class BufferCounters:
     dropped: int = 0  # frames that left the buffer without ever being part of a clip
 
 
-@dataclass
 class ClipBuffer:
-    """Ring of `num_frames` frames; a clip is ready when full and `stride` frames are new."""
+    """Ring of `num_frames` frames; a clip is ready when full: the first, then every `stride`."""
 
-    num_frames: int
-    stride: int
-    max_gap: float
-    counters: BufferCounters = field(default_factory=BufferCounters)
-
-    def __post_init__(self) -> None:
-        if self.num_frames < 2 or self.num_frames % 2:
-            raise ValueError(f'num_frames must be even and >= 2, got {self.num_frames}')
-        if self.stride < 1:
-            raise ValueError(f'stride must be >= 1, got {self.stride}')
-        if self.max_gap <= 0:
-            raise ValueError(f'max_gap must be > 0 seconds, got {self.max_gap}')
-        self._frames: deque[tuple[np.ndarray, float, bool]] = deque()  # (frame, stamp, used)
-        self._new_since_clip = 0
-        self._clips_taken = 0
-        self._fresh = True  # no clip taken since start or reset: the first is due when full
+    def __init__(self, num_frames: int, stride: int, max_gap: float) -> None:
+        if num_frames < 2 or num_frames % 2:
+            raise ValueError(f'num_frames must be even and >= 2, got {num_frames}')
+        if stride < 1:
+            raise ValueError(f'stride must be >= 1, got {stride}')
+        if not max_gap > 0:
+            raise ValueError(f'max_gap must be > 0 seconds, got {max_gap}')
+        self.num_frames, self.stride, self.max_gap = num_frames, stride, max_gap
+        self.counters = BufferCounters()
+        self._frames: deque[tuple[np.ndarray, float]] = deque()
+        self._new = 0  # frames added since the last clip; the newest of them are in the ring
+        self._fresh = True  # no clip since start or restart: the first is due when full
+        self._epoch = 0
+        self._lock = threading.Lock()
 
     def add(self, frame: np.ndarray, stamp: float) -> FrameStatus:
-        """Add a frame taken at `stamp` seconds; return what happened to it."""
-        status = FrameStatus.ADDED
-        if self._frames:
-            last_frame, last_stamp, _ = self._frames[-1]
-            if stamp == last_stamp:
-                self.counters.duplicates += 1
-                return FrameStatus.DUPLICATE
-            if stamp < last_stamp:
-                self.counters.out_of_order += 1
-                return FrameStatus.OUT_OF_ORDER
-            if frame.shape != last_frame.shape:
-                status = FrameStatus.RESET_SIZE
-            elif stamp - last_stamp > self.max_gap:
-                status = FrameStatus.RESET_GAP
-        if status is not FrameStatus.ADDED:
-            self.reset()
-            self.counters.resets += 1
-        if len(self._frames) == self.num_frames:
-            self._evict()
-        self._frames.append((frame, stamp, False))
-        self._new_since_clip += 1
-        self.counters.added += 1
-        return status
-
-    def ready(self) -> bool:
-        """Whether a full clip is waiting: the first one, then one every `stride` frames."""
-        return len(self._frames) == self.num_frames and (
-            self._fresh or self._new_since_clip >= self.stride)
+        """Copy in a frame taken at `stamp` seconds; return what happened to it."""
+        if not math.isfinite(stamp):
+            raise ValueError(f'frame stamp must be a finite number of seconds, got {stamp}')
+        with self._lock:
+            status = self._classify(frame, stamp)
+            if status in (FrameStatus.DUPLICATE, FrameStatus.OUT_OF_ORDER):
+                return status
+            if status is not FrameStatus.ADDED:
+                self._restart()
+                self.counters.resets += 1
+            if len(self._frames) == self.num_frames:
+                self._frames.popleft()
+                if self._new >= self.num_frames:  # every frame in the ring is new: never used
+                    self.counters.dropped += 1
+            self._frames.append((frame.copy(), stamp))
+            self._new += 1
+            self.counters.added += 1
+            return status
 
     def take_clip(self) -> Clip | None:
         """Return the newest clip if one is ready, else None."""
-        if not self.ready():
-            return None
-        self._frames = deque((frame, stamp, True) for frame, stamp, _ in self._frames)
-        clip = Clip(tuple(f for f, _, _ in self._frames), tuple(s for _, s, _ in self._frames),
-                    self._clips_taken)
-        self._new_since_clip = 0
-        self._clips_taken += 1
-        self._fresh = False
-        return clip
+        with self._lock:
+            full = len(self._frames) == self.num_frames
+            if not (full and (self._fresh or self._new >= self.stride)):
+                return None
+            self._new, self._fresh = 0, False
+            return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
+                        self._epoch)
 
     def reset(self) -> None:
         """Forget every frame, e.g. after a camera outage, so no clip spans it."""
-        while self._frames:
-            self._evict()
-        self._new_since_clip = 0
-        self._fresh = True
+        with self._lock:
+            self._restart()
 
     def __len__(self) -> int:
         return len(self._frames)
 
-    def _evict(self) -> None:
-        _, _, used = self._frames.popleft()
-        if not used:
-            self.counters.dropped += 1
+    def _classify(self, frame: np.ndarray, stamp: float) -> FrameStatus:
+        if not self._frames:
+            return FrameStatus.ADDED
+        last_frame, last_stamp = self._frames[-1]
+        if abs(stamp - last_stamp) > self.max_gap:
+            return FrameStatus.RESET_GAP
+        if stamp == last_stamp:
+            self.counters.duplicates += 1
+            return FrameStatus.DUPLICATE
+        if stamp < last_stamp:
+            self.counters.out_of_order += 1
+            return FrameStatus.OUT_OF_ORDER
+        if frame.shape != last_frame.shape:
+            return FrameStatus.RESET_SIZE
+        return FrameStatus.ADDED
+
+    def _restart(self) -> None:
+        self.counters.dropped += min(self._new, len(self._frames))
+        self._frames.clear()
+        self._new, self._fresh = 0, True
+        self._epoch += 1

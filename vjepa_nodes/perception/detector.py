@@ -59,7 +59,8 @@ class DetectionResult:
     motion_map: np.ndarray  # (h, w) patch-grid activation
     heatmap: np.ndarray  # float32, the camera image's height x width
     obstacle: bool
-    has_reference: bool  # False: first clip after start/reset, scores are 0 and not evidence
+    has_reference: bool  # False: first clip after a (re)start, or features not finite: no evidence
+    features_finite: bool  # False: the encoder produced inf/NaN (e.g. fp16 overflow)
     features: torch.Tensor  # encoder tokens (1, N, D), on the model's device
     clip_start: float  # stamps (s) of the first and last frame
     clip_end: float
@@ -78,25 +79,32 @@ class ObstacleDetector:
     `add_frame` is cheap (it stores the frame); `detect` does the work for the newest clip.
     """
 
-    def __init__(self, model_size: str = DetectorConfig.model_size, *,
-                 config: DetectorConfig | None = None, **overrides) -> None:
-        cfg = config or DetectorConfig(model_size=model_size, **overrides)
+    def __init__(self, model_size: str | None = None, *, config: DetectorConfig | None = None,
+                 **overrides) -> None:
+        """Build from `config`, or from DetectorConfig(model_size, **overrides); not both."""
+        if config is not None and (model_size is not None or overrides):
+            raise TypeError('pass either config or model_size/keyword settings, not both')
+        if config is None:
+            config = DetectorConfig(**overrides, **({} if model_size is None
+                                                    else {'model_size': model_size}))
+        cfg = self.config = config
         encoder_config = get_encoder_config(cfg.model_size)
         clip_token_grid(encoder_config, (1, 3, cfg.num_frames, cfg.img_size, cfg.img_size))
         if cfg.channel_order not in CHANNEL_ORDERS:
             raise ValueError(f'unknown channel_order {cfg.channel_order!r}; '
                              f'choose one of {CHANNEL_ORDERS}')
-        self.config = cfg
+        # Everything cheap is built (and so validated) before the encoder loads its weights.
+        self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)
         self.device, self.dtype = resolve_device_and_precision(cfg.device, cfg.precision)
+        self.preprocess = Preprocessor(cfg.img_size, cfg.resize_mode, self.device, self.dtype,
+                                       encoder_config.patch_size)
+        self.scorer = MotionScorer(cfg.scoring)
+        self.decision = ObstacleDecision(cfg.decision)
         self.encoder = build_encoder(
             cfg.model_size, checkpoint=cfg.checkpoint, checkpoint_key=cfg.checkpoint_key,
             allow_random_weights=cfg.allow_random_weights).to(self.device, self.dtype)
-        self.preprocess = Preprocessor(cfg.img_size, cfg.resize_mode, self.device, self.dtype,
-                                       encoder_config.patch_size)
-        self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)
-        self.scorer = MotionScorer(cfg.scoring)
-        self.decision = ObstacleDecision(cfg.decision)
         self.latest: DetectionResult | None = None
+        self._scored_epoch: int | None = None
 
     @property
     def counters(self) -> BufferCounters:
@@ -106,20 +114,22 @@ class ObstacleDetector:
         """
         Buffer an H x W x 3 uint8 frame (config.channel_order) taken at `stamp` seconds.
 
-        Without a stamp the arrival time is used. A bad frame raises FrameError and changes
-        nothing; a size change or a gap restarts the clip (see ClipBuffer).
+        Without a stamp the arrival time is used. A bad frame raises FrameError (a non-finite
+        stamp ValueError) and changes nothing; a size change or a gap restarts the clip (see
+        ClipBuffer). May be called from another thread than `detect`.
         """
         check_frame(frame)
-        status = self.buffer.add(frame.copy(), time.monotonic() if stamp is None else stamp)
-        if status in (FrameStatus.RESET_SIZE, FrameStatus.RESET_GAP):
-            self.scorer.reset()  # never compare across an outage or a new camera mode
-        return status
+        return self.buffer.add(frame, time.monotonic() if stamp is None else stamp)
 
     def detect(self) -> DetectionResult | None:
         """Analyse the newest ready clip; None if no new clip is ready."""
         clip = self.buffer.take_clip()
         if clip is None:
             return None
+        if clip.epoch != self._scored_epoch:  # never compare or debounce across a restart
+            self.scorer.reset()
+            self.decision.restart_debounce()
+            self._scored_epoch = clip.epoch
         start = time.perf_counter()
         pixels, geometry = self.preprocess(clip.frames, self.config.channel_order)
         with torch.inference_mode():
@@ -132,19 +142,23 @@ class ObstacleDetector:
             motion_score=motion.motion_score, region_scores=motion.region_scores,
             motion_map=motion.activation.cpu().numpy(),
             heatmap=heatmap_to_image(motion.activation, geometry), obstacle=obstacle,
-            has_reference=motion.has_reference, features=tokens, clip_start=clip.stamps[0],
+            has_reference=motion.has_reference, features_finite=motion.features_finite,
+            features=tokens, clip_start=clip.stamps[0],
             clip_end=clip.stamps[-1], latency=time.perf_counter() - start, geometry=geometry)
         return self.latest
 
     def reset(self) -> None:
         """Forget frames, the reference clip, the obstacle flag and the latest result."""
         self.buffer.reset()
-        self.scorer.reset()
         self.decision.reset()
         self.latest = None
 
     def detect_obstacles(self) -> tuple[torch.Tensor | None, float]:
-        """Return (features, motion_score) of the newest result; (None, 0.0) before the first."""
+        """
+        Analyse a ready clip, then return (features, motion_score) of the newest result.
+
+        Before the first result: (None, 0.0). Without a new clip: the previous result again.
+        """
         self.detect()
         if self.latest is None:
             return None, 0.0

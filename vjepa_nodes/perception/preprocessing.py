@@ -48,6 +48,8 @@ class ClipGeometry:
     source_size: tuple[int, int]  # camera (height, width)
     model_size: tuple[int, int]  # (height, width) fed to the encoder
     crop: tuple[int, int, int, int]  # (top, left, height, width) of the source that is seen
+    resize: tuple[int, int]  # (height, width) the frame is resized to before cropping
+    offset: tuple[int, int] = (0, 0)  # (top, left) of the model input in the resized frame
 
 
 def check_frame(frame: object) -> np.ndarray:
@@ -69,14 +71,21 @@ def clip_geometry(source_size: tuple[int, int], img_size: int, resize_mode: str,
     height, width = source_size
     if resize_mode == 'full':
         scale = img_size / math.sqrt(height * width)
+        # At least 3 patch columns: the motion regions are the grid's thirds.
         fit = (max(patch_size, round(height * scale / patch_size) * patch_size),
-               max(patch_size, round(width * scale / patch_size) * patch_size))
-        return ClipGeometry(source_size, fit, (0, 0, height, width))
+               max(3 * patch_size, round(width * scale / patch_size) * patch_size))
+        return ClipGeometry(source_size, fit, (0, 0, height, width), fit)
     if resize_mode == 'center_crop':
-        scale = int(img_size * 256 / 224) / min(height, width)
-        seen = min(round(img_size / scale), height, width)
-        top, left = (height - seen) // 2, (width - seen) // 2
-        return ClipGeometry(source_size, (img_size, img_size), (top, left, seen, seen))
+        short = int(img_size * 256 / 224)
+        resize = ((short, int(short * width / height)) if height <= width
+                  else (int(short * height / width), short))
+        top, left = (int(round((side - img_size) / 2)) for side in resize)  # as torchvision
+        scale_y, scale_x = height / resize[0], width / resize[1]
+        seen_top, seen_left = round(top * scale_y), round(left * scale_x)
+        seen_bottom = min(height, round((top + img_size) * scale_y))
+        seen_right = min(width, round((left + img_size) * scale_x))
+        crop = (seen_top, seen_left, seen_bottom - seen_top, seen_right - seen_left)
+        return ClipGeometry(source_size, (img_size, img_size), crop, resize, (top, left))
     raise ValueError(f'unknown resize_mode {resize_mode!r}; choose one of {RESIZE_MODES}')
 
 
@@ -85,8 +94,10 @@ class Preprocessor:
 
     def __init__(self, img_size: int, resize_mode: str, device: torch.device,
                  dtype: torch.dtype, patch_size: int = 16) -> None:
-        if resize_mode not in RESIZE_MODES:
-            raise ValueError(f'unknown resize_mode {resize_mode!r}; choose one of {RESIZE_MODES}')
+        clip_geometry((img_size, img_size), img_size, resize_mode, patch_size)  # validates mode
+        if resize_mode == 'center_crop' and img_size < 3 * patch_size:
+            raise ValueError(
+                f'img_size must be >= {3 * patch_size} for center_crop, got {img_size}')
         self.img_size, self.resize_mode, self.patch_size = img_size, resize_mode, patch_size
         self.device, self.dtype = device, dtype
         self._mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
@@ -104,24 +115,12 @@ class Preprocessor:
         pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
         if channel_order == 'bgr':
             pixels = pixels.flip(1)
-        if self.resize_mode == 'full':
-            pixels = F.interpolate(pixels, size=geometry.model_size, mode='bilinear',
-                                   align_corners=False, antialias=True)
-        else:
-            pixels = self._resize_and_crop(pixels)
+        pixels = F.interpolate(pixels, size=geometry.resize, mode='bilinear',
+                               align_corners=False, antialias=True)
+        (top, left), (height, width) = geometry.offset, geometry.model_size
+        pixels = pixels[..., top:top + height, left:left + width]
         pixels = (pixels - self._mean) / self._std
         return pixels.permute(1, 0, 2, 3).unsqueeze(0).to(self.dtype), geometry
-
-    def _resize_and_crop(self, pixels: torch.Tensor) -> torch.Tensor:
-        height, width = pixels.shape[-2:]
-        short = int(self.img_size * 256 / 224)
-        size = ((short, int(short * width / height)) if height <= width
-                else (int(short * height / width), short))
-        pixels = F.interpolate(pixels, size=size, mode='bilinear', align_corners=False,
-                               antialias=True)
-        top = int(round((size[0] - self.img_size) / 2))
-        left = int(round((size[1] - self.img_size) / 2))
-        return pixels[..., top:top + self.img_size, left:left + self.img_size]
 
 
 def heatmap_to_image(token_map: torch.Tensor, geometry: ClipGeometry) -> np.ndarray:

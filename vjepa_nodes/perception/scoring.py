@@ -33,6 +33,7 @@ column) position, so RoPE positions match and a static scene of any texture give
 """
 
 from dataclasses import dataclass
+import math
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +69,10 @@ class MotionMap:
     activation: torch.Tensor  # (h, w) patch grid, values in [0, 1)
     motion_score: float
     region_scores: dict[str, float]
-    has_reference: bool  # False for the first clip after a start or reset: nothing to compare
+    # False for the first clip after a start or restart (nothing to compare with) and for
+    # features that are not finite (e.g. an fp16 overflow): the scores are 0 and not evidence.
+    has_reference: bool
+    features_finite: bool = True
 
 
 class MotionScorer:
@@ -85,9 +89,16 @@ class MotionScorer:
     def score(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> MotionMap:
         """Score tokens (1, N, D) of a clip with token grid (t, h, w)."""
         features = tokens.float().reshape(*grid, -1)
+        if grid[2] < len(REGIONS):
+            raise ValueError(f'the patch grid needs at least {len(REGIONS)} columns for the '
+                             f'regions, got {grid[2]}')
+        nothing = torch.zeros(grid[1:], device=features.device)
+        if not torch.isfinite(features).all():
+            self._previous = None
+            return self._summarise(nothing, False, features_finite=False)
         previous, self._previous = self._previous, features
         if previous is None or previous.shape != features.shape:
-            return self._summarise(torch.zeros(grid[1:], device=features.device), False)
+            return self._summarise(nothing, False)
         change = (1.0 - F.cosine_similarity(features, previous, dim=-1)).mean(0)
         cfg = self.config
         common = cfg.common_mode_gain * torch.quantile(change.flatten(), cfg.common_mode_quantile)
@@ -95,10 +106,12 @@ class MotionScorer:
         return self._summarise(activation, True)
 
     @staticmethod
-    def _summarise(activation: torch.Tensor, has_reference: bool) -> MotionMap:
-        thirds = torch.tensor_split(activation, 3, dim=1)
+    def _summarise(activation: torch.Tensor, has_reference: bool,
+                   features_finite: bool = True) -> MotionMap:
+        thirds = torch.tensor_split(activation, len(REGIONS), dim=1)
         regions = {name: part.mean().item() for name, part in zip(REGIONS, thirds)}
-        return MotionMap(activation, activation.mean().item(), regions, has_reference)
+        return MotionMap(activation, activation.mean().item(), regions, has_reference,
+                         features_finite)
 
 
 @dataclass(frozen=True)
@@ -127,12 +140,18 @@ class ObstacleDecision:
 
     def update(self, score: float) -> bool:
         """Feed one clip's score; return the flag after it."""
+        if not math.isfinite(score):
+            raise ValueError(f'score must be finite, got {score}')
         cfg = self.config
         wants_switch = score < cfg.off_threshold if self.obstacle else score >= cfg.on_threshold
         self._streak = self._streak + 1 if wants_switch else 0
         if self._streak >= cfg.debounce_clips:
             self.obstacle, self._streak = not self.obstacle, 0
         return self.obstacle
+
+    def restart_debounce(self) -> None:
+        """Keep the flag but forget the streak, so no debounce spans a camera restart."""
+        self._streak = 0
 
     def reset(self) -> None:
         self.obstacle, self._streak = False, 0
