@@ -1,0 +1,91 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""sensor_msgs/Image conversions: every accepted encoding, padding, and each malformed message."""
+
+from hypothesis import given, strategies as st
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture(scope='module')
+def ros():
+    """Import the message modules only where ROS is installed (the test is marked ros)."""
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+    from vjepa_nodes.ros import image_conversions
+    return Image, Header, image_conversions
+
+
+def _message(Image, pixels: np.ndarray, encoding: str, padding: int = 0):
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, -1)
+    padded = np.concatenate([rows, np.full((height, padding), 7, np.uint8)], axis=1)
+    return Image(height=height, width=width, encoding=encoding, step=padded.shape[1],
+                 data=padded.tobytes())
+
+
+@given(height=st.integers(1, 9), width=st.integers(1, 9), padding=st.integers(0, 5),
+       encoding=st.sampled_from(['rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8']),
+       seed=st.integers(0, 2**16))
+def test_every_accepted_encoding_parses_with_any_row_padding(
+        ros, height, width, padding, encoding, seed):
+    Image, _, conversions = ros
+    channels = {'mono8': 1, 'rgb8': 3, 'bgr8': 3}.get(encoding, 4)
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, channels), np.uint8)
+    frame, order = conversions.image_to_frame(_message(Image, pixels, encoding, padding))
+    assert frame.shape == (height, width, 3) and frame.dtype == np.uint8
+    assert order == ('bgr' if encoding.startswith('bgr') else 'rgb')
+    expected = np.repeat(pixels, 3, axis=2) if channels == 1 else pixels[..., :3]
+    assert np.array_equal(frame, expected)
+
+
+@pytest.mark.parametrize(('change', 'reason'), [
+    ({'encoding': 'yuv422'}, "unsupported encoding 'yuv422'; use one of rgb8, bgr8"),
+    ({'encoding': '16UC1'}, "unsupported encoding '16UC1'"),
+    ({'height': 0}, 'empty image: 4x0'),
+    ({'width': 0}, 'empty image: 0x3'),
+    ({'step': 11}, 'step 11 is shorter than a row of 4 rgb8 pixels (12 bytes)'),
+    ({'data': bytes(35)}, 'data has 35 bytes, step x height needs 36'),
+])
+def test_malformed_images_are_rejected_with_the_reason(ros, change, reason):
+    Image, _, conversions = ros
+    message = _message(Image, np.zeros((3, 4, 3), np.uint8), 'rgb8')
+    for field, value in change.items():
+        setattr(message, field, value)
+    with pytest.raises(conversions.ImageError) as error:
+        conversions.image_to_frame(message)
+    assert reason in str(error.value)
+
+
+def test_frames_and_heatmaps_pack_into_images(ros):
+    Image, Header, conversions = ros
+    header = Header(frame_id='camera')
+    header.stamp.sec, header.stamp.nanosec = 12, 500_000_000
+    frame = np.random.default_rng(0).integers(0, 256, (5, 7, 3), np.uint8)
+    message = conversions.frame_to_image(frame, 'bgr8', header)
+    assert (message.encoding, message.step, message.header.frame_id) == ('bgr8', 21, 'camera')
+    back, order = conversions.image_to_frame(message)
+    assert order == 'bgr' and np.array_equal(back, frame)
+    heat = np.linspace(0, 1, 35, dtype=np.float32).reshape(5, 7)
+    packed = conversions.heatmap_to_image(heat, header)
+    assert (packed.encoding, packed.height, packed.width, packed.step) == ('32FC1', 5, 7, 28)
+    assert np.array_equal(np.frombuffer(packed.data, np.float32).reshape(5, 7), heat)
+    assert conversions.stamp_seconds(packed.header) == 12.5
+    with pytest.raises(ValueError, match="cannot publish encoding 'rgba8'"):
+        conversions.frame_to_image(frame, 'rgba8', header)
+    with pytest.raises(ValueError, match='a mono8 image needs 1 uint8 channels, got 3'):
+        conversions.frame_to_image(frame, 'mono8', header)
