@@ -47,6 +47,7 @@ setup(
     entry_points={
         'console_scripts': [
             'encoder_demo = vjepa_nodes.tools.encoder_demo:main',
+            'camera_node = vjepa_nodes.ros.camera_node:main',
         ],
     },
 )

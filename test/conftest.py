@@ -14,7 +14,10 @@
 
 """Shared test setup: DDS stays on loopback and every test run gets its own ROS domain."""
 
+import itertools
 import os
+import threading
+import time
 
 import pytest
 import torch
@@ -31,3 +34,52 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
 def _deterministic_torch():
     torch.manual_seed(0)
     yield
+
+
+_domain_ids = itertools.count()
+
+
+class RosHarness:
+    """A private rclpy context on its own ROS domain, spun by a background executor."""
+
+    def __init__(self) -> None:
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import MultiThreadedExecutor
+        self.context = Context()
+        base = int(os.environ['ROS_DOMAIN_ID'])
+        rclpy.init(context=self.context, domain_id=1 + (base + next(_domain_ids)) % 100)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+        self.nodes = []
+
+    def add(self, node):
+        """Spin `node` in the background; it is destroyed with the harness."""
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def close(self) -> None:
+        import rclpy
+        self.executor.shutdown(timeout_sec=5)
+        for node in self.nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def ros():
+    """Return a RosHarness for one test (real rclpy and DDS, on loopback)."""
+    harness = RosHarness()
+    yield harness
+    harness.close()
+
+
+def wait_for(condition, timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll `condition` until it is true or `timeout` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(interval)
+    return bool(condition())

@@ -1,0 +1,87 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""camera_node over real DDS: synthetic scene, looping video file, reconnect, bad parameters."""
+
+from conftest import wait_for
+import cv2
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+
+def _camera(ros, **settings):
+    from rclpy.parameter import Parameter
+    from vjepa_nodes.ros.camera_node import CameraNode
+    overrides = [Parameter(name, value=value) for name, value in settings.items()]
+    return ros.add(CameraNode(context=ros.context, parameter_overrides=overrides))
+
+
+def _listen(ros, images):
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+    node = ros.add(Node('listener', context=ros.context))
+    node.create_subscription(Image, 'image', images.append, qos_profile_sensor_data)
+
+
+def _write_video(path, frames):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10, (64, 48))
+    for value in frames:
+        writer.write(np.full((48, 64, 3), value, np.uint8))
+    writer.release()
+
+
+def test_synthetic_scene_is_published_stamped_and_sized(ros):
+    images = []
+    _listen(ros, images)
+    _camera(ros, width=64, height=48, fps=30.0, encoding='bgr8', frame_id='front_camera')
+    assert wait_for(lambda: len(images) >= 5)
+    for image in images[:5]:
+        assert (image.width, image.height, image.encoding) == (64, 48, 'bgr8')
+        assert image.header.frame_id == 'front_camera' and image.step == 64 * 3
+        assert len(image.data) == 64 * 48 * 3
+    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in images[:5]]
+    assert all(b > a for a, b in zip(stamps, stamps[1:])) and stamps[0] > 0
+
+
+def test_video_file_loops(ros, tmp_path):
+    _write_video(tmp_path / 'clip.avi', [0, 120, 240])
+    images = []
+    _listen(ros, images)
+    _camera(ros, source=str(tmp_path / 'clip.avi'), width=64, height=48, fps=30.0)
+    assert wait_for(lambda: len(images) >= 7)  # more frames than the file holds
+    means = [np.frombuffer(m.data, np.uint8).mean() for m in images[:7]]
+    assert max(means) > 200 and min(means) < 20
+
+
+def test_missing_source_is_retried_until_it_appears(ros, tmp_path):
+    images = []
+    _listen(ros, images)
+    video = tmp_path / 'late.avi'
+    _camera(ros, source=str(video), width=64, height=48, fps=30.0)
+    assert not wait_for(lambda: images, timeout=1.0)
+    _write_video(video, [90, 90])
+    assert wait_for(lambda: images, timeout=15.0)  # back-off is at most 8 s
+
+
+@pytest.mark.parametrize(('name', 'value', 'message'), [
+    ('encoding', 'yuv422', "parameter encoding='yuv422': choose one of rgb8, bgr8"),
+    ('reliability', 'sometimes', "parameter reliability='sometimes'"),
+])
+def test_bad_parameters_are_refused_with_the_reason(ros, name, value, message):
+    with pytest.raises(ValueError) as error:
+        _camera(ros, **{name: value})
+    assert message in str(error.value)
