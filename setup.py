@@ -48,6 +48,7 @@ setup(
         'console_scripts': [
             'encoder_demo = vjepa_nodes.tools.encoder_demo:main',
             'camera_node = vjepa_nodes.ros.camera_node:main',
+            'collision_avoidance = vjepa_nodes.ros.collision_avoidance_node:main',
         ],
     },
 )

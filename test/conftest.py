@@ -45,11 +45,11 @@ class RosHarness:
     def __init__(self) -> None:
         import rclpy
         from rclpy.context import Context
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         self.context = Context()
         base = int(os.environ['ROS_DOMAIN_ID'])
         rclpy.init(context=self.context, domain_id=1 + (base + next(_domain_ids)) % 100)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
         self.nodes = []
