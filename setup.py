@@ -49,6 +49,7 @@ setup(
             'encoder_demo = vjepa_nodes.tools.encoder_demo:main',
             'camera_node = vjepa_nodes.ros.camera_node:main',
             'collision_avoidance = vjepa_nodes.ros.collision_avoidance_node:main',
+            'obstacle_detector = vjepa_nodes.ros.obstacle_detector_node:main',
         ],
     },
 )

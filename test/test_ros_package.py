@@ -64,7 +64,8 @@ def test_install_layout_is_what_ros2_run_and_launch_look_for(workspace):
     prefix = workspace / 'install' / 'vjepa_nodes'
     assert (prefix / 'share/ament_index/resource_index/packages/vjepa_nodes').is_file()
     assert (prefix / 'share/vjepa_nodes/package.xml').is_file()
-    for executable in ('encoder_demo', 'camera_node', 'collision_avoidance'):
+    for executable in ('encoder_demo', 'camera_node', 'collision_avoidance',
+                       'obstacle_detector'):
         assert os.access(prefix / 'lib/vjepa_nodes' / executable, os.X_OK), executable
     code = ('from ament_index_python import packages\n'
             "print(packages.get_package_prefix('vjepa_nodes'))\n"
