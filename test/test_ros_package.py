@@ -64,6 +64,10 @@ def test_install_layout_is_what_ros2_run_and_launch_look_for(workspace):
     prefix = workspace / 'install' / 'vjepa_nodes'
     assert (prefix / 'share/ament_index/resource_index/packages/vjepa_nodes').is_file()
     assert (prefix / 'share/vjepa_nodes/package.xml').is_file()
+    assert (prefix / 'share/vjepa_nodes/launch/obstacle_detection.launch.py').is_file()
+    assert {p.name for p in (prefix / 'share/vjepa_nodes/config').glob('*.yaml')} == {
+        'obstacle_detection.yaml', 'mac_dev.yaml', 'jetson.yaml'}
+    assert not (prefix / 'share/vjepa_nodes/launch/__pycache__').exists()
     for executable in ('encoder_demo', 'camera_node', 'collision_avoidance',
                        'obstacle_detector'):
         assert os.access(prefix / 'lib/vjepa_nodes' / executable, os.X_OK), executable

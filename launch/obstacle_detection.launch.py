@@ -1,0 +1,94 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Camera (optional), V-JEPA 2 obstacle detector and collision avoidance (optional).
+
+    ros2 launch vjepa_nodes obstacle_detection.launch.py model_size:=large device:=cuda
+    ros2 launch vjepa_nodes obstacle_detection.launch.py \
+        params_file:=$(ros2 pkg prefix vjepa_nodes)/share/vjepa_nodes/config/jetson.yaml
+
+Values come from the nodes' own defaults, then `params_file`, then any launch argument given
+here (an empty argument leaves the value alone). The detector configures and activates itself
+(its `autostart` parameter); drive it by hand with `ros2 lifecycle` after autostart:=false.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.substitutions import FindPackageShare
+
+# Launch argument -> (node, parameter, type, description). Empty by default: the value from
+# the node's default or params_file stands.
+OVERRIDES = {
+    'model_size': ('obstacle_detector', 'model_size', 'str', 'large | huge | giant'),
+    'img_size': ('obstacle_detector', 'img_size', 'int', 'model input side, multiple of 16'),
+    'num_frames': ('obstacle_detector', 'num_frames', 'int', 'frames per clip, even'),
+    'stride': ('obstacle_detector', 'stride', 'int', 'new frames between analysed clips'),
+    'device': ('obstacle_detector', 'device', 'str', 'auto | mps | cuda | cuda:N | cpu'),
+    'precision': ('obstacle_detector', 'precision', 'str', 'auto | fp32 | fp16 | bf16'),
+    'checkpoint': ('obstacle_detector', 'checkpoint', 'str',
+                   'official .pt, .safetensors, HF snapshot directory or HF model id'),
+    'allow_random_weights': ('obstacle_detector', 'allow_random_weights', 'bool',
+                             'true | false: run without weights (scores meaningless)'),
+    'camera_source': ('camera', 'source', 'str',
+                      'synthetic | webcam index | video file | stream URL'),
+}
+CONVERT = {'str': str, 'int': int, 'bool': lambda text: text.lower() in ('true', '1', 'yes')}
+SWITCHES = {  # launch argument -> (default, choices, description)
+    'use_camera': ('true', ['true', 'false'], 'start camera_node (else bring your own image)'),
+    'use_avoidance': ('true', ['true', 'false'], 'start collision_avoidance'),
+}
+
+
+def _nodes(context):
+    """Create the nodes once the argument values are known."""
+    namespace = LaunchConfiguration('namespace').perform(context)
+    params_file = LaunchConfiguration('params_file').perform(context)
+    overrides = {'camera': {}, 'obstacle_detector': {}}
+    for argument, (node, parameter, kind, _) in OVERRIDES.items():
+        value = LaunchConfiguration(argument).perform(context)
+        if value != '':
+            overrides[node][parameter] = CONVERT[kind](value)
+    return [
+        Node(package='vjepa_nodes', executable='camera_node', name='camera',
+             namespace=namespace, parameters=[params_file, overrides['camera']],
+             condition=IfCondition(LaunchConfiguration('use_camera'))),
+        LifecycleNode(package='vjepa_nodes', executable='obstacle_detector',
+                      name='obstacle_detector', namespace=namespace,
+                      parameters=[params_file, overrides['obstacle_detector']]),
+        Node(package='vjepa_nodes', executable='collision_avoidance',
+             name='collision_avoidance', namespace=namespace, parameters=[params_file],
+             condition=IfCondition(LaunchConfiguration('use_avoidance'))),
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    arguments = [
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='namespace of all nodes and topics'),
+        DeclareLaunchArgument(
+            'params_file',
+            default_value=PathJoinSubstitution(
+                [FindPackageShare('vjepa_nodes'), 'config', 'obstacle_detection.yaml']),
+            description='parameter YAML (config/: obstacle_detection, mac_dev, jetson)'),
+    ]
+    arguments += [DeclareLaunchArgument(name, default_value='', description=description)
+                  for name, (_, _, _, description) in OVERRIDES.items()]
+    arguments += [DeclareLaunchArgument(name, default_value=default, choices=choices,
+                                        description=description)
+                  for name, (default, choices, description) in SWITCHES.items()]
+    return LaunchDescription([*arguments, OpaqueFunction(function=_nodes)])

@@ -1,0 +1,114 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Launch files and parameter YAML checked without the launch system (it is not on PyPI).
+
+Each LaunchConfiguration is declared, each override argument reaches a parameter its node
+declares (with the right type), every YAML key is a declared parameter of the node it names,
+and every executable is a console script.
+"""
+
+import ast
+from pathlib import Path
+import re
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.ros
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
+TYPES = {'str': 'STRING', 'int': 'INTEGER', 'bool': 'BOOL'}
+
+
+@pytest.fixture(scope='module')
+def declared():
+    """Return {node name: {parameter: type name}} from the real nodes."""
+    import rclpy
+    from rclpy.context import Context
+    from vjepa_nodes.ros.camera_node import CameraNode
+    from vjepa_nodes.ros.collision_avoidance_node import CollisionAvoidanceNode
+    from vjepa_nodes.ros.obstacle_detector_node import ObstacleDetectorNode
+    context = Context()
+    rclpy.init(context=context, domain_id=99)
+    try:
+        nodes = [cls(context=context) for cls in
+                 (CameraNode, ObstacleDetectorNode, CollisionAvoidanceNode)]
+        table = {node.get_name(): {
+            name: node.get_parameter(name).type_.name
+            for name in node.list_parameters([], 0).names if name != 'use_sim_time'}
+            for node in nodes}
+        for node in nodes:
+            node.destroy_node()
+        return table
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def _module_constant(tree: ast.Module, name: str):
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def _calls(tree: ast.Module, function: str) -> list[ast.Call]:
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, 'id', getattr(node.func, 'attr', None)) == function]
+
+
+def _keyword(call: ast.Call, name: str):
+    return next((ast.literal_eval(k.value) for k in call.keywords if k.arg == name), None)
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_is_consistent(path, declared):
+    tree = ast.parse(path.read_text())
+    overrides = _module_constant(tree, 'OVERRIDES')
+    switches = _module_constant(tree, 'SWITCHES')
+    literal_declared = {ast.literal_eval(c.args[0]) for c in _calls(tree, 'DeclareLaunchArgument')
+                        if c.args and isinstance(c.args[0], ast.Constant)}
+    arguments = literal_declared | set(overrides) | set(switches)
+    used = {ast.literal_eval(c.args[0]) for c in _calls(tree, 'LaunchConfiguration')
+            if isinstance(c.args[0], ast.Constant)}
+    assert used <= arguments, f'undeclared launch arguments: {used - arguments}'
+    assert 'generate_launch_description' in {f.name for f in tree.body
+                                             if isinstance(f, ast.FunctionDef)}
+    for argument, (node, parameter, kind, description) in overrides.items():
+        assert parameter in declared[node], f'{argument} -> {node}.{parameter} is not declared'
+        assert declared[node][parameter] == TYPES[kind], (argument, declared[node][parameter])
+        assert description
+    setup = (ROOT / 'setup.py').read_text()
+    scripts = set(re.findall(r"'(\w+) = vjepa_nodes\.", setup))
+    for call in _calls(tree, 'Node') + _calls(tree, 'LifecycleNode'):
+        assert _keyword(call, 'executable') in scripts
+        assert _keyword(call, 'name') in declared
+
+
+@pytest.mark.parametrize('path', sorted((ROOT / 'config').glob('*.yaml')), ids=lambda p: p.name)
+def test_every_yaml_key_is_a_declared_parameter(path, declared):
+    python_types = {'STRING': str, 'INTEGER': int, 'DOUBLE': float, 'BOOL': bool}
+    for node, section in yaml.safe_load(path.read_text()).items():
+        assert node in declared, f'{path.name}: unknown node {node}'
+        for name, value in section['ros__parameters'].items():
+            assert name in declared[node], f'{path.name}: {node} has no parameter {name}'
+            assert type(value) is python_types[declared[node][name]], (path.name, name, value)
+
+
+def test_setup_installs_launch_and_config_files():
+    setup = (ROOT / 'setup.py').read_text()
+    assert "glob('launch/*.launch.py')" in setup and "glob('config/*.yaml')" in setup
+    assert LAUNCH_FILES and list((ROOT / 'config').glob('*.yaml'))
