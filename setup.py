@@ -50,6 +50,7 @@ setup(
             'camera_node = vjepa_nodes.ros.camera_node:main',
             'collision_avoidance = vjepa_nodes.ros.collision_avoidance_node:main',
             'obstacle_detector = vjepa_nodes.ros.obstacle_detector_node:main',
+            'demo = vjepa_nodes.ros.demo:main',
         ],
     },
 )

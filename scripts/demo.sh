@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Set up (or reuse) the environment, then run the ViT-L encoder on a generated clip.
-# Weights: VJEPA_CHECKPOINT=<.pt | .safetensors | snapshot dir | HF id>; without it the run uses
-# random weights and says so. Extra arguments go to encoder_demo (see --help).
+# Set up (or reuse) the environments, then run the node demo: camera (synthetic scene), obstacle
+# detector (V-JEPA 2 ViT-L) and collision avoidance as separate processes over real DDS, for a
+# bounded time; writes outputs/demo_plot.png and outputs/demo_overlay.png.
+# Weights: VJEPA_CHECKPOINT=<.pt | .safetensors | snapshot dir | HF id>; without it the detector
+# runs on random weights and says so. Extra arguments go to the demo (see --help).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 ensure_core_env
-if [[ -n "${VJEPA_CHECKPOINT:-}" ]]; then
-  weights=(--checkpoint "$VJEPA_CHECKPOINT")
-else
-  weights=(--allow-random-weights)
-fi
-exec "$CORE_VENV/bin/encoder_demo" --model-size large "${weights[@]}" "$@"
+ensure_ros_env kilted "${ROS_KILTED_PACKAGES[@]}"
+cd "$ROOT"
+exec "$ROOT/.venv-ros-kilted/bin/python" -m vjepa_nodes.ros.demo \
+  --checkpoint "${VJEPA_CHECKPOINT:-}" "$@"

@@ -15,7 +15,7 @@
 """
 vjepa_nodes: V-JEPA 2 video encoder for ROS 2 obstacle perception.
 
-Everything here is ROS-free: importing it never imports rclpy.
+The core is ROS-free: importing it never imports rclpy; the nodes live in `vjepa_nodes.ros`.
 """
 
 from vjepa_nodes.avoidance import (

@@ -29,6 +29,7 @@ import numpy as np
 from vjepa_nodes.synthetic import MovingObject, SyntheticScene
 
 SYNTHETIC = 'synthetic'
+SCENE_PERIOD = 12.0  # seconds: the synthetic scene restarts, so the approaching object returns
 
 
 class SourceError(RuntimeError):
@@ -48,14 +49,14 @@ def demo_scene(width: int, height: int, seed: int) -> SyntheticScene:
 
 @dataclass
 class SyntheticSource:
-    """Frames of the demo scene on the wall clock since opening, deterministic for a seed."""
+    """Frames of the demo scene since opening, repeating every SCENE_PERIOD seconds."""
 
     scene: SyntheticScene
     started: float
     channel_order: str = 'rgb'
 
     def read(self) -> np.ndarray:
-        return self.scene.frame(time.monotonic() - self.started)
+        return self.scene.frame((time.monotonic() - self.started) % SCENE_PERIOD)
 
     def close(self) -> None:
         """Nothing to release."""
