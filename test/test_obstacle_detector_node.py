@@ -54,10 +54,13 @@ class Rig:
         self.scene = SyntheticScene(96, 64, (MovingObject(20, 30, 20, vx=60),), seed=1)
         self.headers = []
 
-    def start(self) -> None:
+    def start_configured(self) -> None:
         from rclpy.lifecycle import TransitionCallbackReturn
         assert self.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert self.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    def start(self) -> None:
+        self.start_configured()
         assert wait_for(lambda: self.camera.get_subscription_count() == 1)
 
     def send(self, count: int, start: float = 100.0, bad=None) -> None:
@@ -160,3 +163,9 @@ def test_parameter_updates_are_validated(ros):
                                     Parameter('stride', value=3)])[0].successful
     assert rig.node._detector.decision.config.on_threshold == 0.3
     assert rig.node._detector.buffer.stride == 3
+
+
+def test_incompatible_camera_qos_is_reported(ros):
+    rig = Rig(ros, camera_reliability='best_effort', image_reliability='reliable')
+    rig.start_configured()
+    assert wait_for(lambda: rig.node.incompatible_qos_events > 0, timeout=5.0)

@@ -33,6 +33,11 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32, Float32MultiArray, Header
 
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
+
 from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.perception.detector import DetectionResult, ObstacleDetector
@@ -65,6 +70,7 @@ class ObstacleDetectorNode(LifecycleNode):
         self._recent_lock = threading.Lock()
         self._frames, self._clips = RateMeter(), RateMeter()
         self._rejected = 0
+        self.incompatible_qos_events = 0
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(1.0, self._publish_diagnostics)
 
@@ -92,7 +98,9 @@ class ObstacleDetectorNode(LifecycleNode):
         qos = QoSProfile(depth=self.get_parameter('image_depth').value,
                          reliability=ReliabilityPolicy.RELIABLE if reliable
                          else ReliabilityPolicy.BEST_EFFORT)
-        self._subscription = self.create_subscription(Image, 'image', self._on_image, qos)
+        self._subscription = self.create_subscription(
+            Image, 'image', self._on_image, qos, event_callbacks=SubscriptionEventCallbacks(
+                incompatible_qos=self._on_incompatible_qos))
         self._running.set()
         self._worker = threading.Thread(target=self._work, name='inference', daemon=True)
         self._worker.start()
@@ -147,6 +155,16 @@ class ObstacleDetectorNode(LifecycleNode):
                 self._recent.popitem(last=False)
         self._frames.add()
         self._frame_ready.set()
+
+    def _on_incompatible_qos(self, info) -> None:
+        self.incompatible_qos_events += 1
+        ours = self.get_parameter('image_reliability').value
+        advice = ('set image_reliability:=best_effort (accepts every camera)' if ours == 'reliable'
+                  else 'check the camera publisher QoS')
+        self.get_logger().error(
+            f'a publisher on {self._subscription.topic_name} offers QoS incompatible with ours '
+            f'(policy {info.last_policy_kind}, we ask for {ours}): no images arrive; {advice}',
+            throttle_duration_sec=10.0)
 
     def _work(self) -> None:
         while self._running.is_set():
