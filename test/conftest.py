@@ -48,7 +48,8 @@ class RosHarness:
         from rclpy.executors import SingleThreadedExecutor
         self.context = Context()
         base = int(os.environ['ROS_DOMAIN_ID'])
-        rclpy.init(context=self.context, domain_id=1 + (base + next(_domain_ids)) % 100)
+        self.domain_id = 1 + (base + next(_domain_ids)) % 100
+        rclpy.init(context=self.context, domain_id=self.domain_id)
         self.executor = SingleThreadedExecutor(context=self.context)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()

@@ -14,6 +14,8 @@
 
 """camera_node over real DDS: synthetic scene, looping video file, reconnect, bad parameters."""
 
+import time
+
 from conftest import wait_for
 import cv2
 import numpy as np
@@ -85,3 +87,13 @@ def test_bad_parameters_are_refused_with_the_reason(ros, name, value, message):
     with pytest.raises(ValueError) as error:
         _camera(ros, **{name: value})
     assert message in str(error.value)
+
+
+def test_video_file_without_loop_stops_at_its_end(ros, tmp_path):
+    _write_video(tmp_path / 'once.avi', [0, 120, 240])
+    images = []
+    _listen(ros, images)
+    _camera(ros, source=str(tmp_path / 'once.avi'), width=64, height=48, fps=5.0, loop=False)
+    assert wait_for(lambda: len(images) >= 3)
+    time.sleep(1.0)  # a restart would arrive after 0.5 s
+    assert len(images) == 3

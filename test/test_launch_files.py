@@ -101,7 +101,10 @@ def test_launch_file_is_consistent(path, declared):
 @pytest.mark.parametrize('path', sorted((ROOT / 'config').glob('*.yaml')), ids=lambda p: p.name)
 def test_every_yaml_key_is_a_declared_parameter(path, declared):
     python_types = {'STRING': str, 'INTEGER': int, 'DOUBLE': float, 'BOOL': bool}
-    for node, section in yaml.safe_load(path.read_text()).items():
+    for key, section in yaml.safe_load(path.read_text()).items():
+        # '/**/name' matches the node in any namespace; a bare 'name' would match only '/name'.
+        assert key.startswith('/**/'), f'{path.name}: {key} would not match a namespaced node'
+        node = key.removeprefix('/**/')
         assert node in declared, f'{path.name}: unknown node {node}'
         for name, value in section['ros__parameters'].items():
             assert name in declared[node], f'{path.name}: {node} has no parameter {name}'

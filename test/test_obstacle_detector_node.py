@@ -169,3 +169,14 @@ def test_incompatible_camera_qos_is_reported(ros):
     rig = Rig(ros, camera_reliability='best_effort', image_reliability='reliable')
     rig.start_configured()
     assert wait_for(lambda: rig.node.incompatible_qos_events > 0, timeout=5.0)
+
+
+def test_shutdown_from_active_stops_cleanly(ros):
+    from rclpy.lifecycle import TransitionCallbackReturn as Result
+    rig = Rig(ros)
+    rig.start()
+    rig.send(4)
+    assert rig.node.trigger_shutdown() == Result.SUCCESS
+    assert rig.node._detector is None and rig.node._worker is None
+    assert wait_for(lambda: rig.camera.get_subscription_count() == 0)
+    rig.send(2)  # nobody listens any more; nothing may fail

@@ -36,6 +36,10 @@ class SourceError(RuntimeError):
     """A camera source that cannot be opened or stopped delivering frames."""
 
 
+class EndOfFile(SourceError):
+    """A video file that ended and is not looped."""
+
+
 def demo_scene(width: int, height: int, seed: int) -> SyntheticScene:
     """Return the demo scene: one object crossing, one approaching the camera, one wandering."""
     return SyntheticScene(width, height, (
@@ -85,9 +89,10 @@ class OpenCvSource:
         if not ok and self._is_file and self._loop:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self._capture.read()
+        if not ok and self._is_file:
+            raise EndOfFile(f'video file {self._source!r} ended')
         if not ok:
-            raise SourceError(f'camera source {self._source!r} delivered no frame'
-                              + (' (end of file)' if self._is_file else ''))
+            raise SourceError(f'camera source {self._source!r} delivered no frame')
         return frame
 
     def close(self) -> None:

@@ -66,6 +66,7 @@ class DetectionResult:
     clip_end: float
     latency: float  # seconds spent in detect(): preprocessing, encoder, scoring
     geometry: ClipGeometry
+    last_frame: np.ndarray  # the clip's newest frame, for overlays
 
     @property
     def time_span(self) -> float:
@@ -144,7 +145,8 @@ class ObstacleDetector:
             heatmap=heatmap_to_image(motion.activation, geometry), obstacle=obstacle,
             has_reference=motion.has_reference, features_finite=motion.features_finite,
             features=tokens, clip_start=clip.stamps[0],
-            clip_end=clip.stamps[-1], latency=time.perf_counter() - start, geometry=geometry)
+            clip_end=clip.stamps[-1], latency=time.perf_counter() - start, geometry=geometry,
+            last_frame=clip.frames[-1])
         return self.latest
 
     def reset(self) -> None:

@@ -25,7 +25,8 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from vjepa_nodes.camera_sources import fit_frame, open_source, SourceError, SYNTHETIC
+from vjepa_nodes.camera_sources import (
+    EndOfFile, fit_frame, open_source, SourceError, SYNTHETIC)
 from vjepa_nodes.ros.image_conversions import frame_to_image
 
 RECONNECT_DELAYS = (0.5, 8.0)  # first and longest wait before reopening a failed source, s
@@ -91,9 +92,14 @@ class CameraNode(Node):
             return
         try:
             frame = self._source.read()
+        except EndOfFile as error:
+            self.get_logger().info(f'{error}; not looping (loop:=false), publishing stopped')
+            self._timer.cancel()
+            return
         except SourceError as error:
             self._fail(f'{error}')
             return
+        self._delay = RECONNECT_DELAYS[0]  # a frame arrived: the next failure starts afresh
         s = self._settings
         frame = fit_frame(frame, s['width'], s['height'])
         if (self._source.channel_order == 'rgb') != (s['encoding'] == 'rgb8'):
@@ -117,7 +123,7 @@ class CameraNode(Node):
         else:
             self.get_logger().info(f"publishing {s['source']!r} as {s['width']}x{s['height']} "
                                    f"{s['encoding']} at {s['fps']} Hz")
-        self._failed, self._delay = False, RECONNECT_DELAYS[0]
+        self._failed = False
         return True
 
     def _fail(self, reason: str) -> None:

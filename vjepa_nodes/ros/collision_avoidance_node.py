@@ -22,6 +22,7 @@ watchdog also works under simulated time.
 """
 
 from dataclasses import fields
+import signal
 
 from geometry_msgs.msg import Twist, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
@@ -30,6 +31,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool, Float32MultiArray, String
 
 from vjepa_nodes.avoidance import (
@@ -50,6 +52,8 @@ POLICY_DESCRIPTIONS = {
     'control_period': 'longest step the acceleration limits allow for, s',
 }
 RELIABLE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+# Best effort accepts reliable and best-effort publishers alike: an e-stop must always connect.
+ANY_PUBLISHER = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 class CollisionAvoidanceNode(Node):
@@ -73,7 +77,7 @@ class CollisionAvoidanceNode(Node):
         self._state_pub = self.create_publisher(String, 'avoidance_state', RELIABLE)
         self.create_subscription(Float32MultiArray, 'region_scores', self._on_scores, RELIABLE)
         self.create_subscription(Bool, 'obstacle', self._on_obstacle, RELIABLE)
-        self.create_subscription(Bool, 'estop', self._on_estop, RELIABLE)
+        self.create_subscription(Bool, 'estop', self._on_estop, ANY_PUBLISHER)
         self.create_timer(1.0 / self._rate, self._on_timer, clock=self._steady)
 
     def _now(self) -> float:
@@ -129,8 +133,14 @@ class CollisionAvoidanceNode(Node):
         self._publish(VelocityCommand(0.0, 0.0, DriveState.STOP_STALE, 'shutting down'))
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
+    # Handle Ctrl-C and SIGTERM ourselves, so the context is still up to send the final zero.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     node = None
     try:
         node = CollisionAvoidanceNode()
@@ -139,7 +149,8 @@ def main(args: list[str] | None = None) -> None:
         pass
     finally:
         if node is not None:
-            if rclpy.ok():
+            try:
                 node.stop()
-            node.destroy_node()
+            finally:
+                node.destroy_node()
         rclpy.try_shutdown()

@@ -44,14 +44,16 @@ class Monitor(Node):
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import Twist
         from sensor_msgs.msg import Image
-        from std_msgs.msg import Bool, Float32MultiArray, String
+        from std_msgs.msg import Bool, Float32, Float32MultiArray, String
         super().__init__('demo_monitor')
         self.start = time.monotonic()
         self.rows: list[dict] = []
         self.obstacle, self.state, self.command, self.latency = False, '-', (0.0, 0.0), '-'
+        self.score = 0.0
         self.overlay: np.ndarray | None = None
         self.create_subscription(Float32MultiArray, 'region_scores', self._on_regions, QOS)
         self.create_subscription(Bool, 'obstacle', self._on_obstacle, QOS)
+        self.create_subscription(Float32, 'motion_score', self._on_score, QOS)
         self.create_subscription(String, 'avoidance_state', self._on_state, QOS)
         self.create_subscription(Twist, 'cmd_vel', self._on_command, QOS)
         self.create_subscription(Image, 'debug_image', self._on_overlay, QOS)
@@ -61,13 +63,17 @@ class Monitor(Node):
         from vjepa_nodes.ros.score_messages import region_scores_from_msg
         regions = region_scores_from_msg(msg)
         row = {'t': time.monotonic() - self.start, **regions,
-               'mean': float(np.mean(list(regions.values()))), 'obstacle': self.obstacle,
+               'score': self.score, 'obstacle': self.obstacle,
                'linear': self.command[0], 'angular': self.command[1]}
         self.rows.append(row)
-        print(f"t={row['t']:6.1f}s  L {regions['left']:.3f}  C {regions['center']:.3f}  "
-              f"R {regions['right']:.3f}  obstacle={'YES' if self.obstacle else 'no '}  "
+        print(f"t={row['t']:6.1f}s  score {self.score:.3f}  L {regions['left']:.3f}  "
+              f"C {regions['center']:.3f}  R {regions['right']:.3f}  "
+              f"obstacle={'YES' if self.obstacle else 'no '}  "
               f'state={self.state:<10} cmd=({self.command[0]:+.2f} m/s, '
               f'{self.command[1]:+.2f} rad/s)  latency p50={self.latency} ms', flush=True)
+
+    def _on_score(self, msg) -> None:
+        self.score = msg.data  # published just before the region scores of the same clip
 
     def _on_obstacle(self, msg) -> None:
         self.obstacle = msg.data
@@ -102,8 +108,8 @@ def write_plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     t = [r['t'] for r in rows]
     figure, (scores, flag, command) = plt.subplots(3, 1, sharex=True, figsize=(9, 7))
-    for key in ('left', 'center', 'right', 'mean'):
-        scores.plot(t, [r[key] for r in rows], label=key, linewidth=2 if key == 'mean' else 1)
+    for key in ('left', 'center', 'right', 'score'):
+        scores.plot(t, [r[key] for r in rows], label=key, linewidth=2 if key == 'score' else 1)
     scores.set_ylabel('motion score')
     scores.legend(loc='upper right')
     flag.step(t, [int(r['obstacle']) for r in rows], where='post')

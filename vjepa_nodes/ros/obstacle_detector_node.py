@@ -21,12 +21,15 @@ buffers; a worker thread analyses the newest ready clip, so a slow model never b
 """
 
 from collections import OrderedDict
+import sys
 import threading
+import time
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -50,7 +53,9 @@ from vjepa_nodes.ros.parameters import result
 from vjepa_nodes.ros.score_messages import region_scores_to_msg
 
 OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-KEPT_FRAMES = 64  # recent (header, frame) pairs kept to stamp results and draw the overlay
+KEPT_HEADERS = 4096  # recent headers by stamp, to stamp results (minutes of frames)
+CHOICES = {'image_reliability': ('best_effort', 'reliable')}
+STALL_LIMIT = 60.0  # s of images without an analysed clip before /diagnostics says ERROR
 
 
 class ObstacleDetectorNode(LifecycleNode):
@@ -66,20 +71,28 @@ class ObstacleDetectorNode(LifecycleNode):
         self._worker: threading.Thread | None = None
         self._running = threading.Event()
         self._frame_ready = threading.Event()
-        self._recent: OrderedDict[float, tuple[Header, np.ndarray]] = OrderedDict()
-        self._recent_lock = threading.Lock()
+        self._headers: OrderedDict[float, Header] = OrderedDict()
+        self._headers_lock = threading.Lock()
         self._frames, self._clips = RateMeter(), RateMeter()
         self._rejected = 0
         self.incompatible_qos_events = 0
+        self._last_clip_at: float | None = None
+        self._activated_at = time.monotonic()
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_timer(1.0, self._publish_diagnostics)
+        self.create_timer(1.0, self._publish_diagnostics,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     # lifecycle ---------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().info('configuring: loading the model')
         try:
+            for name, choices in CHOICES.items():
+                if self.get_parameter(name).value not in choices:
+                    raise ValueError(f'parameter {name}: choose one of {", ".join(choices)}')
+            if self.get_parameter('image_depth').value < 1:
+                raise ValueError('parameter image_depth must be >= 1')
             self._detector = ObstacleDetector(config=detector_parameters.detector_config(self))
-        except (ValueError, RuntimeError, OSError) as error:
+        except Exception as error:  # noqa: B902 - rclpy would turn it into a silent ERROR
             self.get_logger().error(f'cannot configure: {error}')
             return TransitionCallbackReturn.FAILURE
         detector = self._detector
@@ -102,6 +115,7 @@ class ObstacleDetectorNode(LifecycleNode):
             Image, 'image', self._on_image, qos, event_callbacks=SubscriptionEventCallbacks(
                 incompatible_qos=self._on_incompatible_qos))
         self._running.set()
+        self._activated_at = time.monotonic()
         self._worker = threading.Thread(target=self._work, name='inference', daemon=True)
         self._worker.start()
         self.get_logger().info('active: analysing images')
@@ -120,6 +134,9 @@ class ObstacleDetectorNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.stop_inference()  # active -> shutting down skips on_deactivate
+        if self._subscription is not None:
+            self.destroy_subscription(self._subscription)
+            self._subscription = None
         self._release()
         return super().on_shutdown(state)
 
@@ -128,31 +145,32 @@ class ObstacleDetectorNode(LifecycleNode):
         self._running.clear()
         self._frame_ready.set()
         if self._worker is not None:
-            self._worker.join(timeout=30.0)
+            self._worker.join()  # at most one clip's inference: never two workers at once
             self._worker = None
 
     def _release(self) -> None:
         for publisher in self._outputs.values():
-            self.destroy_publisher(publisher)
+            self.destroy_lifecycle_publisher(publisher)
         self._outputs.clear()
         self._detector = None  # frees the model; the next configure loads it again
 
     # data path ---------------------------------------------------------------------------
     def _on_image(self, msg: Image) -> None:
+        detector = self._detector
+        if detector is None:
+            return
+        stamp = stamp_seconds(msg.header)
+        with self._headers_lock:  # before the frame can reach a clip
+            self._headers[stamp] = msg.header
+            while len(self._headers) > KEPT_HEADERS:
+                self._headers.popitem(last=False)
         try:
             frame, order = image_to_frame(msg)
-            if order == 'bgr':
-                frame = frame[..., ::-1]
-            stamp = stamp_seconds(msg.header)
-            self._detector.add_frame(frame, stamp)
+            detector.add_frame(frame[..., ::-1] if order == 'bgr' else frame, stamp)
         except (ImageError, FrameError, ValueError) as error:
             self._rejected += 1
             self.get_logger().error(f'rejected image: {error}', throttle_duration_sec=5.0)
             return
-        with self._recent_lock:
-            self._recent[stamp] = (msg.header, frame)
-            while len(self._recent) > KEPT_FRAMES:
-                self._recent.popitem(last=False)
         self._frames.add()
         self._frame_ready.set()
 
@@ -180,18 +198,20 @@ class ObstacleDetectorNode(LifecycleNode):
                 continue
             if detection is not None:
                 self._clips.add(detection.latency)
+                self._last_clip_at = time.monotonic()
                 self._publish(detection)
 
     def _publish(self, detection: DetectionResult) -> None:
-        with self._recent_lock:
-            header, frame = self._recent.get(detection.clip_end, (Header(), None))
+        with self._headers_lock:
+            header = self._headers.get(detection.clip_end, Header())
+        frame = detection.last_frame
         pub = self._outputs
         pub['obstacle'].publish(Bool(data=detection.obstacle))
         if detection.has_reference:  # no reference: silence, never a false all-clear
             pub['motion_score'].publish(Float32(data=detection.motion_score))
             pub['region_scores'].publish(region_scores_to_msg(detection.region_scores))
         pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
-        if frame is not None and pub['debug_image'].get_subscription_count() > 0:
+        if pub['debug_image'].get_subscription_count() > 0:
             pub['debug_image'].publish(frame_to_image(overlay(frame, detection), 'rgb8', header))
 
     # parameters and diagnostics ----------------------------------------------------------
@@ -214,7 +234,7 @@ class ObstacleDetectorNode(LifecycleNode):
         detector = self._detector
         problems, warnings = [], []
         if detector is None:
-            facts = {'state': 'unconfigured or inactive'}
+            facts = {'state': 'unconfigured'}
             warnings.append('not configured')
         else:
             counters = detector.counters
@@ -226,12 +246,16 @@ class ObstacleDetectorNode(LifecycleNode):
                      'restarts': str(counters.resets)}
             if detector.encoder.weights_source == RANDOM_WEIGHTS_SOURCE:
                 warnings.append('random weights: scores are meaningless')
-            if self._subscription is not None and self._frames.age() is None:
+            stalled = time.monotonic() - max(self._last_clip_at or 0.0, self._activated_at)
+            if self._subscription is None:
+                warnings.append('inactive')
+            elif self._frames.age() is None:
                 warnings.append('no images received')
-            elif self._frames.rate() > 0 and self._clips.age() is None:
-                problems.append('images arrive but no clip was analysed in 10 s')
+            elif stalled > STALL_LIMIT:
+                problems.append(f'images arrive but no clip was analysed in {stalled:.0f} s')
         self._diagnostics.publish(detector_status(
-            f'{self.get_name()}: V-JEPA 2 obstacle detector', facts, self._frames, self._clips,
+            f'{self.get_fully_qualified_name()}: V-JEPA 2 obstacle detector', facts,
+            self._frames, self._clips,
             problems, warnings, self.get_clock().now().to_msg()))
 
 
@@ -252,11 +276,14 @@ def main(args: list[str] | None = None) -> None:
     node = ObstacleDetectorNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
+    configured = True
     try:
         if node.get_parameter('autostart').value:
-            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            configured = node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+            if configured:
                 node.trigger_activate()
-        executor.spin()
+        if configured:  # else the reason is logged, and a launch file shows the exit
+            executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -264,3 +291,4 @@ def main(args: list[str] | None = None) -> None:
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+    sys.exit(0 if configured else 1)
