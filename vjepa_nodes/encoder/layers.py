@@ -50,9 +50,10 @@ class RopeAttention(nn.Module):
     def forward(self, x: torch.Tensor, rope: RopeTables) -> torch.Tensor:
         batch, tokens, dim = x.shape
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        x = F.scaled_dot_product_attention(q, k, v)
+        qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B, heads, N, head_dim)
+        # Queries and keys rotate together: one set of kernels instead of two in eager mode.
+        q, k = apply_rope(qkv[:2], *rope).unbind(0)
+        x = F.scaled_dot_product_attention(q, k, qkv[2])
         return self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
 
 

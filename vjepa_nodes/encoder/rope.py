@@ -56,7 +56,7 @@ def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float,
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate the leading channels of x (B, heads, N, head_dim); angles are applied in fp32."""
+    """Rotate the leading channels of x (..., N, head_dim); angles are applied in fp32."""
     rotated_dim = cos.shape[-1]
     x_rot, x_pass = x[..., :rotated_dim].float(), x[..., rotated_dim:]
     even, odd = x_rot.unflatten(-1, (-1, 2)).unbind(-1)

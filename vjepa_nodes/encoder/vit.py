@@ -79,8 +79,17 @@ class VJepa2Encoder(nn.Module):
         if not clip.is_floating_point():
             raise ValueError(f'expected a normalised float clip, got dtype {clip.dtype}; '
                              'convert and normalise frames first')
-        x = self.patch_embed(clip.to(self.patch_embed.proj.weight.dtype))
-        rope = self.rope(grid, x.device)
+        return self.encode(clip.to(self.patch_embed.proj.weight.dtype),
+                           self.rope(grid, clip.device))
+
+    def encode(self, clip: torch.Tensor, rope: RopeTables) -> torch.Tensor:
+        """
+        Encode a checked clip in the weights' dtype with its grid's RoPE tables.
+
+        The pure tensor part of `forward`, free of Python-side caches, so that it compiles and
+        captures into a CUDA graph as a whole.
+        """
+        x = self.patch_embed(clip)
         for block in self.blocks:
             x = block(x, rope)
         return self.norm(x)

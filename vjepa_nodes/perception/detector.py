@@ -23,6 +23,7 @@ import torch
 from vjepa_nodes.device import resolve_device_and_precision
 from vjepa_nodes.encoder import build_encoder, clip_token_grid, get_encoder_config
 from vjepa_nodes.encoder.checkpoint import DEFAULT_CHECKPOINT_KEY
+from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
 from vjepa_nodes.perception.clip_buffer import BufferCounters, ClipBuffer, FrameStatus
 from vjepa_nodes.perception.preprocessing import (
     CHANNEL_ORDERS, check_frame, ClipGeometry, heatmap_to_image, Preprocessor)
@@ -40,6 +41,7 @@ class DetectorConfig:
     stride: int = 8  # new frames between analysed clips
     device: str = 'auto'
     precision: str = 'auto'
+    fast_path: str = 'auto'  # see encoder.fast_path.FAST_PATHS
     checkpoint: str | None = None
     checkpoint_key: str = DEFAULT_CHECKPOINT_KEY
     allow_random_weights: bool = False
@@ -97,6 +99,7 @@ class ObstacleDetector:
         # Everything cheap is built (and so validated) before the encoder loads its weights.
         self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)
         self.device, self.dtype = resolve_device_and_precision(cfg.device, cfg.precision)
+        resolve_fast_path(cfg.fast_path, self.device)
         self.preprocess = Preprocessor(cfg.img_size, cfg.resize_mode, self.device, self.dtype,
                                        encoder_config.patch_size)
         self.scorer = MotionScorer(cfg.scoring)
@@ -104,6 +107,7 @@ class ObstacleDetector:
         self.encoder = build_encoder(
             cfg.model_size, checkpoint=cfg.checkpoint, checkpoint_key=cfg.checkpoint_key,
             allow_random_weights=cfg.allow_random_weights).to(self.device, self.dtype)
+        self.run_encoder = EncoderRunner(self.encoder, cfg.fast_path)
         self.latest: DetectionResult | None = None
         self._scored_epoch: int | None = None
 
@@ -133,8 +137,7 @@ class ObstacleDetector:
             self._scored_epoch = clip.epoch
         start = time.perf_counter()
         pixels, geometry = self.preprocess(clip.frames, self.config.channel_order)
-        with torch.inference_mode():
-            tokens = self.encoder(pixels)
+        tokens = self.run_encoder(pixels)
         grid = clip_token_grid(self.encoder.config, pixels.shape)
         motion = self.scorer.score(tokens, grid)
         obstacle = (self.decision.update(motion.motion_score) if motion.has_reference

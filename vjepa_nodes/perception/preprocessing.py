@@ -90,7 +90,14 @@ def clip_geometry(source_size: tuple[int, int], img_size: int, resize_mode: str,
 
 
 class Preprocessor:
-    """Turn T uint8 frames into a normalised (1, 3, T, h, w) clip on `device` in `dtype`."""
+    """
+    Turn T uint8 frames into a normalised (1, 3, T, h, w) clip on `device` in `dtype`.
+
+    Consecutive clips overlap (stride < num_frames), so each frame is uploaded and resized once:
+    the processed frames of the previous clip are kept on the device and reused when the same
+    frame objects come back (ClipBuffer hands out the frames it stores, so identity is enough).
+    On CUDA, uploads go through a reused pinned buffer.
+    """
 
     def __init__(self, img_size: int, resize_mode: str, device: torch.device,
                  dtype: torch.dtype, patch_size: int = 16) -> None:
@@ -102,6 +109,11 @@ class Preprocessor:
         self.device, self.dtype = device, dtype
         self._mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+        # id(frame) -> (frame, channel order, processed (3, h, w)); the frame is held so that
+        # its id cannot be reused by another array while the entry exists.
+        self._processed: dict[int, tuple[np.ndarray, str, torch.Tensor]] = {}
+        self._staging = torch.empty(0, dtype=torch.uint8)
+        self._upload_done: torch.cuda.Event | None = None
 
     def __call__(self, frames: Sequence[np.ndarray],
                  channel_order: str = 'rgb') -> tuple[torch.Tensor, ClipGeometry]:
@@ -110,17 +122,43 @@ class Preprocessor:
                 f'unknown channel_order {channel_order!r}; choose one of {CHANNEL_ORDERS}')
         geometry = clip_geometry(frames[0].shape[:2], self.img_size, self.resize_mode,
                                  self.patch_size)
-        # Upload uint8 (4x less traffic than float), then convert on the device.
-        pixels = torch.from_numpy(np.stack(frames)).to(self.device, non_blocking=True)
-        pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
+        known = {key: entry for key, entry in self._processed.items()
+                 if entry[1] == channel_order and entry[2].shape[1:] == geometry.model_size}
+        new = [frame for frame in frames if id(frame) not in known]
+        if new:
+            processed = self._process(new, geometry, channel_order).unbind(0)
+            known.update((id(frame), (frame, channel_order, pixels))
+                         for frame, pixels in zip(new, processed))
+        self._processed = {id(frame): known[id(frame)] for frame in frames}
+        clip = torch.stack([known[id(frame)][2] for frame in frames], dim=1)
+        return clip.unsqueeze(0), geometry
+
+    def _process(self, frames: Sequence[np.ndarray], geometry: ClipGeometry,
+                 channel_order: str) -> torch.Tensor:
+        """Upload uint8 frames (4x less traffic than float), resize and normalise on device."""
+        pixels = self._upload(frames).permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
         if channel_order == 'bgr':
             pixels = pixels.flip(1)
         pixels = F.interpolate(pixels, size=geometry.resize, mode='bilinear',
                                align_corners=False, antialias=True)
         (top, left), (height, width) = geometry.offset, geometry.model_size
         pixels = pixels[..., top:top + height, left:left + width]
-        pixels = (pixels - self._mean) / self._std
-        return pixels.permute(1, 0, 2, 3).unsqueeze(0).to(self.dtype), geometry
+        return ((pixels - self._mean) / self._std).to(self.dtype)
+
+    def _upload(self, frames: Sequence[np.ndarray]) -> torch.Tensor:
+        if self.device.type != 'cuda':
+            return torch.from_numpy(np.stack(frames)).to(self.device)
+        shape = (len(frames), *frames[0].shape)
+        if self._upload_done is not None:
+            self._upload_done.synchronize()  # the previous copy may still read the buffer
+        if self._staging.numel() < math.prod(shape):
+            self._staging = torch.empty(math.prod(shape), dtype=torch.uint8, pin_memory=True)
+        staging = self._staging[:math.prod(shape)].view(shape)
+        np.stack(frames, out=staging.numpy())
+        pixels = staging.to(self.device, non_blocking=True)
+        self._upload_done = torch.cuda.Event()
+        self._upload_done.record()
+        return pixels
 
 
 def heatmap_to_image(token_map: torch.Tensor, geometry: ClipGeometry) -> np.ndarray:

@@ -93,7 +93,7 @@ class Monitor(Node):
             self.latency = values.get('latency p50 (ms)', self.latency)
 
 
-def _node_process(module: str, parameters: dict, env: dict) -> subprocess.Popen:
+def node_process(module: str, parameters: dict, env: dict) -> subprocess.Popen:
     arguments = [f'{name}:={value}' for name, value in parameters.items()]
     code = f'import sys; from vjepa_nodes.ros.{module} import main; main()'
     command = [sys.executable, '-c', code, '--ros-args']
@@ -146,11 +146,11 @@ def main(argv: list[str] | None = None) -> int:
                 **({'checkpoint': args.checkpoint} if args.checkpoint
                    else {'allow_random_weights': 'true'})}
     processes = [
-        _node_process('camera_node', {'source': 'synthetic', 'fps': args.fps, 'width': 320,
-                                      'height': 240, 'seed': 7}, env),
-        _node_process('obstacle_detector_node', detector, env),
+        node_process('camera_node', {'source': 'synthetic', 'fps': args.fps, 'width': 320,
+                                     'height': 240, 'seed': 7}, env),
+        node_process('obstacle_detector_node', detector, env),
         # A CPU analyses a clip every second or two: allow for it before calling input stale.
-        _node_process('collision_avoidance_node', {'rate': 10.0, 'timeout': 3.0}, env),
+        node_process('collision_avoidance_node', {'rate': 10.0, 'timeout': 3.0}, env),
     ]
     rclpy.init()
     monitor = Monitor()

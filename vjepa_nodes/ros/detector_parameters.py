@@ -31,6 +31,7 @@ DETECTOR = {
     'stride': 'new frames between analysed clips (may change at run time)',
     'device': 'auto, mps, cuda, cuda:N or cpu',
     'precision': 'auto, fp32, fp16 or bf16',
+    'fast_path': 'auto, none, compile, cuda_graph or compile+cuda_graph (auto: all on CUDA)',
     'checkpoint': "official .pt, .safetensors, HF snapshot directory or HF id ('' = none)",
     'checkpoint_key': 'encoder or target_encoder entry of an official .pt',
     'allow_random_weights': 'run without a checkpoint on random weights (scores meaningless)',

@@ -100,7 +100,8 @@ class ObstacleDetectorNode(LifecycleNode):
             self.get_logger().warning('RANDOM WEIGHTS: scores are meaningless; set checkpoint')
         self.get_logger().info(
             f'V-JEPA 2 {detector.config.model_size} on {detector.device} in '
-            f'{precision_name(detector.dtype)}, weights: {detector.encoder.weights_source}')
+            f'{precision_name(detector.dtype)}, fast path {detector.run_encoder.fast_path.name}, '
+            f'weights: {detector.encoder.weights_source}')
         for name, kind in (('motion_score', Float32), ('region_scores', Float32MultiArray),
                            ('obstacle', Bool), ('heatmap', Image), ('debug_image', Image)):
             self._outputs[name] = self.create_lifecycle_publisher(kind, name, OUTPUT_QOS)
@@ -239,6 +240,7 @@ class ObstacleDetectorNode(LifecycleNode):
         else:
             counters = detector.counters
             facts = {'device': str(detector.device), 'precision': precision_name(detector.dtype),
+                     'fast path': detector.run_encoder.fast_path.name,
                      'model': f'V-JEPA 2 {detector.config.model_size}',
                      'weights source': detector.encoder.weights_source,
                      'dropped frames': str(counters.dropped),

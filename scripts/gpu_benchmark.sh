@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Benchmark runs on a lent CUDA machine (docs/PERFORMANCE.md quotes their output).
+# Usage: bash scripts/gpu_benchmark.sh STAGE   (OUT=<dir for JSON and logs>, default /tmp/out)
+#   ceilings  bf16 matmul rate, copy bandwidth, SDPA backends
+#   encoder   ViT-L 16x256 bf16, batch 1 and 4, every CUDA fast path, transformers compared
+#   modes     compile mode autotune vs default (batch 1)
+#   accuracy  fp16/bf16 vs fp32 with the fast path, and plain CPU rows for the speed-up column
+#   pipeline  the detector around the encoder on 480x640 frames
+#   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
+#             .whl/, installed into /tmp/site)
+set -u
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+bench="python3 -m vjepa_nodes.tools.benchmark"
+for stage in "$@"; do
+  echo "=== $stage $(date -u +%FT%TZ)"
+  case $stage in
+    ceilings) python3 scripts/gpu_ceilings.py --json "$OUT/ceilings.json" ;;
+    encoder) $bench --devices cuda --precisions bf16 --batch-sizes 1,4 \
+        --fast-paths none,compile,cuda_graph,compile+cuda_graph --compare \
+        --profile-dir /tmp/profiles --json "$OUT/encoder.json"
+      cat /tmp/profiles/*.txt > "$OUT/profiles.txt" ;;
+    modes) $bench --devices cuda --precisions bf16 --fast-paths compile+cuda_graph \
+        --compile-mode max-autotune-no-cudagraphs --json "$OUT/modes.json" ;;
+    accuracy) $bench --devices cuda --precisions fp32,fp16 --fast-paths none,auto \
+        --json "$OUT/accuracy.json"
+      $bench --devices cpu --precisions fp32,bf16 --fast-paths none --iterations 3 \
+        --json "$OUT/cpu.json" ;;
+    pipeline) $bench --pipeline --devices cuda --precisions bf16 --fast-paths none,auto \
+        --json "$OUT/pipeline.json" ;;
+    e2e) python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+      PYTHONPATH=$PYTHONPATH:/tmp/site $bench --end-to-end --devices cuda --precisions bf16 \
+        --fast-paths auto --json "$OUT/e2e.json" ;;
+    *) echo "unknown stage $stage" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,144 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`vjepa-benchmark --end-to-end`: latency from an image's stamp to its published score, over DDS.
+
+The detector node runs as its own process, as `ros2 run` starts it. This process publishes
+camera-sized Image messages stamped with the current time at the camera rate and listens to the
+node's outputs. The heat map carries the stamp of the clip's newest frame and is published right
+after the scores of that clip, so its arrival time minus its stamp is the stamp-to-score latency:
+transport in, waiting for the worker, preprocessing, encoder, scoring, publishing, transport out.
+DDS stays on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) in a private domain unless
+the caller set ROS_DOMAIN_ID, so benchmark images never reach a robot's graph.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import time
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32, Header
+
+from vjepa_nodes.ros.demo import node_process
+from vjepa_nodes.ros.image_conversions import frame_to_image, stamp_seconds
+from vjepa_nodes.synthetic import MovingObject, SyntheticScene
+
+OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class StampedCamera(Node):
+    """Publish pre-rendered frames stamped now; record when scores and heat maps arrive."""
+
+    def __init__(self, size: tuple[int, int], fps: float) -> None:
+        super().__init__('latency_benchmark')
+        height, width = size
+        scene = SyntheticScene(width, height, (MovingObject(width / 3, height / 2, height / 4,
+                                                            vx=width / 4),))
+        self.images = [frame_to_image(scene.frame(i / fps), 'rgb8', Header())
+                       for i in range(int(2 * fps))]
+        self.sent = 0
+        self.scores = 0
+        self.latencies: list[float] = []
+        self.camera = self.create_publisher(Image, 'image', QoSProfile(depth=1))
+        self.create_subscription(Image, 'heatmap', self._on_heatmap, OUTPUT_QOS)
+        self.create_subscription(Float32, 'motion_score', self._on_score, OUTPUT_QOS)
+        self.create_timer(1.0 / fps, self._publish)
+
+    def _publish(self) -> None:
+        image = self.images[self.sent % len(self.images)]
+        image.header.stamp = self.get_clock().now().to_msg()
+        self.camera.publish(image)
+        self.sent += 1
+
+    def _on_score(self, msg: Float32) -> None:
+        self.scores += 1
+
+    def _on_heatmap(self, msg: Image) -> None:
+        self.latencies.append(self.get_clock().now().nanoseconds * 1e-9
+                              - stamp_seconds(msg.header))
+
+
+def run_end_to_end(args: argparse.Namespace) -> int:
+    """Start the detector node, stream images for `args.duration` s after its first result."""
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 100)))
+    height, width = args.camera
+    parameters = {
+        'model_size': args.model_sizes[0], 'num_frames': args.frames[0],
+        'img_size': args.resolutions[0][0], 'device': args.devices[0],
+        'precision': args.precisions[0], 'fast_path': args.fast_paths[-1],
+        'stride': args.stride, 'image_reliability': 'reliable',
+        **({'checkpoint': args.checkpoint} if args.checkpoint
+           else {'allow_random_weights': 'true'})}
+    detector = node_process('obstacle_detector_node', parameters, dict(os.environ))
+    rclpy.init()
+    camera = StampedCamera((height, width), args.camera_fps)
+    executor = SingleThreadedExecutor()
+    executor.add_node(camera)
+    try:
+        ready = _spin_until(executor, lambda: camera.latencies or detector.poll() is not None,
+                            args.startup_timeout)
+        if detector.poll() is not None:
+            print(f'error: the detector node exited with {detector.returncode} (see its log)')
+            return 1
+        if not ready:
+            print('error: the detector node produced no result within '
+                  f'{args.startup_timeout:.0f} s (see its log above)')
+            return 1
+        warm = len(camera.latencies) + 2  # the first clips include compilation and warm-up
+        sent_before = camera.sent
+        _spin_until(executor, lambda: detector.poll() is not None, args.duration)
+        sent, latencies = camera.sent - sent_before, camera.latencies[warm:]
+    finally:
+        executor.shutdown()
+        camera.destroy_node()
+        rclpy.try_shutdown()
+        detector.terminate()
+        try:
+            detector.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            detector.kill()
+    if len(latencies) < 2:
+        print('error: fewer than 2 clips were scored after warm-up')
+        return 1
+    row = {**parameters, 'camera': f'{height}x{width}', 'camera_fps': args.camera_fps,
+           'duration_s': args.duration, 'images_sent': sent, 'clips_scored': len(latencies),
+           'scores_published': camera.scores,
+           'latency_ms_p50': statistics.median(latencies) * 1e3,
+           'latency_ms_p90': statistics.quantiles(latencies, n=10)[-1] * 1e3,
+           'latency_ms_max': max(latencies) * 1e3}
+    for key, value in row.items():
+        print(f'{key:>18}  {value:.1f}' if isinstance(value, float) else f'{key:>18}  {value}')
+    with open(args.json, 'w') as out:
+        json.dump({'end_to_end': row}, out, indent=1)
+    print(f'wrote {args.json}')
+    return 0
+
+
+def _spin_until(executor: SingleThreadedExecutor, done, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        executor.spin_once(timeout_sec=0.05)
+    return bool(done())

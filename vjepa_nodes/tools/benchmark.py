@@ -1,0 +1,414 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+vjepa-benchmark: time V-JEPA 2 clip encoding and the detector around it; print a table, write JSON.
+
+Every combination of model size x frame count x resolution x device x precision x batch size x
+fast path is timed on the same random clip. Each row also gives the relative error against plain
+fp32 on the same device (same weights, same clip) and the speed-up over the plain fp32 CPU row of
+the same shape when the CPU was measured too. `--compare` adds Hugging Face transformers (eager and
+compiled) and, with `--official-repo`, the official code. `--pipeline` times the detector on camera
+frames, `--end-to-end` the running ROS 2 node (see latency_benchmark).
+"""
+
+import argparse
+import copy
+from dataclasses import asdict, dataclass, field
+import datetime
+import gc
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable
+import warnings
+
+import torch
+
+from vjepa_nodes.device import (
+    DEVICE_CHOICES, PRECISIONS, resolve_device_and_precision)
+from vjepa_nodes.encoder import build_encoder, ENCODER_CONFIGS, RandomWeightsWarning
+from vjepa_nodes.encoder.fast_path import COMPILE_MODES, EncoderRunner, FAST_PATHS
+from vjepa_nodes.tools import reference_models
+
+PLAIN = 'none'
+
+
+@dataclass
+class Row:
+    """One timed case; times are medians over the timed calls."""
+
+    model: str
+    frames: int
+    height: int
+    width: int
+    device: str
+    precision: str
+    batch: int
+    implementation: str  # 'vjepa_nodes', 'transformers', 'transformers+compile', 'official'
+    fast_path: str = '-'
+    setup_s: float | None = None  # first call: compilation, autotuning, graph capture
+    ms_per_batch: float | None = None
+    ms_per_clip: float | None = None
+    clips_per_s: float | None = None
+    timed_calls: int = 0
+    rel_error_vs_fp32: float | None = None
+    speedup_vs_cpu: float | None = None
+    note: str = ''
+    cpu_fallback_ops: list[str] = field(default_factory=list)
+
+
+def _csv(kind: Callable) -> Callable[[str], list]:
+    def parse(text: str) -> list:
+        try:
+            return [kind(item) for item in text.split(',') if item]
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error))
+    return parse
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    height, _, width = text.partition('x')
+    return int(height), int(width or height)
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text not in choices and not (choices is DEVICE_CHOICES and text.startswith('cuda:')):
+            raise ValueError(f'{text!r} is not one of {", ".join(choices)}')
+        return text
+    return check
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='vjepa-benchmark', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model-sizes', type=_csv(_choice(tuple(ENCODER_CONFIGS))),
+                        default=['large'])
+    parser.add_argument('--frames', type=_csv(int), default=[16])
+    parser.add_argument('--resolutions', type=_csv(_resolution), default=[(256, 256)],
+                        help='comma list of S or HxW (default 256)')
+    parser.add_argument('--devices', type=_csv(_choice(DEVICE_CHOICES)), default=['auto'])
+    parser.add_argument('--precisions', type=_csv(_choice(('auto', *PRECISIONS))),
+                        default=['auto'])
+    parser.add_argument('--batch-sizes', type=_csv(int), default=[1])
+    parser.add_argument('--fast-paths', type=_csv(_choice(FAST_PATHS)), default=[PLAIN, 'auto'])
+    parser.add_argument('--compile-mode', default=COMPILE_MODES[0], choices=COMPILE_MODES)
+    parser.add_argument('--iterations', type=int, default=20, help='timed calls per case (max)')
+    parser.add_argument('--max-seconds', type=float, default=20.0,
+                        help='fewer timed calls when a case would take longer (at least 2)')
+    parser.add_argument('--checkpoint', default=None,
+                        help='weights to time with (default: random weights; speed is the same)')
+    parser.add_argument('--compare', action='store_true',
+                        help='also time transformers (eager and compiled) when installed')
+    parser.add_argument('--official-repo', default=None,
+                        help='with --compare: a facebookresearch/vjepa2 checkout to time as well')
+    parser.add_argument('--no-accuracy', action='store_true',
+                        help='skip the fp32 reference runs (no rel. error column)')
+    parser.add_argument('--profile-dir', default=None,
+                        help='write a torch.profiler kernel table per vjepa_nodes case here')
+    parser.add_argument('--pipeline', action='store_true',
+                        help='time the detector on --camera frames: encoder and the rest')
+    parser.add_argument('--end-to-end', action='store_true',
+                        help='time stamp-to-score latency through a running detector node '
+                             '(first of each list; the last fast path)')
+    parser.add_argument('--camera', type=_resolution, default=(480, 640), metavar='HxW',
+                        help='camera frame size for --pipeline and --end-to-end')
+    parser.add_argument('--camera-fps', type=float, default=30.0)
+    parser.add_argument('--stride', type=int, default=8, help='new frames per analysed clip')
+    parser.add_argument('--duration', type=float, default=30.0,
+                        help='--end-to-end: seconds timed after the first result')
+    parser.add_argument('--startup-timeout', type=float, default=600.0,
+                        help='--end-to-end: seconds allowed for the first result')
+    parser.add_argument('--json', default='vjepa_benchmark.json', help='where to write results')
+    return parser.parse_args(argv)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device: asynchronous work must finish inside the timed region."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    elif device.type == 'mps':
+        torch.mps.synchronize()
+
+
+def time_calls(call: Callable[[], object], device: torch.device, iterations: int,
+               max_seconds: float) -> tuple[float, list[float], list[str]]:
+    """
+    Return (first call s, timed call s, CPU-fallback warnings) for `call` on `device`.
+
+    The first call (compilation, capture) is timed apart, then warm-ups until a call is as fast
+    as the one before it, then up to `iterations` calls, each synchronised: a clip's latency.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        synchronize(device)
+        start = time.perf_counter()
+        call()
+        synchronize(device)
+        first = time.perf_counter() - start
+    fallbacks = sorted({str(w.message) for w in caught if 'fall back' in str(w.message)})
+    samples: list[float] = []
+    for _ in range(2 if first < 5.0 else 0):  # warm-up: caches, clocks, allocator
+        samples.append(_timed(call, device))
+    budget = max(2, min(iterations, int(max_seconds / max(min(samples or [first]), 1e-6))))
+    return first, [_timed(call, device) for _ in range(budget)], fallbacks
+
+
+def _timed(call: Callable[[], object], device: torch.device) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    call()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
+    """||output - reference|| / ||reference|| in fp32 (inf if the output is not finite)."""
+    output, reference = output.float(), reference.float()
+    if not torch.isfinite(output).all():
+        return float('inf')
+    return ((output - reference).norm() / reference.norm()).item()
+
+
+def encoder_rows(args: argparse.Namespace) -> list[Row]:
+    """Time every requested encoder case; a case that fails becomes a row with a note."""
+    rows: list[Row] = []
+    generator = torch.Generator().manual_seed(0)
+    for model_size in args.model_sizes:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RandomWeightsWarning)  # announced in the table note
+            master = build_encoder(model_size, checkpoint=args.checkpoint,
+                                   allow_random_weights=not args.checkpoint)
+        for device_name in args.devices:
+            for precision in args.precisions:
+                try:
+                    device, dtype = resolve_device_and_precision(device_name, precision)
+                except (ValueError, RuntimeError) as error:
+                    rows.append(Row(model_size, 0, 0, 0, device_name, precision, 0, 'vjepa_nodes',
+                                    note=f'unavailable: {error}'))
+                    continue
+                rows += _device_rows(args, model_size, master, device, dtype, generator)
+        del master
+        gc.collect()
+    _fill_speedups(rows)
+    return rows
+
+
+def _device_rows(args, model_size, master, device, dtype, generator) -> list[Row]:
+    rows = []
+    encoder = copy.deepcopy(master).to(device, dtype)
+    reference = None if args.no_accuracy else copy.deepcopy(master).to(device)
+    for frames in args.frames:
+        for height, width in args.resolutions:
+            for batch in args.batch_sizes:
+                clip = torch.randn((batch, 3, frames, height, width), generator=generator)
+                clip = clip.to(device)
+                expected = None
+                if reference is not None:
+                    with torch.inference_mode():
+                        expected = reference(clip)
+                base = Row(model_size, frames, height, width, str(device),
+                           _precision_name(dtype), batch, 'vjepa_nodes')
+                for fast_path in args.fast_paths:
+                    rows.append(_time_ours(args, base, encoder, fast_path, clip, expected))
+                if args.compare:
+                    rows += _time_references(args, base, master.config, clip)
+    return rows
+
+
+def _precision_name(dtype: torch.dtype) -> str:
+    return next(name for name, value in PRECISIONS.items() if value == dtype)
+
+
+def _time_ours(args, base: Row, encoder, fast_path: str, clip, expected) -> Row:
+    row = Row(**{**asdict(base), 'fast_path': fast_path})
+    try:
+        runner = EncoderRunner(encoder, fast_path, args.compile_mode)
+        row.fast_path = runner.fast_path.name
+        outputs = []
+
+        def call():
+            outputs[:] = [runner(clip)]
+        _measure(row, call, clip.device, args)
+        if expected is not None:
+            row.rel_error_vs_fp32 = relative_error(outputs[0], expected)
+        if args.profile_dir:
+            _profile(args.profile_dir, row, call)
+    except (RuntimeError, ValueError) as error:
+        row.note = f'failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}'
+    return row
+
+
+def _time_references(args, base: Row, config, clip) -> list[Row]:
+    builders = [('transformers', lambda: reference_models.transformers_encoder(
+        config, base.height, base.frames))]
+    if args.official_repo:
+        builders.append(('official', lambda: reference_models.official_encoder(
+            config, base.height, base.frames, args.official_repo)))
+    rows = []
+    for name, build in builders:
+        variants = [False, True] if name == 'transformers' and clip.device.type == 'cuda' else [
+            False]
+        for compiled in variants:
+            row = Row(**{**asdict(base), 'implementation': name + '+compile' * compiled})
+            try:
+                _time_reference(row, build, compiled, clip, args)
+            except (reference_models.ReferenceUnavailable, RuntimeError, ValueError) as error:
+                row.note = f'skipped: {str(error).splitlines()[0][:200]}'
+            rows.append(row)
+            gc.collect()
+    return rows
+
+
+def _time_reference(row: Row, build, compiled: bool, clip: torch.Tensor, args) -> None:
+    if row.height != row.width:
+        raise ValueError('reference implementations are timed on square clips')
+    module, function = build()
+    module.to(clip.device, PRECISIONS[row.precision])
+    if compiled:
+        function = torch.compile(function, dynamic=False)
+    typed = clip.to(PRECISIONS[row.precision])
+
+    def call():
+        with torch.inference_mode():
+            function(typed)
+    _measure(row, call, clip.device, args)
+
+
+def _measure(row: Row, call, device: torch.device, args) -> None:
+    first, samples, fallbacks = time_calls(call, device, args.iterations, args.max_seconds)
+    row.setup_s = first
+    row.timed_calls = len(samples)
+    row.ms_per_batch = statistics.median(samples) * 1e3
+    row.ms_per_clip = row.ms_per_batch / row.batch
+    row.clips_per_s = 1e3 / row.ms_per_clip
+    row.cpu_fallback_ops = fallbacks
+
+
+def _profile(directory: str, row: Row, call) -> None:
+    """Write the kernel table of five calls: where the time goes, for the closing notes."""
+    from torch.profiler import profile, ProfilerActivity
+    activities = [ProfilerActivity.CPU] + (
+        [ProfilerActivity.CUDA] if row.device.startswith('cuda') else [])
+    with profile(activities=activities) as prof:
+        for _ in range(5):
+            call()
+        synchronize(torch.device(row.device))
+    sort = 'cuda_time_total' if row.device.startswith('cuda') else 'cpu_time_total'
+    os.makedirs(directory, exist_ok=True)
+    name = (f'{row.model}_{row.frames}x{row.height}x{row.width}_b{row.batch}_{row.precision}_'
+            f'{row.device.replace(":", "")}_{row.fast_path.replace("+", "-")}.txt')
+    with open(os.path.join(directory, name), 'w') as out:
+        out.write(prof.key_averages().table(sort_by=sort, row_limit=25, max_name_column_width=70))
+
+
+def _fill_speedups(rows: list[Row]) -> None:
+    cpu = {(r.model, r.frames, r.height, r.width, r.batch): r.ms_per_clip for r in rows
+           if r.device == 'cpu' and r.implementation == 'vjepa_nodes' and r.precision == 'fp32'
+           and r.fast_path == PLAIN and r.ms_per_clip}
+    for row in rows:
+        base = cpu.get((row.model, row.frames, row.height, row.width, row.batch))
+        if base and row.ms_per_clip:
+            row.speedup_vs_cpu = base / row.ms_per_clip
+
+
+COLUMNS = [  # header, Row attribute, format
+    ('model', 'model', '{}'), ('clip', None, '{}'), ('device', 'device', '{}'),
+    ('prec', 'precision', '{}'), ('batch', 'batch', '{}'), ('implementation', None, '{}'),
+    ('setup s', 'setup_s', '{:.1f}'), ('ms/clip', 'ms_per_clip', '{:.2f}'),
+    ('clips/s', 'clips_per_s', '{:.1f}'), ('vs CPU', 'speedup_vs_cpu', 'x{:.1f}'),
+    ('rel.err', 'rel_error_vs_fp32', '{:.1e}'),
+]
+
+
+def format_table(rows: list[Row]) -> str:
+    """Render rows as an aligned text table; notes follow below it."""
+    cells = [[header for header, _, _ in COLUMNS]]
+    notes = []
+    for row in rows:
+        line = []
+        for header, attribute, spec in COLUMNS:
+            if header == 'clip':
+                value = f'{row.frames}x{row.height}x{row.width}' if row.frames else '-'
+            elif header == 'implementation':
+                value = row.implementation + (f' [{row.fast_path}]'
+                                              if row.implementation == 'vjepa_nodes' else '')
+            else:
+                raw = getattr(row, attribute)
+                value = '-' if raw is None else spec.format(raw)
+            line.append(value)
+        cells.append(line)
+        note = row.note or ('CPU fallback ops: ' + '; '.join(row.cpu_fallback_ops)
+                            if row.cpu_fallback_ops else '')
+        note = note and f'{row.implementation} {row.device} {row.precision}: {note}'
+        if note and note not in notes:
+            notes.append(note)
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    text = '\n'.join('  '.join(value.rjust(width) for value, width in zip(line, widths))
+                     for line in cells)
+    return text + ''.join(f'\n  note: {note}' for note in notes)
+
+
+def machine_info() -> dict:
+    """Describe the machine and software the numbers were measured on."""
+    info = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+            'command': ' '.join(['vjepa-benchmark', *sys.argv[1:]]),
+            'python': platform.python_version(), 'torch': torch.__version__,
+            'cpu': platform.processor() or platform.machine(), 'cpu_threads': os.cpu_count(),
+            'torch_threads': torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name(0)
+        info['cuda'] = torch.version.cuda
+    try:
+        import transformers
+        info['transformers'] = transformers.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format='[%(levelname)s] %(message)s')
+    if args.end_to_end:
+        from vjepa_nodes.ros.latency_benchmark import run_end_to_end
+        return run_end_to_end(args)
+    try:
+        if args.pipeline:
+            from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
+            rows, table = pipeline_rows(args)
+        else:
+            rows = encoder_rows(args)
+            table = format_table(rows)
+    except (ValueError, RuntimeError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    if not args.checkpoint:
+        print('(random weights: speed only; the rel. error column compares like with like)')
+    print(table)
+    with open(args.json, 'w') as out:
+        json.dump({'machine': machine_info(), 'rows': [asdict(row) for row in rows]}, out,
+                  indent=1)
+    print(f'wrote {args.json}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,131 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`vjepa-benchmark --pipeline HxW`: the detector on camera frames, split into encoder and the rest.
+
+Per clip: `stride` camera frames go through add_frame, then detect() uploads, resizes and
+normalises them, runs the encoder, scores motion and builds the heat map at camera size. The
+encoder alone is timed on the same clip shape; the difference is the detector's own cost.
+"""
+
+import argparse
+from dataclasses import dataclass
+import statistics
+import time
+import warnings
+
+from vjepa_nodes.device import precision_name
+from vjepa_nodes.encoder import RandomWeightsWarning
+from vjepa_nodes.perception.detector import DetectorConfig, ObstacleDetector
+from vjepa_nodes.synthetic import MovingObject, SyntheticScene
+from vjepa_nodes.tools.benchmark import time_calls
+
+CLIPS = 12  # timed clips per case, after two warm-up clips
+
+
+@dataclass
+class PipelineRow:
+    """Medians per clip, in milliseconds."""
+
+    model: str
+    frames: int
+    img_size: int
+    camera: str  # HxW
+    device: str
+    precision: str
+    fast_path: str
+    model_input: str = '-'
+    detect_ms: float | None = None  # stride x add_frame + detect(): everything per clip
+    encoder_ms: float | None = None
+    other_ms: float | None = None  # detect_ms - encoder_ms
+    setup_s: float | None = None
+    note: str = ''
+
+
+def pipeline_rows(args: argparse.Namespace) -> tuple[list[PipelineRow], str]:
+    """Time the detector for every model size, frame count, img_size, device and fast path."""
+    height, width = args.camera
+    moving = MovingObject(width / 3, height / 2, height / 4, vx=width / 4)
+    scene = SyntheticScene(width, height, (moving,))
+    camera = [scene.frame(i / 30) for i in range(30)]
+    rows = []
+    for model_size in args.model_sizes:
+        for frames in args.frames:
+            for img_size, _ in args.resolutions:
+                for device in args.devices:
+                    for precision in args.precisions:
+                        for fast_path in args.fast_paths:
+                            row = PipelineRow(model_size, frames, img_size, f'{height}x{width}',
+                                              device, precision, fast_path)
+                            try:
+                                _time_detector(row, args, camera)
+                            except (ValueError, RuntimeError) as error:
+                                row.note = f'failed: {str(error).splitlines()[0][:200]}'
+                            rows.append(row)
+    return rows, format_pipeline_table(rows)
+
+
+def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> None:
+    config = DetectorConfig(
+        model_size=row.model, img_size=row.img_size, num_frames=row.frames, device=row.device,
+        precision=row.precision, fast_path=row.fast_path, stride=args.stride,
+        checkpoint=args.checkpoint,
+        allow_random_weights=not args.checkpoint)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RandomWeightsWarning)
+        detector = ObstacleDetector(config=config)
+    row.device = str(detector.device)
+    row.precision = precision_name(detector.dtype)
+    row.fast_path = detector.run_encoder.fast_path.name
+    stamp, totals = 0.0, []
+    fill = config.num_frames - config.stride
+    for index in range(fill):  # the first clip needs a full buffer
+        stamp += 1 / 30
+        detector.add_frame(camera[index % len(camera)], stamp)
+    for clip_index in range(CLIPS + 2):
+        start = time.perf_counter()
+        for _ in range(config.stride):
+            stamp += 1 / 30
+            detector.add_frame(camera[int(stamp * 30) % len(camera)], stamp)
+        result = detector.detect()
+        totals.append(time.perf_counter() - start)
+        if result is None:
+            raise RuntimeError('the detector produced no clip')
+        if clip_index == 0:
+            row.setup_s = totals[0]
+    pixels, _ = detector.preprocess([result.last_frame] * row.frames, config.channel_order)
+    first, encoder, _ = time_calls(lambda: detector.run_encoder(pixels), detector.device,
+                                   CLIPS, args.max_seconds)
+    row.model_input = 'x'.join(str(side) for side in pixels.shape[-2:])
+    row.detect_ms = statistics.median(totals[2:]) * 1e3
+    row.encoder_ms = statistics.median(encoder) * 1e3
+    row.other_ms = row.detect_ms - row.encoder_ms
+
+
+def format_pipeline_table(rows: list[PipelineRow]) -> str:
+    header = ('model', 'clip', 'camera', 'model in', 'device', 'prec', 'fast path', 'setup s',
+              'detect ms', 'encoder ms', 'other ms')
+    lines = [header]
+    for row in rows:
+        lines.append((row.model, f'{row.frames}x{row.img_size}', row.camera, row.model_input,
+                      row.device, row.precision, row.fast_path,
+                      *('-' if value is None else f'{value:.{digits}f}' for value, digits in (
+                          (row.setup_s, 1), (row.detect_ms, 2), (row.encoder_ms, 2),
+                          (row.other_ms, 2)))))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = '\n'.join('  '.join(cell.rjust(width) for cell, width in zip(line, widths))
+                     for line in lines)
+    return text + ''.join(f'\n  note: {row.device} {row.fast_path}: {row.note}'
+                          for row in rows if row.note)
