@@ -3,7 +3,8 @@
 # Usage: bash scripts/gpu_benchmark.sh STAGE   (OUT=<dir for JSON and logs>, default /tmp/out)
 #   ceilings  bf16 matmul rate, copy bandwidth, SDPA backends
 #   encoder   ViT-L 16x256 bf16, batch 1 and 4, every CUDA fast path, transformers compared
-#   modes     compile mode autotune vs default (batch 1)
+#   modes     the fast path with Inductor's max-autotune (batch 1 and 4)
+#   quick     plain and fast path only, batch 1 and 4 (while tuning)
 #   accuracy  fp16/bf16 vs fp32 with the fast path, and plain CPU rows for the speed-up column
 #   pipeline  the detector around the encoder on 480x640 frames
 #   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
@@ -21,8 +22,14 @@ for stage in "$@"; do
         --fast-paths none,compile,cuda_graph,compile+cuda_graph --compare \
         --profile-dir /tmp/profiles --json "$OUT/encoder.json"
       cat /tmp/profiles/*.txt > "$OUT/profiles.txt" ;;
-    modes) $bench --devices cuda --precisions bf16 --fast-paths compile+cuda_graph \
-        --compile-mode max-autotune-no-cudagraphs --json "$OUT/modes.json" ;;
+    modes) $bench --devices cuda --precisions bf16 --batch-sizes 1,4 \
+        --fast-paths compile+cuda_graph --compile-mode max-autotune-no-cudagraphs \
+        --no-accuracy --profile-dir /tmp/profiles_modes --json "$OUT/modes.json"
+      cat /tmp/profiles_modes/*.txt > "$OUT/profiles_modes.txt" ;;
+    quick) $bench --devices cuda --precisions bf16 --batch-sizes 1,4 \
+        --fast-paths none,compile+cuda_graph --profile-dir /tmp/profiles_quick \
+        --json "$OUT/quick.json"
+      cat /tmp/profiles_quick/*.txt > "$OUT/profiles_quick.txt" ;;
     accuracy) $bench --devices cuda --precisions fp32,fp16 --fast-paths none,auto \
         --json "$OUT/accuracy.json"
       $bench --devices cpu --precisions fp32,bf16 --fast-paths none --iterations 3 \

@@ -41,9 +41,11 @@ def _axis_angles(positions: torch.Tensor, block_dim: int, theta: float) -> torch
 def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float,
                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """
-    Return fp32 (cos, sin) tables of shape (N, 3 * block_dim) for a (t, h, w) token grid.
+    Return fp32 (cos, sin) tables of shape (N, head_dim) for a (t, h, w) token grid.
 
-    Tokens are ordered time-major, then row-major, as the patch embedding flattens them.
+    Tokens are ordered time-major, then row-major, as the patch embedding flattens them. The
+    channels past the three axis blocks pass through: cos 1, sin 0 (exact in fp32), so that the
+    rotation is one expression over the whole head, without slicing and concatenating.
     """
     frames, rows, cols = grid
     block_dim = rope_block_dim(head_dim)
@@ -52,14 +54,13 @@ def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float,
         torch.arange(cols, device=device), indexing='ij')
     angles = torch.cat([_axis_angles(idx.reshape(-1), block_dim, theta)
                         for idx in (t_idx, h_idx, w_idx)], dim=-1)
+    angles = torch.nn.functional.pad(angles, (0, head_dim - angles.shape[-1]))
     return angles.cos(), angles.sin()
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate the leading channels of x (..., N, head_dim); angles are applied in fp32."""
-    rotated_dim = cos.shape[-1]
-    x_rot, x_pass = x[..., :rotated_dim].float(), x[..., rotated_dim:]
-    even, odd = x_rot.unflatten(-1, (-1, 2)).unbind(-1)
+    """Rotate the channel pairs of x (..., N, head_dim) by the tables, computing in fp32."""
+    x_float = x.float()
+    even, odd = x_float.unflatten(-1, (-1, 2)).unbind(-1)
     partner = torch.stack((-odd, even), dim=-1).flatten(-2)
-    x_rot = x_rot * cos + partner * sin
-    return torch.cat([x_rot.to(x.dtype), x_pass], dim=-1)
+    return (x_float * cos + partner * sin).to(x.dtype)

