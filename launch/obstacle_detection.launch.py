@@ -40,6 +40,8 @@ OVERRIDES = {
     'stride': ('obstacle_detector', 'stride', 'int', 'new frames between analysed clips'),
     'device': ('obstacle_detector', 'device', 'str', 'auto | mps | cuda | cuda:N | cpu'),
     'precision': ('obstacle_detector', 'precision', 'str', 'auto | fp32 | fp16 | bf16'),
+    'fast_path': ('obstacle_detector', 'fast_path', 'str',
+                  'auto | none | compile | cuda_graph | compile+cuda_graph'),
     'checkpoint': ('obstacle_detector', 'checkpoint', 'str',
                    'official .pt, .safetensors, HF snapshot directory or HF model id'),
     'allow_random_weights': ('obstacle_detector', 'allow_random_weights', 'bool',

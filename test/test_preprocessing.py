@@ -104,3 +104,31 @@ def test_unknown_modes_are_rejected():
         Preprocessor(64, 'stretch', CPU, torch.float32)
     with pytest.raises(ValueError, match="unknown channel_order 'rgba'"):
         Preprocessor(64, 'full', CPU, torch.float32)([np.zeros((16, 16, 3), np.uint8)], 'rgba')
+
+
+def _frames(count, height=48, width=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
+
+
+@pytest.mark.parametrize('mode', ['full', 'center_crop'])
+def test_overlapping_clips_reuse_processed_frames_with_identical_results(mode):
+    frames = _frames(8)
+    cached = Preprocessor(64, mode, CPU, torch.float32)
+    for start in (0, 2, 4):  # clips of 4 frames, 2 new each time
+        clip, _ = cached(frames[start:start + 4])
+        fresh, _ = Preprocessor(64, mode, CPU, torch.float32)(frames[start:start + 4])
+        assert torch.equal(clip, fresh)
+    assert cached.uploaded_frames == 4 + 2 + 2
+
+
+def test_reused_frames_follow_channel_order_and_size_changes():
+    frames = _frames(4)
+    preprocess = Preprocessor(64, 'full', CPU, torch.float32)
+    rgb, _ = preprocess(frames)
+    bgr, _ = preprocess(frames, 'bgr')  # same arrays, other order: processed again
+    assert torch.equal(bgr, Preprocessor(64, 'full', CPU, torch.float32)(frames, 'bgr')[0])
+    assert not torch.equal(rgb, bgr) and preprocess.uploaded_frames == 8
+    smaller = _frames(4, 32, 96, seed=1)
+    clip, geometry = preprocess(smaller)
+    assert clip.shape[-2:] == geometry.model_size and preprocess.uploaded_frames == 12

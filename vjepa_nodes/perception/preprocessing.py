@@ -114,6 +114,7 @@ class Preprocessor:
         self._processed: dict[int, tuple[np.ndarray, str, torch.Tensor]] = {}
         self._staging = torch.empty(0, dtype=torch.uint8)
         self._upload_done: torch.cuda.Event | None = None
+        self.uploaded_frames = 0  # frames processed so far; reused frames are not counted
 
     def __call__(self, frames: Sequence[np.ndarray],
                  channel_order: str = 'rgb') -> tuple[torch.Tensor, ClipGeometry]:
@@ -127,6 +128,7 @@ class Preprocessor:
         new = [frame for frame in frames if id(frame) not in known]
         if new:
             processed = self._process(new, geometry, channel_order).unbind(0)
+            self.uploaded_frames += len(new)
             known.update((id(frame), (frame, channel_order, pixels))
                          for frame, pixels in zip(new, processed))
         self._processed = {id(frame): known[id(frame)] for frame in frames}

@@ -1,0 +1,88 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""vjepa-benchmark: the table, the JSON and each mode, run for real on the CPU (tiny model)."""
+
+import json
+
+import pytest
+from vjepa_nodes.tools.benchmark import format_table, main, Row
+
+TINY = ['--model-sizes', 'tiny', '--frames', '4', '--resolutions', '32', '--devices', 'cpu',
+        '--iterations', '3']
+
+
+def run(tmp_path, capsys, *arguments):
+    path = tmp_path / 'result.json'
+    assert main([*TINY, *arguments, '--json', str(path)]) == 0
+    return json.loads(path.read_text()), capsys.readouterr().out
+
+
+def test_rows_for_every_combination_with_errors_against_fp32(tmp_path, capsys):
+    result, printed = run(tmp_path, capsys, '--precisions', 'fp32,bf16', '--batch-sizes', '1,2',
+                          '--fast-paths', 'none', '--compare')
+    ours = [row for row in result['rows'] if row['implementation'] == 'vjepa_nodes']
+    assert [(r['precision'], r['batch']) for r in ours] == [
+        ('fp32', 1), ('fp32', 2), ('bf16', 1), ('bf16', 2)]
+    for row in ours:
+        assert row['ms_per_clip'] > 0 and row['timed_calls'] >= 2
+        assert row['clips_per_s'] == pytest.approx(1e3 / row['ms_per_clip'])
+        assert row['ms_per_batch'] == pytest.approx(row['ms_per_clip'] * row['batch'])
+        assert row['speedup_vs_cpu'] == pytest.approx(
+            next(r['ms_per_clip'] for r in ours if r['precision'] == 'fp32'
+                 and r['batch'] == row['batch']) / row['ms_per_clip'])
+        # fp32 plain is the reference itself; bf16 is close but not equal.
+        assert (row['rel_error_vs_fp32'] == 0.0) == (row['precision'] == 'fp32')
+        assert row['rel_error_vs_fp32'] < 0.05
+    transformers_rows = [r for r in result['rows'] if r['implementation'] == 'transformers']
+    assert len(transformers_rows) == 4 and all(r['ms_per_clip'] > 0 for r in transformers_rows)
+    assert result['machine']['torch'] and result['machine']['date']
+    assert 'vjepa_nodes [none]' in printed and 'transformers' in printed
+    assert printed.count('\n tiny') + printed.count('\ntiny') == 8
+
+
+def test_missing_devices_and_references_become_notes_not_failures(tmp_path, capsys):
+    result, printed = run(tmp_path, capsys, '--devices', 'cpu,cuda', '--fast-paths', 'none',
+                          '--compare', '--official-repo', str(tmp_path))
+    notes = [row['note'] for row in result['rows'] if row['note']]
+    assert any('is not a facebookresearch/vjepa2 checkout' in note for note in notes)
+    if not any(row['device'].startswith('cuda') and row['ms_per_clip']
+               for row in result['rows']):
+        assert any("device 'cuda' was requested" in note for note in notes)
+    assert 'note:' in printed
+
+
+def test_pipeline_mode_splits_encoder_and_the_rest(tmp_path, capsys):
+    result, printed = run(tmp_path, capsys, '--pipeline', '--camera', '60x80', '--stride', '2',
+                          '--fast-paths', 'none')
+    (row,) = result['rows']
+    assert row['camera'] == '60x80' and row['model_input'] == '32x48'
+    assert row['detect_ms'] > row['encoder_ms'] > 0
+    assert row['other_ms'] == pytest.approx(row['detect_ms'] - row['encoder_ms'])
+    assert 'encoder ms' in printed
+
+
+def test_unknown_choices_are_refused_before_work(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['--model-sizes', 'colossal'])
+    assert exit_info.value.code == 2
+    assert "'colossal' is not one of" in capsys.readouterr().err
+
+
+def test_table_formats_missing_values_as_dashes():
+    text = format_table([Row('tiny', 4, 32, 32, 'cpu', 'fp32', 1, 'vjepa_nodes', 'none',
+                             ms_per_clip=1.234)])
+    header, line = text.splitlines()
+    assert header.split()[:3] == ['model', 'clip', 'device']
+    assert '1.23' in line and line.split().count('-') == 4

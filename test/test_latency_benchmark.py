@@ -1,0 +1,50 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""vjepa-benchmark --end-to-end: images through a running detector node over real DDS."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.ros
+
+
+def test_stamp_to_score_latency_through_the_node_process(ros, tmp_path, monkeypatch, capsys):
+    from vjepa_nodes.tools.benchmark import main
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(ros.domain_id))  # the harness reserved it
+    path = tmp_path / 'e2e.json'
+    code = main(['--end-to-end', '--model-sizes', 'tiny', '--frames', '4', '--resolutions', '32',
+                 '--devices', 'cpu', '--fast-paths', 'none', '--camera', '60x80',
+                 '--camera-fps', '20', '--stride', '2', '--duration', '4',
+                 '--startup-timeout', '60', '--json', str(path)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    row = json.loads(path.read_text())['end_to_end']
+    # 20 images/s for 4 s, a clip every 2 images: about 40 clips if the node keeps up.
+    assert 60 <= row['images_sent'] <= 100
+    assert row['clips_scored'] >= 10
+    assert 0 < row['latency_ms_p50'] <= row['latency_ms_p90'] <= row['latency_ms_max'] < 2000
+    assert row['fast_path'] == 'none' and row['camera'] == '60x80'
+    assert 'latency_ms_p50' in printed
+
+
+def test_a_node_that_cannot_start_is_reported(ros, tmp_path, monkeypatch, capsys):
+    from vjepa_nodes.tools.benchmark import main
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(ros.domain_id))
+    code = main(['--end-to-end', '--model-sizes', 'tiny', '--frames', '4', '--resolutions', '32',
+                 '--devices', 'cpu', '--fast-paths', 'cuda_graph', '--duration', '1',
+                 '--startup-timeout', '60', '--json', str(tmp_path / 'e2e.json')])
+    assert code == 1
+    assert 'the detector node exited with 1' in capsys.readouterr().out
