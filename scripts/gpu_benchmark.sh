@@ -5,10 +5,11 @@
 #   encoder   ViT-L 16x256 bf16, batch 1 and 4, every CUDA fast path, transformers compared
 #   modes     the fast path with Inductor's max-autotune (batch 1 and 4)
 #   quick     plain and fast path only, batch 1 and 4 (while tuning)
+#   tuning    the fast path with Inductor's coordinate-descent tuning of its own kernels
 #   accuracy  fp16/bf16 vs fp32 with the fast path, and plain CPU rows for the speed-up column
 #   pipeline  the detector around the encoder on 480x640 frames
 #   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
-#             .whl/, installed into /tmp/site)
+#             .whl/, installed into a venv beside the machine's torch)
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -26,6 +27,8 @@ for stage in "$@"; do
         --fast-paths compile+cuda_graph --compile-mode max-autotune-no-cudagraphs \
         --no-accuracy --profile-dir /tmp/profiles_modes --json "$OUT/modes.json"
       cat /tmp/profiles_modes/*.txt > "$OUT/profiles_modes.txt" ;;
+    tuning) TORCHINDUCTOR_COORDINATE_DESCENT_TUNING=1 $bench --devices cuda --precisions bf16 \
+        --batch-sizes 1,4 --fast-paths compile+cuda_graph --no-accuracy --json "$OUT/tuning.json" ;;
     quick) $bench --devices cuda --precisions bf16 --batch-sizes 1,4 \
         --fast-paths none,compile+cuda_graph --profile-dir /tmp/profiles_quick \
         --json "$OUT/quick.json"
@@ -35,10 +38,12 @@ for stage in "$@"; do
       $bench --devices cpu --precisions fp32,bf16 --fast-paths none --iterations 3 \
         --json "$OUT/cpu.json" ;;
     pipeline) $bench --pipeline --devices cuda --precisions bf16 --fast-paths none,auto \
-        --json "$OUT/pipeline.json" ;;
-    e2e) python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
-      PYTHONPATH=$PYTHONPATH:/tmp/site $bench --end-to-end --devices cuda --precisions bf16 \
-        --fast-paths auto --json "$OUT/e2e.json" ;;
+        --profile-dir /tmp/profiles_pipeline --json "$OUT/pipeline.json"
+      cat /tmp/profiles_pipeline/*.txt > "$OUT/profiles_pipeline.txt" ;;
+    e2e) python3 -m venv --system-site-packages /tmp/rosenv  # the wheels' layout needs a prefix
+      /tmp/rosenv/bin/python -m pip install -q --no-index --no-deps --no-compile .whl/*.whl
+      /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end --devices cuda \
+        --precisions bf16 --fast-paths auto --json "$OUT/e2e.json" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done

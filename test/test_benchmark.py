@@ -68,7 +68,7 @@ def test_pipeline_mode_splits_encoder_and_the_rest(tmp_path, capsys):
                           '--fast-paths', 'none')
     (row,) = result['rows']
     assert row['camera'] == '60x80' and row['model_input'] == '32x48'
-    assert row['detect_ms'] > row['encoder_ms'] > 0
+    assert row['detect_ms'] > row['encoder_ms'] > 0 and row['add_frame_ms'] > 0
     assert row['other_ms'] == pytest.approx(row['detect_ms'] - row['encoder_ms'])
     assert 'encoder ms' in printed
 

@@ -164,3 +164,14 @@ def test_clips_never_straddle_gaps_sizes_or_disorder(num_frames, stride, events)
         assert status in (FrameStatus.ADDED, FrameStatus.RESET_SIZE, FrameStatus.RESET_GAP)
     c = buffer.counters
     assert c.added + c.duplicates + c.out_of_order == len(events)
+
+
+def test_frames_are_copied_in_unless_handed_over():
+    buffer = ClipBuffer(2, 1, max_gap=1.0)
+    kept, handed_over = np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
+    buffer.add(kept, 0.0)
+    buffer.add(handed_over, 0.1, copy=False)
+    kept[:] = 255  # the caller reuses its array: the buffer's copy is unaffected
+    clip = buffer.take_clip()
+    assert clip.frames[0].max() == 0 and clip.frames[0] is not kept
+    assert clip.frames[1] is handed_over

@@ -83,8 +83,13 @@ class ClipBuffer:
         self._epoch = 0
         self._lock = threading.Lock()
 
-    def add(self, frame: np.ndarray, stamp: float) -> FrameStatus:
-        """Copy in a frame taken at `stamp` seconds; return what happened to it."""
+    def add(self, frame: np.ndarray, stamp: float, copy: bool = True) -> FrameStatus:
+        """
+        Store a frame taken at `stamp` seconds; return what happened to it.
+
+        The frame is copied in unless `copy` is False: then the caller hands over an array that
+        nobody else writes to (the detector's pinned upload copy).
+        """
         if not math.isfinite(stamp):
             raise ValueError(f'frame stamp must be a finite number of seconds, got {stamp}')
         with self._lock:
@@ -98,7 +103,7 @@ class ClipBuffer:
                 self._frames.popleft()
                 if self._new >= self.num_frames:  # every frame in the ring is new: never used
                     self.counters.dropped += 1
-            self._frames.append((frame.copy(), stamp))
+            self._frames.append((frame.copy() if copy else frame, stamp))
             self._new += 1
             self.counters.added += 1
             return status

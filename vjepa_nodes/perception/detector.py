@@ -124,7 +124,8 @@ class ObstacleDetector:
         ClipBuffer). May be called from another thread than `detect`.
         """
         check_frame(frame)
-        return self.buffer.add(frame, time.monotonic() if stamp is None else stamp)
+        return self.buffer.add(self.preprocess.host_copy(frame),
+                               time.monotonic() if stamp is None else stamp, copy=False)
 
     def detect(self) -> DetectionResult | None:
         """Analyse the newest ready clip; None if no new clip is ready."""

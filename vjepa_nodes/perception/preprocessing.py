@@ -96,7 +96,8 @@ class Preprocessor:
     Consecutive clips overlap (stride < num_frames), so each frame is uploaded and resized once:
     the processed frames of the previous clip are kept on the device and reused when the same
     frame objects come back (ClipBuffer hands out the frames it stores, so identity is enough).
-    On CUDA, uploads go through a reused pinned buffer.
+    Frames stored with `host_copy` sit in pinned memory on CUDA, so their upload is an
+    asynchronous copy with no staging step.
     """
 
     def __init__(self, img_size: int, resize_mode: str, device: torch.device,
@@ -112,8 +113,6 @@ class Preprocessor:
         # id(frame) -> (frame, channel order, processed (3, h, w)); the frame is held so that
         # its id cannot be reused by another array while the entry exists.
         self._processed: dict[int, tuple[np.ndarray, str, torch.Tensor]] = {}
-        self._staging = torch.empty(0, dtype=torch.uint8)
-        self._upload_done: torch.cuda.Event | None = None
         self.uploaded_frames = 0  # frames processed so far; reused frames are not counted
 
     def __call__(self, frames: Sequence[np.ndarray],
@@ -147,20 +146,19 @@ class Preprocessor:
         pixels = pixels[..., top:top + height, left:left + width]
         return ((pixels - self._mean) / self._std).to(self.dtype)
 
-    def _upload(self, frames: Sequence[np.ndarray]) -> torch.Tensor:
+    def host_copy(self, frame: np.ndarray) -> np.ndarray:
+        """Return a copy of `frame` to keep until it is uploaded: pinned memory on CUDA."""
         if self.device.type != 'cuda':
-            return torch.from_numpy(np.stack(frames)).to(self.device)
-        shape = (len(frames), *frames[0].shape)
-        if self._upload_done is not None:
-            self._upload_done.synchronize()  # the previous copy may still read the buffer
-        if self._staging.numel() < math.prod(shape):
-            self._staging = torch.empty(math.prod(shape), dtype=torch.uint8, pin_memory=True)
-        staging = self._staging[:math.prod(shape)].view(shape)
-        np.stack(frames, out=staging.numpy())
-        pixels = staging.to(self.device, non_blocking=True)
-        self._upload_done = torch.cuda.Event()
-        self._upload_done.record()
-        return pixels
+            return frame.copy()
+        # The caching host allocator makes this cheap after the first frames; the numpy view
+        # keeps the pinned block alive for as long as the frame is kept.
+        pinned = torch.empty(frame.shape, dtype=torch.uint8, pin_memory=True).numpy()
+        np.copyto(pinned, frame)
+        return pinned
+
+    def _upload(self, frames: Sequence[np.ndarray]) -> torch.Tensor:
+        return torch.stack([torch.from_numpy(np.ascontiguousarray(frame)).to(
+            self.device, non_blocking=True) for frame in frames])
 
 
 def heatmap_to_image(token_map: torch.Tensor, geometry: ClipGeometry) -> np.ndarray:

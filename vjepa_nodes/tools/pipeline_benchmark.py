@@ -15,13 +15,15 @@
 """
 `vjepa-benchmark --pipeline HxW`: the detector on camera frames, split into encoder and the rest.
 
-Per clip: `stride` camera frames go through add_frame, then detect() uploads, resizes and
-normalises them, runs the encoder, scores motion and builds the heat map at camera size. The
-encoder alone is timed on the same clip shape; the difference is the detector's own cost.
+Per clip: `stride` camera frames go through add_frame (in the node, on the image callback's
+thread, while the previous clip is analysed), then detect() uploads, resizes and normalises the
+new frames, runs the encoder, scores motion and builds the heat map at camera size. The encoder
+alone is timed on the same clip shape; the difference is the detector's own cost per clip.
 """
 
 import argparse
 from dataclasses import dataclass
+import os
 import statistics
 import time
 import warnings
@@ -47,7 +49,8 @@ class PipelineRow:
     precision: str
     fast_path: str
     model_input: str = '-'
-    detect_ms: float | None = None  # stride x add_frame + detect(): everything per clip
+    add_frame_ms: float | None = None  # per frame
+    detect_ms: float | None = None  # detect(): preprocessing, encoder, scores, heat map
     encoder_ms: float | None = None
     other_ms: float | None = None  # detect_ms - encoder_ms
     setup_s: float | None = None
@@ -89,40 +92,65 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
     row.device = str(detector.device)
     row.precision = precision_name(detector.dtype)
     row.fast_path = detector.run_encoder.fast_path.name
-    stamp, totals = 0.0, []
+    stamp, totals, adds = 0.0, [], []
     fill = config.num_frames - config.stride
     for index in range(fill):  # the first clip needs a full buffer
         stamp += 1 / 30
         detector.add_frame(camera[index % len(camera)], stamp)
     for clip_index in range(CLIPS + 2):
-        start = time.perf_counter()
         for _ in range(config.stride):
             stamp += 1 / 30
+            start = time.perf_counter()
             detector.add_frame(camera[int(stamp * 30) % len(camera)], stamp)
+            adds.append(time.perf_counter() - start)
+        start = time.perf_counter()
         result = detector.detect()
         totals.append(time.perf_counter() - start)
         if result is None:
             raise RuntimeError('the detector produced no clip')
         if clip_index == 0:
             row.setup_s = totals[0]
+    if args.profile_dir:
+        _profile(args.profile_dir, row, detector, camera, stamp)
     pixels, _ = detector.preprocess([result.last_frame] * row.frames, config.channel_order)
     first, encoder, _ = time_calls(lambda: detector.run_encoder(pixels), detector.device,
                                    CLIPS, args.max_seconds)
     row.model_input = 'x'.join(str(side) for side in pixels.shape[-2:])
+    row.add_frame_ms = statistics.median(adds) * 1e3
     row.detect_ms = statistics.median(totals[2:]) * 1e3
     row.encoder_ms = statistics.median(encoder) * 1e3
     row.other_ms = row.detect_ms - row.encoder_ms
 
 
+def _profile(directory: str, row: PipelineRow, detector: ObstacleDetector, camera: list,
+             stamp: float) -> None:
+    """Write where three clips' time goes, by CPU and by device time: the non-encoder work."""
+    from torch.profiler import profile, ProfilerActivity
+    cuda = detector.device.type == 'cuda'
+    with profile(activities=[ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * cuda) as prof:
+        for _ in range(3):
+            for _ in range(detector.config.stride):
+                stamp += 1 / 30
+                detector.add_frame(camera[int(stamp * 30) % len(camera)], stamp)
+            detector.detect()
+    os.makedirs(directory, exist_ok=True)
+    name = f'pipeline_{row.model}_{row.camera}_{row.device.replace(":", "")}_{row.fast_path}.txt'
+    with open(os.path.join(directory, name.replace('+', '-')), 'w') as out:
+        for sort in ['cpu_time_total'] + ['cuda_time_total'] * cuda:
+            out.write(prof.key_averages().table(sort_by=sort, row_limit=30,
+                                                max_name_column_width=60) + '\n')
+
+
 def format_pipeline_table(rows: list[PipelineRow]) -> str:
     header = ('model', 'clip', 'camera', 'model in', 'device', 'prec', 'fast path', 'setup s',
-              'detect ms', 'encoder ms', 'other ms')
+              'add_frame ms', 'detect ms', 'encoder ms', 'other ms')
     lines = [header]
     for row in rows:
         lines.append((row.model, f'{row.frames}x{row.img_size}', row.camera, row.model_input,
                       row.device, row.precision, row.fast_path,
                       *('-' if value is None else f'{value:.{digits}f}' for value, digits in (
-                          (row.setup_s, 1), (row.detect_ms, 2), (row.encoder_ms, 2),
+                          (row.setup_s, 1), (row.add_frame_ms, 2), (row.detect_ms, 2),
+                          (row.encoder_ms, 2),
                           (row.other_ms, 2)))))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = '\n'.join('  '.join(cell.rjust(width) for cell, width in zip(line, widths))
