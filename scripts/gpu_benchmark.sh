@@ -8,6 +8,7 @@
 #   tuning    the fast path with Inductor's coordinate-descent tuning of its own kernels
 #   accuracy  fp16/bf16 vs fp32 with the fast path, and plain CPU rows for the speed-up column
 #   pipeline  the detector around the encoder on 480x640 frames
+#   warmstart the fast path again in a new process: compile time with torch's on-disk cache
 #   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
 #             .whl/, installed into a venv beside the machine's torch)
 set -u
@@ -40,8 +41,14 @@ for stage in "$@"; do
     pipeline) $bench --pipeline --devices cuda --precisions bf16 --fast-paths none,auto \
         --profile-dir /tmp/profiles_pipeline --json "$OUT/pipeline.json"
       cat /tmp/profiles_pipeline/*.txt > "$OUT/profiles_pipeline.txt" ;;
-    e2e) python3 -m venv --system-site-packages /tmp/rosenv  # the wheels' layout needs a prefix
+    warmstart) $bench --devices cuda --precisions bf16 --fast-paths compile+cuda_graph \
+        --no-accuracy --iterations 5 --json "$OUT/warmstart.json" ;;
+    e2e) # The ROS wheels need a prefix of their own: a venv that also sees this machine's torch.
+      torch_site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+      python3 -m venv /tmp/rosenv
       /tmp/rosenv/bin/python -m pip install -q --no-index --no-deps --no-compile .whl/*.whl
+      echo "import site; site.addsitedir('$torch_site')" > "$(/tmp/rosenv/bin/python -c \
+        'import sysconfig; print(sysconfig.get_paths()["purelib"])')/machine_torch.pth"
       /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end --devices cuda \
         --precisions bf16 --fast-paths auto --json "$OUT/e2e.json" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
