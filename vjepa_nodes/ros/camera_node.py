@@ -152,6 +152,9 @@ def main(args: list[str] | None = None) -> None:
     except ValueError as error:  # a bad parameter value: say which and why, then exit
         rclpy.logging.get_logger('camera').fatal(str(error))
         raise SystemExit(2) from error
+    except Exception:  # noqa: B902 - SIGTERM shutting rclpy down mid-spin raises RCLError
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()

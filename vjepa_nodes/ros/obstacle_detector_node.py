@@ -288,6 +288,9 @@ def main(args: list[str] | None = None) -> None:
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:  # noqa: B902 - SIGTERM shutting rclpy down mid-spin raises RCLError
+        if rclpy.ok():
+            raise
     finally:
         node.stop_inference()
         executor.shutdown()
