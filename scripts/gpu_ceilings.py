@@ -24,7 +24,7 @@ import argparse
 import json
 
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention import sdpa_kernel, SDPBackend
 import torch.nn.functional as F
 
 
