@@ -47,6 +47,7 @@ setup(
     entry_points={
         'console_scripts': [
             'encoder_demo = vjepa_nodes.tools.encoder_demo:main',
+            'vjepa-benchmark = vjepa_nodes.tools.benchmark:main',
             'camera_node = vjepa_nodes.ros.camera_node:main',
             'collision_avoidance = vjepa_nodes.ros.collision_avoidance_node:main',
             'obstacle_detector = vjepa_nodes.ros.obstacle_detector_node:main',

@@ -88,7 +88,8 @@ class CapturedForward:
                 encode(self.input, rope)
         torch.cuda.current_stream(device).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        # thread_local: the image callback thread may allocate pinned host memory meanwhile.
+        with torch.cuda.graph(self.graph, capture_error_mode='thread_local'):
             self.output = encode(self.input, rope)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
@@ -151,7 +152,8 @@ class EncoderRunner:
                           'continuing without compilation (same results, slower)')
             self.fast_path = FastPath(compile_model=False, cuda_graph=self.fast_path.cuda_graph)
             self._encode = self.encoder.encode
-            self._graphs.clear()
+            self._graphs.clear()  # captured from the compiled code: prepare every shape again
+            self.setup_seconds.clear()
             tokens = self._prepare_and_run(clip, rope, shape)
         self.setup_seconds[shape] = time.perf_counter() - start
         _logger.info(f'{self.fast_path.name} fast path ready for {shape} in '

@@ -153,21 +153,18 @@ def time_calls(call: Callable[[], object], device: torch.device, iterations: int
     """
     Return (first call s, timed call s, CPU-fallback warnings) for `call` on `device`.
 
-    The first call (compilation, capture) is timed apart, then warm-ups until a call is as fast
-    as the one before it, then up to `iterations` calls, each synchronised: a clip's latency.
+    The first call (compilation, capture) is timed apart; the second sizes the run: two more
+    warm-up calls when calls are short, then up to `iterations` calls within `max_seconds`
+    (at least 2), each synchronised: a clip's latency.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        synchronize(device)
-        start = time.perf_counter()
-        call()
-        synchronize(device)
-        first = time.perf_counter() - start
+        first = _timed(call, device)
     fallbacks = sorted({str(w.message) for w in caught if 'fall back' in str(w.message)})
-    samples: list[float] = []
-    for _ in range(2 if first < 5.0 else 0):  # warm-up: caches, clocks, allocator
-        samples.append(_timed(call, device))
-    budget = max(2, min(iterations, int(max_seconds / max(min(samples or [first]), 1e-6))))
+    steady = _timed(call, device)
+    if steady < 1.0:  # warm-up: caches, clocks, allocator
+        steady = min(_timed(call, device) for _ in range(2))
+    budget = max(2, min(iterations, int(max_seconds / max(steady, 1e-6))))
     return first, [_timed(call, device) for _ in range(budget)], fallbacks
 
 
