@@ -36,7 +36,6 @@ def test_stamp_to_score_latency_through_the_node_process(ros, tmp_path, monkeypa
     assert 60 <= row['images_sent'] <= 100
     assert row['clips_scored'] >= 10
     assert 0 < row['latency_ms_p50'] <= row['latency_ms_p90'] <= row['latency_ms_max'] < 2000
-    assert row['latency_ms_p50'] <= row['heatmap_latency_ms_p50']  # the flag goes first
     assert row['fast_path'] == 'none' and row['camera'] == '60x80'
     assert 'latency_ms_p50' in printed
 

@@ -18,10 +18,10 @@
 The detector node runs as its own process, as `ros2 run` starts it. This process publishes
 camera-sized Image messages stamped with the current time at the camera rate and listens to the
 node's outputs. Per clip the node publishes the obstacle flag, the scores, then the heat map,
-which carries the stamp of the clip's newest frame. The score latency is the arrival of the flag
-minus that stamp (the flag and the heat map of one clip are paired by arrival order): transport
-in, waiting for the worker, preprocessing, encoder, scoring, publishing, transport out. The heat
-map's own arrival is reported too (it adds packing and sending a camera-sized float image).
+which carries the stamp of the clip's newest frame; the flag and scores carry no stamp. So the
+latency is the heat map's arrival minus its stamp: transport in, waiting for the worker,
+preprocessing, encoder, scoring, publishing, transport out. It bounds the stamp-to-score latency
+from above by the time to pack and send one camera-sized float image.
 DDS stays on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) in a private domain unless
 the caller set ROS_DOMAIN_ID, so benchmark images never reach a robot's graph.
 """
@@ -40,7 +40,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
-from std_msgs.msg import Bool, Float32, Header
+from std_msgs.msg import Float32, Header
 
 from vjepa_nodes.ros.demo import node_process
 from vjepa_nodes.ros.image_conversions import frame_to_image
@@ -61,15 +61,12 @@ class StampedCamera(Node):
                        for i in range(int(2 * fps))]
         self.sent = 0
         self.scores = 0
-        self.latencies: list[float] = []  # flag arrival - stamp
-        self.heatmap_latencies: list[float] = []
-        self._flag_arrivals: list[float] = []
+        self.latencies: list[float] = []  # heat map arrival - stamp
         self.camera = self.create_publisher(Image, 'image', QoSProfile(depth=1))
         # Raw: only the stamp is read, so a large heat map costs this process no decoding time
         # that would otherwise be counted as latency.
         self.create_subscription(Image, 'heatmap', self._on_heatmap, OUTPUT_QOS, raw=True)
         self.create_subscription(Float32, 'motion_score', self._on_score, OUTPUT_QOS)
-        self.create_subscription(Bool, 'obstacle', self._on_flag, OUTPUT_QOS)
         self.create_timer(1.0 / fps, self._publish)
 
     def _publish(self) -> None:
@@ -81,18 +78,9 @@ class StampedCamera(Node):
     def _on_score(self, msg: Float32) -> None:
         self.scores += 1
 
-    def _on_flag(self, msg: Bool) -> None:
-        self._flag_arrivals.append(self._now())
-
     def _on_heatmap(self, serialized: bytes) -> None:
-        stamp = cdr_header_stamp(serialized)
-        self.heatmap_latencies.append(self._now() - stamp)
-        if self._flag_arrivals:  # the newest flag is this clip's (a lost flag costs one pair)
-            self.latencies.append(self._flag_arrivals[-1] - stamp)
-            self._flag_arrivals.clear()
-
-    def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        now = self.get_clock().now().nanoseconds * 1e-9
+        self.latencies.append(now - cdr_header_stamp(serialized))
 
 
 def cdr_header_stamp(serialized: bytes) -> float:
@@ -124,7 +112,7 @@ def run_end_to_end(args: argparse.Namespace) -> int:
     executor.add_node(camera)
     try:
         ready = _spin_until(
-            executor, lambda: camera.heatmap_latencies or detector.poll() is not None,
+            executor, lambda: camera.latencies or detector.poll() is not None,
             args.startup_timeout)
         if detector.poll() is not None:
             print(f'error: the detector node exited with {detector.returncode} (see its log)')
@@ -133,12 +121,10 @@ def run_end_to_end(args: argparse.Namespace) -> int:
             print('error: the detector node produced no result within '
                   f'{args.startup_timeout:.0f} s (see its log above)')
             return 1
-        # The first clips include compilation and warm-up.
-        warm, warm_heatmaps = len(camera.latencies) + 2, len(camera.heatmap_latencies) + 2
+        warm = len(camera.latencies) + 2  # the first clips include compilation and warm-up
         sent_before = camera.sent
         _spin_until(executor, lambda: detector.poll() is not None, args.duration)
         sent, latencies = camera.sent - sent_before, camera.latencies[warm:]
-        heatmap_latencies = camera.heatmap_latencies[warm_heatmaps:]
     finally:
         executor.shutdown()
         camera.destroy_node()
@@ -156,8 +142,7 @@ def run_end_to_end(args: argparse.Namespace) -> int:
            'scores_received': camera.scores,  # depth-1 topics: the newest wins
            'latency_ms_p50': statistics.median(latencies) * 1e3,
            'latency_ms_p90': statistics.quantiles(latencies, n=10)[-1] * 1e3,
-           'latency_ms_max': max(latencies) * 1e3,
-           'heatmap_latency_ms_p50': statistics.median(heatmap_latencies) * 1e3}
+           'latency_ms_max': max(latencies) * 1e3}
     for key, value in row.items():
         print(f'{key:>18}  {value:.1f}' if isinstance(value, float) else f'{key:>18}  {value}')
     with open(args.json, 'w') as out:
