@@ -41,7 +41,7 @@ import warnings
 import torch
 
 from vjepa_nodes.device import (
-    DEVICE_CHOICES, PRECISIONS, resolve_device_and_precision)
+    DEVICE_CHOICES, precision_name, PRECISIONS, resolve_device_and_precision)
 from vjepa_nodes.encoder import build_encoder, ENCODER_CONFIGS, RandomWeightsWarning
 from vjepa_nodes.encoder.fast_path import COMPILE_MODES, EncoderRunner, FAST_PATHS
 from vjepa_nodes.tools import reference_models
@@ -190,7 +190,7 @@ def encoder_rows(args: argparse.Namespace) -> list[Row]:
     generator = torch.Generator().manual_seed(0)
     for model_size in args.model_sizes:
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore', RandomWeightsWarning)  # announced in the table note
+            warnings.simplefilter('ignore', RandomWeightsWarning)  # main() prints it once
             master = build_encoder(model_size, checkpoint=args.checkpoint,
                                    allow_random_weights=not args.checkpoint)
         for device_name in args.devices:
@@ -222,16 +222,12 @@ def _device_rows(args, model_size, master, device, dtype, generator) -> list[Row
                     with torch.inference_mode():
                         expected = reference(clip)
                 base = Row(model_size, frames, height, width, str(device),
-                           _precision_name(dtype), batch, 'vjepa_nodes')
+                           precision_name(dtype), batch, 'vjepa_nodes')
                 for fast_path in args.fast_paths:
                     rows.append(_time_ours(args, base, encoder, fast_path, clip, expected))
                 if args.compare:
                     rows += _time_references(args, base, master.config, clip)
     return rows
-
-
-def _precision_name(dtype: torch.dtype) -> str:
-    return next(name for name, value in PRECISIONS.items() if value == dtype)
 
 
 def _time_ours(args, base: Row, encoder, fast_path: str, clip, expected) -> Row:

@@ -113,8 +113,8 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
     if args.profile_dir:
         _profile(args.profile_dir, row, detector, camera, stamp)
     pixels, _ = detector.preprocess([result.last_frame] * row.frames, config.channel_order)
-    first, encoder, _ = time_calls(lambda: detector.run_encoder(pixels), detector.device,
-                                   CLIPS, args.max_seconds)
+    _, encoder, _ = time_calls(lambda: detector.run_encoder(pixels), detector.device,
+                               CLIPS, args.max_seconds)
     row.model_input = 'x'.join(str(side) for side in pixels.shape[-2:])
     row.add_frame_ms = statistics.median(adds) * 1e3
     row.detect_ms = statistics.median(totals[2:]) * 1e3
