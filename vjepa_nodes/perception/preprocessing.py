@@ -95,7 +95,8 @@ class Preprocessor:
 
     Consecutive clips overlap (stride < num_frames), so each frame is uploaded and resized once:
     the processed frames of the previous clip are kept on the device and reused when the same
-    frame objects come back (ClipBuffer hands out the frames it stores, so identity is enough).
+    frame objects come back (ClipBuffer hands out the frames it stores, so identity is enough:
+    callers must not write into a frame once it has been passed in).
     Frames stored with `host_copy` sit in pinned memory on CUDA, so their upload is an
     asynchronous copy with no staging step.
     """
