@@ -180,3 +180,30 @@ def test_shutdown_from_active_stops_cleanly(ros):
     assert rig.node._detector is None and rig.node._worker is None
     assert wait_for(lambda: rig.camera.get_subscription_count() == 0)
     rig.send(2)  # nobody listens any more; nothing may fail
+
+
+def test_the_node_process_logs_the_core_messages_to_ros(ros):
+    # Device choice, weights and compilation progress come from the core's Python logger; the
+    # executable forwards them to /rosout, where launch files and rqt_console show them.
+    import os
+    import subprocess
+    import sys
+    from rcl_interfaces.msg import Log
+    from rclpy.node import Node
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    listener = ros.add(Node('rosout_listener', context=ros.context))
+    messages = []
+    listener.create_subscription(
+        Log, '/rosout', lambda msg: messages.append((msg.name, msg.msg)),
+        QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                   durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    arguments = [f'{name}:={value}' for name, value in {**SETTINGS, 'device': 'cpu'}.items()]
+    command = [sys.executable, '-c', 'from vjepa_nodes.ros.obstacle_detector_node import main; '
+               'main()', '--ros-args'] + [item for arg in arguments for item in ('-p', arg)]
+    process = subprocess.Popen(command, env=dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)))
+    try:
+        assert wait_for(lambda: any('compute on cpu in fp32' in text and name == 'obstacle_detector'
+                                    for name, text in messages), timeout=30.0), messages
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

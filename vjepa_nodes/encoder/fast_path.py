@@ -78,24 +78,27 @@ class CapturedForward:
 
     def __init__(self, encode: Encode, clip: torch.Tensor, rope: RopeTables,
                  warmup_runs: int = 2) -> None:
+        self.device = clip.device
         self.input = clip.clone()
-        device = clip.device
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        # Compilation, autotuning and library handles happen in the warm-up, never in a capture.
-        with torch.cuda.stream(side):
-            for _ in range(warmup_runs):
-                encode(self.input, rope)
-        torch.cuda.current_stream(device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        # thread_local: the image callback thread may allocate pinned host memory meanwhile.
-        with torch.cuda.graph(self.graph, capture_error_mode='thread_local'):
-            self.output = encode(self.input, rope)
+        self.rope = rope  # the graph reads these tables at fixed addresses: keep them alive
+        with torch.cuda.device(self.device):  # capture on the model's GPU, not the current one
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            # Compilation, autotuning and library handles happen in the warm-up, not in capture.
+            with torch.cuda.stream(side):
+                for _ in range(warmup_runs):
+                    encode(self.input, rope)
+            torch.cuda.current_stream().wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            # thread_local: the image callback thread may allocate pinned host memory meanwhile.
+            with torch.cuda.graph(self.graph, capture_error_mode='thread_local'):
+                self.output = encode(self.input, rope)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        self.input.copy_(clip)
-        self.graph.replay()
-        return self.output.clone()  # the next replay overwrites self.output
+        with torch.cuda.device(self.device):
+            self.input.copy_(clip)
+            self.graph.replay()
+            return self.output.clone()  # the next replay overwrites self.output
 
 
 class EncoderRunner:
@@ -143,26 +146,23 @@ class EncoderRunner:
                      + (' (compiling: a minute or more the first time)'
                         if self.fast_path.compile_model else ''))
         start = time.perf_counter()
-        try:
-            tokens = self._prepare_and_run(clip, rope, shape)
-        except Exception as error:  # noqa: B902 - any compiler failure; the plain path remains
-            if not self.fast_path.compile_model:
-                raise
-            _logger.error(f'torch.compile failed ({type(error).__name__}: {error}); '
-                          'continuing without compilation (same results, slower)')
-            self.fast_path = FastPath(compile_model=False, cuda_graph=self.fast_path.cuda_graph)
-            self._encode = self.encoder.encode
-            self._graphs.clear()  # captured from the compiled code: prepare every shape again
-            self.setup_seconds.clear()
-            tokens = self._prepare_and_run(clip, rope, shape)
+        tokens = (self._compiled_or_plain(clip, rope) if self.fast_path.compile_model
+                  else self._encode(clip, rope))
+        if self.fast_path.cuda_graph:
+            self._graphs[shape] = CapturedForward(self._encode, clip, rope)
+            tokens = self._graphs[shape](clip)
         self.setup_seconds[shape] = time.perf_counter() - start
         _logger.info(f'{self.fast_path.name} fast path ready for {shape} in '
                      f'{self.setup_seconds[shape]:.1f} s')
         return tokens
 
-    def _prepare_and_run(self, clip: torch.Tensor, rope: RopeTables,
-                         shape: tuple[int, ...]) -> torch.Tensor:
-        if not self.fast_path.cuda_graph:
+    def _compiled_or_plain(self, clip: torch.Tensor, rope: RopeTables) -> torch.Tensor:
+        """Run the compiled encoder once (this compiles it); without a compiler, go plain."""
+        try:
             return self._encode(clip, rope)
-        self._graphs[shape] = CapturedForward(self._encode, clip, rope)
-        return self._graphs[shape](clip)
+        except Exception as error:  # noqa: B902 - compiler errors have no common base class
+            _logger.error(f'torch.compile failed ({type(error).__name__}: {error}); '
+                          'continuing without compilation (same results, slower)')
+        self.fast_path = FastPath(compile_model=False, cuda_graph=self.fast_path.cuda_graph)
+        self._encode = self.encoder.encode  # graphs already captured from compiled code stay
+        return self._encode(clip, rope)

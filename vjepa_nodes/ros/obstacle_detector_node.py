@@ -21,6 +21,7 @@ buffers; a worker thread analyses the newest ready clip, so a slow model never b
 """
 
 from collections import OrderedDict
+import logging
 import sys
 import threading
 import time
@@ -273,9 +274,31 @@ def overlay(frame: np.ndarray, detection: DetectionResult) -> np.ndarray:
     return image
 
 
+class RosLogHandler(logging.Handler):
+    """Forward the core's Python log records (device choice, weights, compilation) to ROS."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__()
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(message)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(message)
+        else:
+            self._ros_logger.info(message)
+
+
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = ObstacleDetectorNode()
+    # Without this the first clip's minutes of compilation on a Jetson would pass in silence.
+    core_logger = logging.getLogger('vjepa_nodes')
+    core_logger.setLevel(logging.INFO)
+    core_logger.propagate = False
+    core_logger.addHandler(RosLogHandler(node.get_logger()))
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     configured = True
