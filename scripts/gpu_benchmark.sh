@@ -6,9 +6,10 @@
 #   modes     the fast path with Inductor's max-autotune (batch 1 and 4)
 #   quick     plain and fast path only, batch 1 and 4 (while tuning)
 #   tuning    the fast path with Inductor's coordinate-descent tuning of its own kernels
-#   accuracy  fp16/bf16 vs fp32 with the fast path, and plain CPU rows for the speed-up column
+#   accuracy  fp16/bf16 vs fp32 with the fast path, and the host CPU's plain rows
 #   pipeline  the detector around the encoder on 480x640 frames
 #   warmstart the fast path again in a new process: compile time with torch's on-disk cache
+#   tests     the fast-path tests, CUDA-graph ones included
 #   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
 #             .whl/, installed into a venv beside the machine's torch)
 set -u
@@ -51,6 +52,7 @@ for stage in "$@"; do
         'import sysconfig; print(sysconfig.get_paths()["purelib"])')/machine_torch.pth"
       /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end --devices cuda \
         --precisions bf16 --fast-paths auto --json "$OUT/e2e.json" ;;
+    tests) python3 -m pytest -q -p no:cacheprovider test/test_fast_path.py ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done

@@ -86,3 +86,15 @@ def test_table_formats_missing_values_as_dashes():
     header, line = text.splitlines()
     assert header.split()[:3] == ['model', 'clip', 'device']
     assert '1.23' in line and line.split().count('-') == 4
+
+
+def test_auto_is_timed_once_where_it_means_a_named_path(tmp_path, capsys):
+    result, _ = run(tmp_path, capsys, '--fast-paths', 'none,auto')
+    assert [row['fast_path'] for row in result['rows']] == ['none']  # auto is none on a CPU
+
+
+@pytest.mark.parametrize('size', ['256x', 'x256', '0', '16x-16'])
+def test_malformed_resolutions_are_refused(size, capsys):
+    with pytest.raises(SystemExit):
+        main(['--resolutions', size])
+    assert 'resolutions' in capsys.readouterr().err

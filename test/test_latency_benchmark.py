@@ -48,3 +48,16 @@ def test_a_node_that_cannot_start_is_reported(ros, tmp_path, monkeypatch, capsys
                  '--startup-timeout', '60', '--json', str(tmp_path / 'e2e.json')])
     assert code == 1
     assert 'the detector node exited with 1' in capsys.readouterr().out
+
+
+def test_header_stamps_are_read_from_serialized_messages_of_either_byte_order():
+    import struct
+    from builtin_interfaces.msg import Time
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+    from vjepa_nodes.ros.latency_benchmark import cdr_header_stamp
+    image = Image(header=Header(stamp=Time(sec=1795000000, nanosec=250000000)), data=b'x' * 9)
+    assert cdr_header_stamp(serialize_message(image)) == pytest.approx(1795000000.25)
+    big_endian = b'\x00\x00\x00\x00' + struct.pack('>iI', 7, 500000000) + b'\x00' * 8
+    assert cdr_header_stamp(big_endian) == pytest.approx(7.5)

@@ -239,3 +239,16 @@ def test_activation_is_the_documented_soft_threshold():
     motion = scorer.score(current, (1, 1, 3))
     assert motion.motion_score == pytest.approx(1 - math.exp(-(1 - math.cos(0.1)) / 0.02),
                                                 rel=1e-5)  # fp32
+
+
+def test_added_frames_are_the_detectors_own_copies():
+    # Cameras often refill one buffer: what the detector keeps must not change with it.
+    detector = ObstacleDetector('tiny', img_size=64, num_frames=2, stride=1, device='cpu',
+                                allow_random_weights=True)
+    reused = np.zeros((48, 64, 3), np.uint8)
+    detector.add_frame(reused, 0.0)
+    reused[:] = 200
+    detector.add_frame(reused, 0.1)
+    clip = detector.buffer.take_clip()
+    assert clip.frames[0].max() == 0 and clip.frames[1].min() == 200
+    assert not any(np.shares_memory(frame, reused) for frame in clip.frames)

@@ -99,7 +99,7 @@ class ObstacleDetector:
         # Everything cheap is built (and so validated) before the encoder loads its weights.
         self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)
         self.device, self.dtype = resolve_device_and_precision(cfg.device, cfg.precision)
-        resolve_fast_path(cfg.fast_path, self.device)
+        resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one before loading
         self.preprocess = Preprocessor(cfg.img_size, cfg.resize_mode, self.device, self.dtype,
                                        encoder_config.patch_size)
         self.scorer = MotionScorer(cfg.scoring)

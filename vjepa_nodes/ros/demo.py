@@ -94,6 +94,7 @@ class Monitor(Node):
 
 
 def node_process(module: str, parameters: dict, env: dict) -> subprocess.Popen:
+    """Start vjepa_nodes.ros.<module>'s main() as a process with these ROS parameters."""
     arguments = [f'{name}:={value}' for name, value in parameters.items()]
     code = f'import sys; from vjepa_nodes.ros.{module} import main; main()'
     command = [sys.executable, '-c', code, '--ros-args']

@@ -80,7 +80,9 @@ class StampedCamera(Node):
 
     def _on_heatmap(self, serialized: bytes) -> None:
         now = self.get_clock().now().nanoseconds * 1e-9
-        self.latencies.append(now - cdr_header_stamp(serialized))
+        stamp = cdr_header_stamp(serialized)
+        if stamp > 0:  # 0: the node no longer knew the frame's header; nothing to time
+            self.latencies.append(now - stamp)
 
 
 def cdr_header_stamp(serialized: bytes) -> float:
@@ -124,6 +126,9 @@ def run_end_to_end(args: argparse.Namespace) -> int:
         warm = len(camera.latencies) + 2  # the first clips include compilation and warm-up
         sent_before = camera.sent
         _spin_until(executor, lambda: detector.poll() is not None, args.duration)
+        if detector.poll() is not None:
+            print(f'error: the detector node exited with {detector.returncode} while timed')
+            return 1
         sent, latencies = camera.sent - sent_before, camera.latencies[warm:]
     finally:
         executor.shutdown()

@@ -43,7 +43,8 @@ import torch
 from vjepa_nodes.device import (
     DEVICE_CHOICES, precision_name, PRECISIONS, resolve_device_and_precision)
 from vjepa_nodes.encoder import build_encoder, ENCODER_CONFIGS, RandomWeightsWarning
-from vjepa_nodes.encoder.fast_path import COMPILE_MODES, EncoderRunner, FAST_PATHS
+from vjepa_nodes.encoder.fast_path import (
+    COMPILE_MODES, EncoderRunner, FAST_PATHS, resolve_fast_path)
 from vjepa_nodes.tools import reference_models
 
 PLAIN = 'none'
@@ -83,8 +84,11 @@ def _csv(kind: Callable) -> Callable[[str], list]:
 
 
 def _resolution(text: str) -> tuple[int, int]:
-    height, _, width = text.partition('x')
-    return int(height), int(width or height)
+    height, separator, width = text.partition('x')
+    sides = (int(height), int(width) if separator else int(height))
+    if min(sides) < 1:
+        raise ValueError(f'{text!r} is not a size: give S or HxW with positive sides')
+    return sides
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
@@ -212,27 +216,46 @@ def _device_rows(args, model_size, master, device, dtype, generator) -> list[Row
     rows = []
     encoder = copy.deepcopy(master).to(device, dtype)
     reference = None if args.no_accuracy else copy.deepcopy(master).to(device)
+    # 'auto' is one of the named paths on each device: time each path once.
+    fast_paths = list(dict.fromkeys(_resolved_name(name, device) for name in args.fast_paths))
     for frames in args.frames:
         for height, width in args.resolutions:
             for batch in args.batch_sizes:
-                clip = torch.randn((batch, 3, frames, height, width), generator=generator)
-                clip = clip.to(device)
-                expected = None
-                if reference is not None:
-                    with torch.inference_mode():
-                        expected = reference(clip)
                 base = Row(model_size, frames, height, width, str(device),
                            precision_name(dtype), batch, 'vjepa_nodes')
-                for fast_path in args.fast_paths:
+                try:
+                    clip = torch.randn((batch, 3, frames, height, width), generator=generator)
+                    clip = clip.to(device)
+                    expected = None
+                    if reference is not None:
+                        with torch.inference_mode():
+                            expected = reference(clip)
+                except (RuntimeError, ValueError) as error:
+                    rows.append(Row(**{**asdict(base), 'note': f'failed: {_first_line(error)}'}))
+                    continue
+                for fast_path in fast_paths:
                     rows.append(_time_ours(args, base, encoder, fast_path, clip, expected))
                 if args.compare:
                     rows += _time_references(args, base, master.config, clip)
     return rows
 
 
+def _resolved_name(fast_path: str, device: torch.device) -> str:
+    try:
+        return resolve_fast_path(fast_path, device).name
+    except ValueError:
+        return fast_path  # its row says why it cannot run here
+
+
+def _first_line(error: Exception) -> str:
+    return f'{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ""}'
+
+
 def _time_ours(args, base: Row, encoder, fast_path: str, clip, expected) -> Row:
     row = Row(**{**asdict(base), 'fast_path': fast_path})
     try:
+        # Fresh compiler state per case: past its recompile limit dynamo would run eager quietly.
+        torch._dynamo.reset()
         runner = EncoderRunner(encoder, fast_path, args.compile_mode)
         row.fast_path = runner.fast_path.name
         typed = clip.to(runner.dtype)  # as the preprocessor hands it over
@@ -246,7 +269,7 @@ def _time_ours(args, base: Row, encoder, fast_path: str, clip, expected) -> Row:
         if args.profile_dir:
             _profile(args.profile_dir, row, call)
     except (RuntimeError, ValueError) as error:
-        row.note = f'failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}'
+        row.note = f'failed: {_first_line(error)}'
     return row
 
 
@@ -255,7 +278,7 @@ def _time_references(args, base: Row, config, clip) -> list[Row]:
         config, base.height, base.frames))]
     if args.official_repo:
         builders.append(('official', lambda: reference_models.official_encoder(
-            config, base.height, base.frames, args.official_repo)))
+            config, base.height, args.official_repo)))
     rows = []
     for name, build in builders:
         variants = [False, True] if name == 'transformers' and clip.device.type == 'cuda' else [

@@ -62,7 +62,7 @@ def pipeline_rows(args: argparse.Namespace) -> tuple[list[PipelineRow], str]:
     height, width = args.camera
     moving = MovingObject(width / 3, height / 2, height / 4, vx=width / 4)
     scene = SyntheticScene(width, height, (moving,))
-    camera = [scene.frame(i / 30) for i in range(30)]
+    camera = [scene.frame(i / args.camera_fps) for i in range(int(args.camera_fps))]
     rows = []
     for model_size in args.model_sizes:
         for frames in args.frames:
@@ -92,16 +92,15 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
     row.device = str(detector.device)
     row.precision = precision_name(detector.dtype)
     row.fast_path = detector.run_encoder.fast_path.name
-    stamp, totals, adds = 0.0, [], []
-    fill = config.num_frames - config.stride
-    for index in range(fill):  # the first clip needs a full buffer
-        stamp += 1 / 30
-        detector.add_frame(camera[index % len(camera)], stamp)
+    period, frame_index, totals, adds = 1 / args.camera_fps, 0, [], []
+    for _ in range(config.num_frames - config.stride):  # the first clip needs a full buffer
+        frame_index += 1
+        detector.add_frame(camera[frame_index % len(camera)], frame_index * period)
     for clip_index in range(CLIPS + 2):
         for _ in range(config.stride):
-            stamp += 1 / 30
+            frame_index += 1
             start = time.perf_counter()
-            detector.add_frame(camera[int(stamp * 30) % len(camera)], stamp)
+            detector.add_frame(camera[frame_index % len(camera)], frame_index * period)
             adds.append(time.perf_counter() - start)
         start = time.perf_counter()
         result = detector.detect()
@@ -111,7 +110,7 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
         if clip_index == 0:
             row.setup_s = totals[0]
     if args.profile_dir:
-        _profile(args.profile_dir, row, detector, camera, stamp)
+        _profile(args.profile_dir, row, detector, camera, frame_index, period)
     pixels, _ = detector.preprocess([result.last_frame] * row.frames, config.channel_order)
     _, encoder, _ = time_calls(lambda: detector.run_encoder(pixels), detector.device,
                                CLIPS, args.max_seconds)
@@ -123,15 +122,15 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
 
 
 def _profile(directory: str, row: PipelineRow, detector: ObstacleDetector, camera: list,
-             stamp: float) -> None:
+             frame_index: int, period: float) -> None:
     """Write where three clips' time goes, by CPU and by device time: the non-encoder work."""
     from torch.profiler import profile, ProfilerActivity
     cuda = detector.device.type == 'cuda'
     with profile(activities=[ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * cuda) as prof:
         for _ in range(3):
             for _ in range(detector.config.stride):
-                stamp += 1 / 30
-                detector.add_frame(camera[int(stamp * 30) % len(camera)], stamp)
+                frame_index += 1
+                detector.add_frame(camera[frame_index % len(camera)], frame_index * period)
             detector.detect()
     os.makedirs(directory, exist_ok=True)
     name = f'pipeline_{row.model}_{row.camera}_{row.device.replace(":", "")}_{row.fast_path}.txt'

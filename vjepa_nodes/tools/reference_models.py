@@ -57,7 +57,7 @@ def transformers_encoder(config: EncoderConfig, size: int,
     return encoder, lambda clip: encoder(clip.transpose(1, 2)).last_hidden_state
 
 
-def official_encoder(config: EncoderConfig, size: int, num_frames: int,
+def official_encoder(config: EncoderConfig, size: int,
                      repo: str | Path) -> tuple[nn.Module, ClipFunction]:
     """Build the official facebookresearch/vjepa2 VisionTransformer from a checkout at `repo`."""
     repo = Path(repo)
