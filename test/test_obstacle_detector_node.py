@@ -202,8 +202,9 @@ def test_the_node_process_logs_the_core_messages_to_ros(ros):
                'main()', '--ros-args'] + [item for arg in arguments for item in ('-p', arg)]
     process = subprocess.Popen(command, env=dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)))
     try:
-        assert wait_for(lambda: any('compute on cpu in fp32' in text and name == 'obstacle_detector'
-                                    for name, text in messages), timeout=30.0), messages
+        assert wait_for(lambda: any(
+            'compute on cpu in fp32' in text and name == 'obstacle_detector'
+            for name, text in messages), timeout=30.0), messages
     finally:
         process.terminate()
         process.wait(timeout=10)
