@@ -52,7 +52,10 @@ for stage in "$@"; do
         'import sysconfig; print(sysconfig.get_paths()["purelib"])')/machine_torch.pth"
       /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end --devices cuda \
         --precisions bf16 --fast-paths auto --json "$OUT/e2e.json" ;;
-    tests) python3 -m pytest -q -p no:cacheprovider test/test_fast_path.py ;;
+    tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \
+        --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
+      PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \
+        test/test_fast_path.py ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done
