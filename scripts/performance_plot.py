@@ -61,7 +61,6 @@ def main() -> None:
          [('batch 1', {'batch': 1}), ('batch 4', {'batch': 4})])
     bars(right, cpu['rows'], f"ViT-L 16x256, CPU ({cpu['machine']['cpu_threads']} cores)",
          [('fp32', {'precision': 'fp32'}), ('bf16', {'precision': 'bf16'})])
-    right.set_xlabel('ms per clip (lower is better)')
     figure.tight_layout()
     figure.savefig(DOCS / 'performance.png', dpi=110)
     print(f"wrote {DOCS / 'performance.png'}")

@@ -158,6 +158,9 @@ class Preprocessor:
         return pinned
 
     def _upload(self, frames: Sequence[np.ndarray]) -> torch.Tensor:
+        # Copies from pinned frames run asynchronously. The frames stay referenced (the clip
+        # buffer, self._processed) and ObstacleDetector.detect() waits for the device before it
+        # returns (the heat map comes back to the host), so no copy outlives its source.
         return torch.stack([torch.from_numpy(np.ascontiguousarray(frame)).to(
             self.device, non_blocking=True) for frame in frames])
 
