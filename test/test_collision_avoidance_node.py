@@ -162,4 +162,4 @@ def test_interrupted_node_commands_zero_before_exiting(ros, tmp_path):
         process.kill()
     last = _twist(rig.commands[-1][1])
     assert (last.linear.x, last.angular.z) == (0.0, 0.0)
-    assert rig.states[-1][1].startswith('STOP_STALE: shutting down')
+    assert wait_for(lambda: rig.states[-1][1].startswith('STOP_STALE: shutting down'))

@@ -28,6 +28,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -129,8 +130,11 @@ class CollisionAvoidanceNode(Node):
         return result(reason)
 
     def stop(self) -> None:
-        """Command zero velocity once, e.g. before shutting down."""
+        """Command zero velocity once, e.g. before shutting down, and wait for its delivery."""
         self._publish(VelocityCommand(0.0, 0.0, DriveState.STOP_STALE, 'shutting down'))
+        # Destroying a publisher right away can drop what reliable subscribers have not acked.
+        for publisher in (self._cmd_pub, self._state_pub):
+            publisher.wait_for_all_acked(Duration(seconds=0.5))
 
 
 def _raise_interrupt(signum, frame) -> None:
