@@ -36,7 +36,7 @@ from typing import Callable
 import torch
 
 from vjepa_nodes.encoder.layers import RopeTables
-from vjepa_nodes.encoder.vit import clip_token_grid, VJepa2Encoder
+from vjepa_nodes.encoder.vit import VJepa2Encoder
 
 # 'none', not 'off': ROS parameter parsing reads a bare off as the boolean false.
 FAST_PATHS = ('auto', 'none', 'compile', 'cuda_graph', 'compile+cuda_graph')
@@ -127,14 +127,9 @@ class EncoderRunner:
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         """Encode a normalised float clip (B, C, T, H, W) into tokens (B, N, D)."""
-        grid = clip_token_grid(self.encoder.config, clip.shape)
-        if not clip.is_floating_point():
-            raise ValueError(f'expected a normalised float clip, got dtype {clip.dtype}; '
-                             'convert and normalise frames first')
-        clip = clip.to(self.device, self.dtype)
         shape = tuple(clip.shape)
         with self._lock, torch.inference_mode():
-            rope = self.encoder.rope(grid, self.device)
+            clip, rope = self.encoder.prepare(clip.to(self.device))
             if shape in self.setup_seconds:
                 return self._graphs[shape](clip) if self.fast_path.cuda_graph else self._encode(
                     clip, rope)

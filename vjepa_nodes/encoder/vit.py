@@ -75,12 +75,15 @@ class VJepa2Encoder(nn.Module):
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         """Encode a normalised float clip (B, C, T, H, W) into tokens (B, N, D)."""
+        return self.encode(*self.prepare(clip))
+
+    def prepare(self, clip: torch.Tensor) -> tuple[torch.Tensor, RopeTables]:
+        """Check a clip; return it in the weights' dtype with its grid's RoPE tables."""
         grid = clip_token_grid(self.config, clip.shape)
         if not clip.is_floating_point():
             raise ValueError(f'expected a normalised float clip, got dtype {clip.dtype}; '
                              'convert and normalise frames first')
-        return self.encode(clip.to(self.patch_embed.proj.weight.dtype),
-                           self.rope(grid, clip.device))
+        return clip.to(self.patch_embed.proj.weight.dtype), self.rope(grid, clip.device)
 
     def encode(self, clip: torch.Tensor, rope: RopeTables) -> torch.Tensor:
         """

@@ -42,9 +42,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, Header
 
+from vjepa_nodes.camera_sources import demo_scene
 from vjepa_nodes.ros.demo import node_process
 from vjepa_nodes.ros.image_conversions import frame_to_image
-from vjepa_nodes.synthetic import MovingObject, SyntheticScene
 
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -55,8 +55,7 @@ class StampedCamera(Node):
     def __init__(self, size: tuple[int, int], fps: float) -> None:
         super().__init__('latency_benchmark')
         height, width = size
-        scene = SyntheticScene(width, height, (MovingObject(width / 3, height / 2, height / 4,
-                                                            vx=width / 4),))
+        scene = demo_scene(width, height, seed=0)
         self.images = [frame_to_image(scene.frame(i / fps), 'rgb8', Header())
                        for i in range(int(2 * fps))]
         self.sent = 0

@@ -377,10 +377,14 @@ def format_table(rows: list[Row]) -> str:
         note = note and f'{row.implementation} {row.device} {row.precision}: {note}'
         if note and note not in notes:
             notes.append(note)
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    text = '\n'.join('  '.join(value.rjust(width) for value, width in zip(line, widths))
-                     for line in cells)
-    return text + ''.join(f'\n  note: {note}' for note in notes)
+    return align(cells) + ''.join(f'\n  note: {note}' for note in notes)
+
+
+def align(lines: list[list[str]]) -> str:
+    """Right-align a header line and rows of cells into columns."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return '\n'.join('  '.join(cell.rjust(width) for cell, width in zip(line, widths))
+                     for line in lines)
 
 
 def machine_info() -> dict:

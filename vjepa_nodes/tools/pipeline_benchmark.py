@@ -28,11 +28,11 @@ import statistics
 import time
 import warnings
 
+from vjepa_nodes.camera_sources import demo_scene
 from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder import RandomWeightsWarning
 from vjepa_nodes.perception.detector import DetectorConfig, ObstacleDetector
-from vjepa_nodes.synthetic import MovingObject, SyntheticScene
-from vjepa_nodes.tools.benchmark import time_calls
+from vjepa_nodes.tools.benchmark import align, time_calls
 
 CLIPS = 12  # timed clips per case, after two warm-up clips
 
@@ -60,8 +60,7 @@ class PipelineRow:
 def pipeline_rows(args: argparse.Namespace) -> tuple[list[PipelineRow], str]:
     """Time the detector for every model size, frame count, img_size, device and fast path."""
     height, width = args.camera
-    moving = MovingObject(width / 3, height / 2, height / 4, vx=width / 4)
-    scene = SyntheticScene(width, height, (moving,))
+    scene = demo_scene(width, height, seed=0)
     camera = [scene.frame(i / args.camera_fps) for i in range(int(args.camera_fps))]
     rows = []
     for model_size in args.model_sizes:
@@ -141,6 +140,7 @@ def _profile(directory: str, row: PipelineRow, detector: ObstacleDetector, camer
 
 
 def format_pipeline_table(rows: list[PipelineRow]) -> str:
+    """Render pipeline rows as an aligned text table; notes follow below it."""
     header = ('model', 'clip', 'camera', 'model in', 'device', 'prec', 'fast path', 'setup s',
               'add_frame ms', 'detect ms', 'encoder ms', 'other ms')
     lines = [header]
@@ -149,10 +149,6 @@ def format_pipeline_table(rows: list[PipelineRow]) -> str:
                       row.device, row.precision, row.fast_path,
                       *('-' if value is None else f'{value:.{digits}f}' for value, digits in (
                           (row.setup_s, 1), (row.add_frame_ms, 2), (row.detect_ms, 2),
-                          (row.encoder_ms, 2),
-                          (row.other_ms, 2)))))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = '\n'.join('  '.join(cell.rjust(width) for cell, width in zip(line, widths))
-                     for line in lines)
-    return text + ''.join(f'\n  note: {row.device} {row.fast_path}: {row.note}'
-                          for row in rows if row.note)
+                          (row.encoder_ms, 2), (row.other_ms, 2)))))
+    return align(lines) + ''.join(f'\n  note: {row.device} {row.fast_path}: {row.note}'
+                                  for row in rows if row.note)
