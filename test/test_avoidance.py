@@ -14,6 +14,8 @@
 
 """Avoidance policy: every state and transition, the timeout, the e-stop and the limits."""
 
+from dataclasses import fields
+
 from hypothesis import given, strategies as st
 import pytest
 from vjepa_nodes.avoidance import AvoidancePolicy, DriveState, Perception, PolicyConfig
@@ -21,7 +23,7 @@ from vjepa_nodes.avoidance import AvoidancePolicy, DriveState, Perception, Polic
 # Generous acceleration limits so that only the limit tests see them act.
 CONFIG = PolicyConfig(cruise_speed=0.4, turn_speed=0.6, caution_score=0.1, danger_score=0.3,
                       timeout=0.5, max_linear_speed=0.5, max_angular_speed=1.0,
-                      max_linear_accel=100.0, max_angular_accel=100.0)
+                      max_linear_accel=10.0, max_angular_accel=20.0)
 
 
 class Clock:
@@ -34,9 +36,11 @@ class Clock:
         return self.now
 
 
-def seen(clock, left=0.0, center=0.0, right=0.0, obstacle=False, age=0.0, reference=True):
+def seen(clock, left=0.0, center=0.0, right=0.0, obstacle=False, age=0.0, silence=0.0,
+         reference=True, problem=''):
+    """A result about images captured `age` s ago that arrived `silence` s ago."""
     return Perception({'left': left, 'center': center, 'right': right}, obstacle,
-                      clock.now - age, reference)
+                      clock.now - age, clock.now - silence, reference, problem)
 
 
 @pytest.fixture
@@ -52,19 +56,19 @@ def policy(clock):
 
 
 def test_clear_cruises(policy, clock):
-    command = policy.step(seen(clock), estop=False)
+    command = policy.step(seen(clock), estop=None)
     assert (command.linear, command.angular, command.state) == (0.4, 0.0, DriveState.CLEAR)
 
 
 @pytest.mark.parametrize(('peak', 'fraction'), [(0.1, 1.0), (0.2, 0.5), (0.25, 0.25)])
 def test_caution_slows_in_proportion(policy, clock, peak, fraction):
-    command = policy.step(seen(clock, right=peak), estop=False)
+    command = policy.step(seen(clock, right=peak), estop=None)
     assert command.state is DriveState.CAUTION
     assert command.linear == pytest.approx(0.4 * fraction) and command.angular == 0.0
 
 
 def test_obstacle_flag_off_centre_is_caution(policy, clock):
-    command = policy.step(seen(clock, left=0.2, obstacle=True), estop=False)
+    command = policy.step(seen(clock, left=0.2, obstacle=True), estop=None)
     assert command.state is DriveState.CAUTION and command.linear == pytest.approx(0.2)
 
 
@@ -72,12 +76,14 @@ def test_obstacle_flag_off_centre_is_caution(policy, clock):
     lambda clock: seen(clock, reference=False),
     lambda clock: seen(clock, center=float('nan')),
     lambda clock: seen(clock, right=float('inf')),
-    lambda clock: Perception({'left': 0.0, 'right': 0.0}, False, clock.now),
+    lambda clock: Perception({'left': 0.0, 'right': 0.0}, False, clock.now, clock.now),
     lambda clock: seen(clock, age=-0.2),  # stamped in the future: another clock
-    lambda clock: Perception({'left': 0.0, 'center': 0.0, 'right': 0.0}, False, float('nan')),
+    lambda clock: seen(clock, age=float('nan')),
+    lambda clock: seen(clock, silence=float('nan')),
+    lambda clock: seen(clock, problem='camera frozen: the same image for 2.0 s'),
 ])
 def test_unusable_perception_stops(policy, clock, perception):
-    command = policy.step(perception(clock), estop=False)
+    command = policy.step(perception(clock), estop=None)
     assert (command.linear, command.angular, command.state) == (0.0, 0.0, DriveState.STOP_STALE)
 
 
@@ -86,41 +92,71 @@ def test_unusable_perception_stops(policy, clock, perception):
 def test_danger_ahead_stops_and_turns_to_the_clearer_side(policy, clock, left, right, angular,
                                                           center, obstacle):
     command = policy.step(seen(clock, left=left, center=center, right=right, obstacle=obstacle),
-                          estop=False)
+                          estop=None)
     assert command.state is DriveState.AVOID
     assert command.linear == 0.0 and command.angular == angular
 
 
 def test_stale_or_missing_perception_stops(policy, clock):
-    assert policy.step(None, estop=False).state is DriveState.STOP_STALE
-    fresh = policy.step(seen(clock, age=0.5), estop=False)
+    assert policy.step(None, estop=None).state is DriveState.STOP_STALE
+    fresh = policy.step(seen(clock, age=1.0, silence=0.5), estop=None)
     assert fresh.state is DriveState.CLEAR
-    stale = policy.step(seen(clock, age=0.51), estop=False)
-    assert (stale.linear, stale.angular, stale.state) == (0.0, 0.0, DriveState.STOP_STALE)
-    assert '0.51 s old' in stale.reason
+    late = policy.step(seen(clock, silence=0.51), estop=None)
+    assert (late.linear, late.angular, late.state) == (0.0, 0.0, DriveState.STOP_STALE)
+    assert 'no detector result for 0.51 s' in late.reason
+    old = policy.step(seen(clock, age=1.01), estop=None)
+    assert (old.linear, old.angular, old.state) == (0.0, 0.0, DriveState.STOP_STALE)
+    assert 'captured 1.01 s ago' in old.reason
+
+
+@pytest.mark.parametrize(('age', 'moves'), [(-0.1, True), (-0.11, False), (-10.0, False),
+                                            (100.0, False)])
+def test_capture_stamps_in_the_future_or_far_past_stop(policy, clock, age, moves):
+    command = policy.step(seen(clock, age=age), estop=None)
+    assert (command.state is DriveState.CLEAR) == moves
+    if not moves:
+        assert command.linear == 0.0 and command.state is DriveState.STOP_STALE
+
+
+def test_capture_age_is_judged_on_the_stamp_clock(clock):
+    stamp_clock = Clock()
+    stamp_clock.now = 5000.0  # e.g. simulated time: unrelated to the steady clock
+    policy = AvoidancePolicy(CONFIG, clock, stamp_clock)
+    clock.now += 1.0
+    perception = Perception({'left': 0.0, 'center': 0.0, 'right': 0.0}, False, 4999.5,
+                            clock.now)
+    assert policy.step(perception, estop=None).state is DriveState.CLEAR
+    stamp_clock.now += 0.6  # images now 1.1 s old, though the result just arrived
+    assert policy.step(perception, estop=None).state is DriveState.STOP_STALE
+
+
+def test_a_problem_reported_by_the_detector_stops_with_its_reason(policy, clock):
+    command = policy.step(seen(clock, problem='camera frozen: the same image for 2.0 s'),
+                          estop=None)
+    assert command.state is DriveState.STOP_STALE and command.reason.startswith('camera frozen')
 
 
 def test_perception_ages_on_the_policy_clock(policy, clock):
     perception = seen(clock)
-    assert policy.step(perception, estop=False).state is DriveState.CLEAR
+    assert policy.step(perception, estop=None).state is DriveState.CLEAR
     clock.now += 0.6  # no new perception arrives
-    assert policy.step(perception, estop=False).state is DriveState.STOP_STALE
+    assert policy.step(perception, estop=None).state is DriveState.STOP_STALE
 
 
 def test_estop_wins_over_everything_and_stops_at_once(policy, clock):
-    assert policy.step(seen(clock), estop=False).linear == 0.4
+    assert policy.step(seen(clock), estop=None).linear == 0.4
     clock.now += 0.01
-    command = policy.step(seen(clock, left=0.5, center=0.5, obstacle=True), estop=True)
+    command = policy.step(seen(clock, left=0.5, center=0.5, obstacle=True), estop='e-stop engaged')
     assert (command.linear, command.angular, command.state) == (0.0, 0.0, DriveState.ESTOP)
 
 
 def test_every_transition_between_states(policy, clock):
     inputs = {  # state: (perception, e-stop, expected linear, expected angular)
-        DriveState.CLEAR: (lambda: seen(clock), False, 0.4, 0.0),
-        DriveState.CAUTION: (lambda: seen(clock, right=0.2), False, 0.2, 0.0),
-        DriveState.AVOID: (lambda: seen(clock, center=0.5, right=0.2), False, 0.0, 0.6),
-        DriveState.STOP_STALE: (lambda: seen(clock, age=5.0), False, 0.0, 0.0),
-        DriveState.ESTOP: (lambda: seen(clock), True, 0.0, 0.0),
+        DriveState.CLEAR: (lambda: seen(clock), None, 0.4, 0.0),
+        DriveState.CAUTION: (lambda: seen(clock, right=0.2), None, 0.2, 0.0),
+        DriveState.AVOID: (lambda: seen(clock, center=0.5, right=0.2), None, 0.0, 0.6),
+        DriveState.STOP_STALE: (lambda: seen(clock, age=5.0), None, 0.0, 0.0),
+        DriveState.ESTOP: (lambda: seen(clock), 'e-stop engaged', 0.0, 0.0),
     }
     for source, (make_source, source_estop, *_) in inputs.items():
         for target, (make_target, target_estop, linear, angular) in inputs.items():
@@ -136,7 +172,7 @@ def test_a_pause_between_steps_allows_no_jump(clock):
     policy = AvoidancePolicy(PolicyConfig(cruise_speed=0.4, max_linear_accel=0.5,
                                           control_period=0.1), clock)
     clock.now += 30.0  # e.g. the first step long after start-up, or sim time jumping
-    assert policy.step(seen(clock), estop=False).linear == pytest.approx(0.05)
+    assert policy.step(seen(clock), estop=None).linear == pytest.approx(0.05)
 
 
 def test_acceleration_is_limited_but_braking_is_not(clock):
@@ -145,12 +181,12 @@ def test_acceleration_is_limited_but_braking_is_not(clock):
                                           control_period=0.2), clock)
     speeds = []
     for _ in range(10):
-        speeds.append(policy.step(seen(clock), estop=False).linear)
+        speeds.append(policy.step(seen(clock), estop=None).linear)
         clock.now += 0.2
     assert speeds[:5] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])  # 0.5 m/s^2 x 0.2 s
-    assert policy.step(seen(clock), estop=True).linear == 0.0  # at once
+    assert policy.step(seen(clock), estop='e-stop engaged').linear == 0.0  # at once
     clock.now += 0.2
-    turn = policy.step(seen(clock, center=0.5, left=0.0, right=0.4, obstacle=True), False)
+    turn = policy.step(seen(clock, center=0.5, left=0.0, right=0.4, obstacle=True), None)
     assert turn.angular == pytest.approx(0.2)  # 1.0 rad/s^2 x 0.2 s
 
 
@@ -158,9 +194,9 @@ def test_reversing_the_turn_stops_first(clock):
     policy = AvoidancePolicy(PolicyConfig(turn_speed=0.6, max_angular_accel=1.0,
                                           control_period=1.0), clock)
     clock.now += 1.0
-    assert policy.step(seen(clock, center=0.5, right=0.4, obstacle=True), False).angular == 0.6
+    assert policy.step(seen(clock, center=0.5, right=0.4, obstacle=True), None).angular == 0.6
     clock.now += 0.1
-    flipped = policy.step(seen(clock, center=0.5, left=0.4, obstacle=True), False)
+    flipped = policy.step(seen(clock, center=0.5, left=0.4, obstacle=True), None)
     assert flipped.angular == pytest.approx(-0.1)
 
 
@@ -172,10 +208,10 @@ def test_speed_and_acceleration_limits_always_hold(cruise, turn, steps):
     config = PolicyConfig(cruise_speed=cruise, turn_speed=turn, max_linear_speed=0.5,
                           max_angular_speed=1.0, max_linear_accel=0.5, max_angular_accel=2.0)
     policy = AvoidancePolicy(config, clock)
-    previous = policy.step(None, estop=False)
+    previous = policy.step(None, estop=None)
     for left, center, right, obstacle, dt in steps:
         clock.now += dt
-        command = policy.step(seen(clock, left, center, right, obstacle), estop=False)
+        command = policy.step(seen(clock, left, center, right, obstacle), estop=None)
         assert 0.0 <= command.linear <= 0.5 and abs(command.angular) <= 1.0
         step = min(dt, config.control_period)
         if abs(command.linear) > abs(previous.linear):
@@ -188,9 +224,25 @@ def test_speed_and_acceleration_limits_always_hold(cruise, turn, steps):
 
 @pytest.mark.parametrize(('kwargs', 'message'), [
     ({'caution_score': 0.5, 'danger_score': 0.4}, 'caution_score < danger_score'),
-    ({'timeout': 0.0}, 'timeout must be > 0'),
-    ({'max_linear_speed': -1.0}, 'max_linear_speed must be >= 0'),
+    ({'timeout': 0.0}, r'timeout=0.0 is not allowed: a finite value from 0.05 to 10.0'),
+    ({'max_linear_speed': -1.0}, 'max_linear_speed=-1.0 is not allowed'),
+    ({'cruise_speed': 50.0}, 'cruise_speed=50.0 is not allowed: a finite value from 0.0 to 5.0'),
+    ({'timeout': '0.5'}, "timeout must be a number, got a string '0.5'"),
+    ({'cruise_speed': True}, 'cruise_speed must be a number, got a boolean True'),
 ])
 def test_bad_policy_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         PolicyConfig(**kwargs)
+
+
+@pytest.mark.parametrize('name', [f.name for f in fields(PolicyConfig)])
+@pytest.mark.parametrize('value', [float('nan'), float('inf'), float('-inf')])
+def test_every_policy_setting_refuses_non_finite_values(name, value):
+    with pytest.raises(ValueError, match=f'{name}={value} is not allowed: a finite value'):
+        PolicyConfig(**{name: value})
+
+
+def test_integers_are_taken_for_float_settings():
+    config = PolicyConfig(cruise_speed=1, timeout=2)
+    assert (config.cruise_speed, config.timeout) == (1.0, 2.0)
+    assert type(config.cruise_speed) is float

@@ -167,10 +167,13 @@ def test_gap_restarts_without_comparing_across_it(detector):
 
 def test_settings_are_checked_before_any_weights_load(tmp_path):
     absent = str(tmp_path / 'absent.pt')  # loading it would fail with another message
-    for kwargs, message in [({'stride': 0}, 'stride must be >= 1'),
-                            ({'resize_mode': 'stretch'}, "unknown resize_mode 'stretch'"),
-                            ({'num_frames': 3}, '3 frames is not a positive multiple of 2'),
-                            ({'channel_order': 'rgba'}, "unknown channel_order 'rgba'")]:
+    for kwargs, message in [
+            ({'stride': 0}, 'stride=0 is not allowed: a finite value from 1 to 64'),
+            ({'resize_mode': 'stretch'}, "resize_mode='stretch' is not allowed: choose one"),
+            ({'num_frames': 3}, 'num_frames=3 is not allowed: .* in steps of 2'),
+            ({'channel_order': 'rgba'}, "channel_order='rgba' is not allowed"),
+            ({'max_gap': float('nan')}, 'max_gap=nan is not allowed'),
+            ({'frozen_after': float('inf')}, 'frozen_after=inf is not allowed')]:
         with pytest.raises(ValueError, match=message):
             ObstacleDetector('tiny', checkpoint=absent, device='cpu', **kwargs)
     with pytest.raises(TypeError, match='not both'):

@@ -15,11 +15,15 @@
 """
 Collision-avoidance policy: perception in, a velocity command and a named state out.
 
-Pure: the caller injects the clock, so tests and simulated time drive it exactly. States:
-- ESTOP: the e-stop is engaged -> zero.
-- STOP_STALE: no usable perception -> zero. That is none yet, one older than `timeout` or
-  stamped in the future, one without a reference clip (the first clip after a camera restart),
-  or scores that are missing or not finite.
+Pure: the caller injects the clocks, so tests and simulated time drive it exactly. Two clocks:
+`clock` (steady: rate limits, arrival of results) and `stamp_clock` (the clock image stamps are
+on: ROS time, which is simulated time under use_sim_time). States:
+- ESTOP: the e-stop is engaged or latched (see vjepa_nodes.estop) -> zero.
+- STOP_STALE: no usable perception -> zero. That is none yet; the last result arrived more than
+  `timeout` ago; the images behind it were captured more than `max_perception_age` ago or are
+  stamped more than `stamp_tolerance` in the future; a problem the detector reported (frozen
+  camera, failed inference); no reference clip (the first clip after a camera restart); or
+  scores that are missing or not finite.
 - AVOID: danger ahead -> no forward motion, turn toward the side whose region scores lower.
   Danger ahead is the centre region at or above `danger_score`, or the obstacle flag with the
   centre at or above `caution_score`.
@@ -36,6 +40,9 @@ from enum import Enum
 import math
 from typing import Callable, Mapping
 
+from vjepa_nodes.freshness import stamp_problem
+from vjepa_nodes.settings import check_settings, setting
+
 REGIONS = ('left', 'center', 'right')
 
 
@@ -49,42 +56,50 @@ class DriveState(Enum):
     ESTOP = 'ESTOP'
 
 
+def _speed(default: float, description: str, high: float) -> float:
+    return setting(default, description, low=0.0, high=high, runtime=True)
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     """Speeds in m/s and rad/s, accelerations per second, times in seconds, scores in 0..1."""
 
-    cruise_speed: float = 0.3
-    turn_speed: float = 0.5
-    caution_score: float = 0.05
-    danger_score: float = 0.25
-    timeout: float = 0.5
-    max_linear_speed: float = 0.5
-    max_angular_speed: float = 1.0
-    max_linear_accel: float = 0.5
-    max_angular_accel: float = 2.0
-    control_period: float = 0.1  # longest step the acceleration limits allow for
+    cruise_speed: float = _speed(0.3, 'forward speed when clear, m/s', 5.0)
+    turn_speed: float = _speed(0.5, 'turn rate when avoiding, rad/s', 5.0)
+    caution_score: float = _speed(0.05, 'region score at which to start slowing down', 1.0)
+    danger_score: float = _speed(0.25, 'centre score that means danger ahead', 1.0)
+    timeout: float = setting(0.5, 'longest wait for the next detector result, s', low=0.05,
+                             high=10.0, runtime=True)
+    max_perception_age: float = setting(
+        1.0, 'oldest capture time of the images behind a decision, s', low=0.05, high=30.0,
+        runtime=True)
+    stamp_tolerance: float = setting(
+        0.1, 'how far image stamps may be ahead of this clock, s', low=0.0, high=1.0,
+        runtime=True)
+    max_linear_speed: float = _speed(0.5, 'limit on |linear|, m/s', 5.0)
+    max_angular_speed: float = _speed(1.0, 'limit on |angular|, rad/s', 5.0)
+    max_linear_accel: float = _speed(0.5, 'limit on speeding up, m/s^2', 10.0)
+    max_angular_accel: float = _speed(2.0, 'limit on turning up, rad/s^2', 20.0)
+    control_period: float = setting(0.1, 'longest step the acceleration limits allow for, s',
+                                    low=0.001, high=1.0, runtime=True)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.caution_score < self.danger_score <= 1.0:
-            raise ValueError('scores must satisfy 0 <= caution_score < danger_score <= 1, got '
+        check_settings(self)
+        if not self.caution_score < self.danger_score:
+            raise ValueError('scores must satisfy caution_score < danger_score, got '
                              f'caution={self.caution_score}, danger={self.danger_score}')
-        for name in ('timeout', 'control_period'):
-            if not getattr(self, name) > 0:
-                raise ValueError(f'{name} must be > 0 seconds, got {getattr(self, name)}')
-        for name in ('cruise_speed', 'turn_speed', 'max_linear_speed', 'max_angular_speed',
-                     'max_linear_accel', 'max_angular_accel'):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
 
 
 @dataclass(frozen=True)
 class Perception:
-    """What the detector last said, and when (on the policy's clock)."""
+    """What the detector last said about one clip."""
 
     region_scores: Mapping[str, float]  # 'left', 'center', 'right'
     obstacle: bool
-    stamp: float
+    captured: float  # stamp of the clip's newest image, on the stamp clock
+    received: float  # arrival, on the policy's (steady) clock
     has_reference: bool = True
+    problem: str = ''  # why the detector says the result is unusable ('' = usable)
 
 
 @dataclass(frozen=True)
@@ -98,14 +113,16 @@ class VelocityCommand:
 class AvoidancePolicy:
     """Decide a velocity command at each `step`, with rate limits between steps."""
 
-    def __init__(self, config: PolicyConfig, clock: Callable[[], float]) -> None:
+    def __init__(self, config: PolicyConfig, clock: Callable[[], float],
+                 stamp_clock: Callable[[], float] | None = None) -> None:
         self.config = config
         self._clock = clock
+        self._stamp_clock = stamp_clock or clock
         self._last = VelocityCommand(0.0, 0.0, DriveState.STOP_STALE, 'not started')
         self._last_time = clock()  # the robot stands still from here on
 
-    def step(self, perception: Perception | None, estop: bool) -> VelocityCommand:
-        """Return the command for now, given the latest perception and the e-stop input."""
+    def step(self, perception: Perception | None, estop: str | None) -> VelocityCommand:
+        """Return the command for now, given the latest perception and why the e-stop holds."""
         now = self._clock()
         target = self._target(perception, estop, now)
         dt = min(max(0.0, now - self._last_time), self.config.control_period)
@@ -119,12 +136,12 @@ class AvoidancePolicy:
         self._last, self._last_time = command, now
         return command
 
-    def _target(self, perception: Perception | None, estop: bool,
+    def _target(self, perception: Perception | None, estop: str | None,
                 now: float) -> VelocityCommand:
         cfg = self.config
         if estop:
-            return VelocityCommand(0.0, 0.0, DriveState.ESTOP, 'e-stop engaged')
-        problem = _unusable(perception, now, cfg.timeout)
+            return VelocityCommand(0.0, 0.0, DriveState.ESTOP, estop)
+        problem = self._unusable(perception, now)
         if problem:
             return VelocityCommand(0.0, 0.0, DriveState.STOP_STALE, problem)
         scores = perception.region_scores
@@ -142,20 +159,25 @@ class AvoidancePolicy:
                                    f'motion {peak:.2f}; speed x{fraction:.2f}')
         return VelocityCommand(cfg.cruise_speed, 0.0, DriveState.CLEAR, 'clear')
 
-
-def _unusable(perception: Perception | None, now: float, timeout: float) -> str | None:
-    """Say why `perception` cannot be acted on, or return None if it can."""
-    if perception is None:
-        return 'no perception yet'
-    age = now - perception.stamp
-    if not 0.0 <= age <= timeout:  # also catches NaN stamps
-        return f'perception is {age:.2f} s old (allowed 0 to {timeout} s)'
-    if not perception.has_reference:
-        return 'waiting for a reference clip'
-    scores = [perception.region_scores.get(region) for region in REGIONS]
-    if not all(score is not None and math.isfinite(score) for score in scores):
-        return f'unusable region scores {dict(perception.region_scores)}'
-    return None
+    def _unusable(self, perception: Perception | None, now: float) -> str | None:
+        """Say why `perception` cannot be acted on, or return None if it can."""
+        cfg = self.config
+        if perception is None:
+            return 'no perception yet'
+        silence = now - perception.received
+        if not silence <= cfg.timeout:  # also catches NaN
+            return f'no detector result for {silence:.2f} s (timeout {cfg.timeout} s)'
+        problem = perception.problem or stamp_problem(
+            'the images behind the last result', perception.captured, self._stamp_clock(),
+            cfg.max_perception_age, cfg.stamp_tolerance)
+        if problem:
+            return problem
+        if not perception.has_reference:
+            return 'waiting for a reference clip'
+        scores = [perception.region_scores.get(region) for region in REGIONS]
+        if not all(score is not None and math.isfinite(score) for score in scores):
+            return f'unusable region scores {dict(perception.region_scores)}'
+        return None
 
 
 def _limited(current: float, target: float, max_speed: float, max_step: float) -> float:

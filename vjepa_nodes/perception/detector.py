@@ -20,36 +20,58 @@ import time
 import numpy as np
 import torch
 
-from vjepa_nodes.device import resolve_device_and_precision
-from vjepa_nodes.encoder import build_encoder, clip_token_grid, get_encoder_config
-from vjepa_nodes.encoder.checkpoint import DEFAULT_CHECKPOINT_KEY
-from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
+from vjepa_nodes.device import PRECISION_CHOICES, resolve_device_and_precision
+from vjepa_nodes.encoder import (
+    build_encoder, clip_token_grid, ENCODER_CONFIGS, get_encoder_config)
+from vjepa_nodes.encoder.checkpoint import CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY
+from vjepa_nodes.encoder.fast_path import EncoderRunner, FAST_PATHS, resolve_fast_path
+from vjepa_nodes.freshness import FreezeMonitor
 from vjepa_nodes.perception.clip_buffer import BufferCounters, ClipBuffer, FrameStatus
 from vjepa_nodes.perception.preprocessing import (
-    CHANNEL_ORDERS, check_frame, ClipGeometry, heatmap_to_image, Preprocessor)
+    CHANNEL_ORDERS, check_frame, ClipGeometry, heatmap_to_image, Preprocessor, RESIZE_MODES)
 from vjepa_nodes.perception.scoring import (
     DecisionConfig, MotionScorer, ObstacleDecision, ScoringConfig)
+from vjepa_nodes.settings import check_settings, setting
 
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Everything an ObstacleDetector is built from; the single home of these defaults."""
+    """
+    Everything an ObstacleDetector is built from; the single home of these defaults.
 
-    model_size: str = 'large'
-    img_size: int = 256
-    num_frames: int = 16
-    stride: int = 8  # new frames between analysed clips
-    device: str = 'auto'
-    precision: str = 'auto'
-    fast_path: str = 'auto'  # see encoder.fast_path.FAST_PATHS
-    checkpoint: str | None = None
-    checkpoint_key: str = DEFAULT_CHECKPOINT_KEY
-    allow_random_weights: bool = False
-    resize_mode: str = 'full'
-    channel_order: str = 'rgb'
-    max_gap: float = 1.0  # seconds without frames that restart the clip
+    Settings without `runtime` need a new detector (the node: cleanup + configure) to change.
+    """
+
+    model_size: str = setting('large', 'large, huge or giant (tiny and small are test-only)',
+                             choices=tuple(ENCODER_CONFIGS))
+    img_size: int = setting(256, 'the model sees about img_size x img_size pixels', low=32,
+                           high=1024, step=16)
+    num_frames: int = setting(16, 'frames per clip (even)', low=2, high=64, step=2)
+    stride: int = setting(8, 'new frames between analysed clips', low=1, high=64,
+                          runtime=True)
+    device: str = setting('auto', 'auto, mps, cuda, cuda:N or cpu')
+    precision: str = setting('auto', 'auto, fp32, fp16 or bf16', choices=PRECISION_CHOICES)
+    fast_path: str = setting('auto', 'auto: compile+cuda_graph on CUDA, none elsewhere',
+                            choices=FAST_PATHS)
+    checkpoint: str | None = setting(
+        None, "official .pt, .safetensors, HF snapshot directory or HF id ('' = none)")
+    checkpoint_key: str = setting(DEFAULT_CHECKPOINT_KEY, 'entry of an official .pt',
+                                  choices=CHECKPOINT_KEYS)
+    allow_random_weights: bool = setting(
+        False, 'run without a checkpoint on random weights (scores meaningless)')
+    resize_mode: str = setting('full', 'full (whole field of view) or center_crop (official '
+                              'eval transform)', choices=RESIZE_MODES)
+    channel_order: str = setting('rgb', 'channel order of the frames given', choices=CHANNEL_ORDERS)
+    max_gap: float = setting(1.0, 'seconds without frames that restart the clip', low=0.01,
+                            high=60.0)
+    frozen_after: float = setting(
+        1.0, 'identical frames for this long mark the camera frozen, s', low=0.1, high=60.0,
+        runtime=True)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     decision: DecisionConfig = field(default_factory=DecisionConfig)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,7 @@ class DetectionResult:
     latency: float  # seconds spent in detect(): preprocessing, encoder, scoring
     geometry: ClipGeometry
     last_frame: np.ndarray  # the clip's newest frame, for overlays
+    problem: str = ''  # why the result must not be acted on ('' = usable), e.g. a frozen camera
 
     @property
     def time_span(self) -> float:
@@ -93,9 +116,6 @@ class ObstacleDetector:
         cfg = self.config = config
         encoder_config = get_encoder_config(cfg.model_size)
         clip_token_grid(encoder_config, (1, 3, cfg.num_frames, cfg.img_size, cfg.img_size))
-        if cfg.channel_order not in CHANNEL_ORDERS:
-            raise ValueError(f'unknown channel_order {cfg.channel_order!r}; '
-                             f'choose one of {CHANNEL_ORDERS}')
         # Everything cheap is built (and so validated) before the encoder loads its weights.
         self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)
         self.device, self.dtype = resolve_device_and_precision(cfg.device, cfg.precision)
@@ -108,6 +128,7 @@ class ObstacleDetector:
             cfg.model_size, checkpoint=cfg.checkpoint, checkpoint_key=cfg.checkpoint_key,
             allow_random_weights=cfg.allow_random_weights).to(self.device, self.dtype)
         self.run_encoder = EncoderRunner(self.encoder, cfg.fast_path)
+        self.freeze = FreezeMonitor()
         self.latest: DetectionResult | None = None
         self._scored_epoch: int | None = None
 
@@ -124,8 +145,10 @@ class ObstacleDetector:
         ClipBuffer). May be called from another thread than `detect`.
         """
         check_frame(frame)
-        return self.buffer.add(self.preprocess.host_copy(frame),
-                               time.monotonic() if stamp is None else stamp, copy=False)
+        stamp = time.monotonic() if stamp is None else stamp
+        status = self.buffer.add(self.preprocess.host_copy(frame), stamp, copy=False)
+        self.freeze.update(frame, stamp)
+        return status
 
     def detect(self) -> DetectionResult | None:
         """Analyse the newest ready clip; None if no new clip is ready."""
@@ -143,6 +166,8 @@ class ObstacleDetector:
         motion = self.scorer.score(tokens, grid)
         obstacle = (self.decision.update(motion.motion_score) if motion.has_reference
                     else self.decision.obstacle)
+        unchanged = self.freeze.unchanged_for
+        frozen = unchanged > self.config.frozen_after
         self.latest = DetectionResult(
             motion_score=motion.motion_score, region_scores=motion.region_scores,
             motion_map=motion.activation.cpu().numpy(),
@@ -150,13 +175,15 @@ class ObstacleDetector:
             has_reference=motion.has_reference, features_finite=motion.features_finite,
             features=tokens, clip_start=clip.stamps[0],
             clip_end=clip.stamps[-1], latency=time.perf_counter() - start, geometry=geometry,
-            last_frame=clip.frames[-1])
+            last_frame=clip.frames[-1],
+            problem=f'camera frozen: the same image for {unchanged:.1f} s' if frozen else '')
         return self.latest
 
     def reset(self) -> None:
         """Forget frames, the reference clip, the obstacle flag and the latest result."""
         self.buffer.reset()
         self.decision.reset()
+        self.freeze.reset()
         self.latest = None
 
     def detect_obstacles(self) -> tuple[torch.Tensor | None, float]:

@@ -35,6 +35,11 @@ from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
 
 RESIZE_MODES = ('full', 'center_crop')
 CHANNEL_ORDERS = ('rgb', 'bgr')
+# Frames beyond these are refused: a very thin frame would otherwise be stretched into a huge
+# model input (1 x 300000 became 16 x 140224), and a huge one costs seconds to resize. Within
+# them the model input stays near img_size x img_size (at most MAX_ASPECT:1).
+MAX_ASPECT = 4.0  # longer side / shorter side
+MAX_FRAME_PIXELS = 8192 * 8192
 
 
 class FrameError(ValueError):
@@ -60,8 +65,15 @@ def check_frame(frame: object) -> np.ndarray:
         raise FrameError(f'frame must be uint8, got {frame.dtype}')
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise FrameError(f'frame must be H x W x 3 (RGB or BGR), got shape {frame.shape}')
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
+    height, width = frame.shape[:2]
+    if height == 0 or width == 0:
         raise FrameError(f'frame is empty: shape {frame.shape}')
+    if max(height, width) > MAX_ASPECT * min(height, width):
+        raise FrameError(f'frame of {width}x{height} pixels is too thin: the longer side may be '
+                         f'at most {MAX_ASPECT:g} times the shorter')
+    if height * width > MAX_FRAME_PIXELS:
+        raise FrameError(f'frame of {width}x{height} pixels is too large: at most '
+                         f'{MAX_FRAME_PIXELS} pixels')
     return frame
 
 

@@ -38,6 +38,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from vjepa_nodes.settings import check_settings, setting
+
 REGIONS = ('left', 'center', 'right')
 
 
@@ -45,15 +47,17 @@ REGIONS = ('left', 'center', 'right')
 class ScoringConfig:
     """How feature change becomes a score (see the module docstring)."""
 
-    change_scale: float = 0.02
-    common_mode_gain: float = 2.5
-    ego_motion_compensation: bool = False
+    change_scale: float = setting(
+        0.02, 'feature change that counts as clearly changed (soft threshold)', low=1e-4,
+        high=1.0, runtime=True)
+    common_mode_gain: float = setting(
+        2.5, 'multiple of the frame-wide change removed as lighting/ego-motion', low=0.0,
+        high=10.0, runtime=True)
+    ego_motion_compensation: bool = setting(
+        False, 'remove the median frame-wide change (camera on a moving robot)', runtime=True)
 
     def __post_init__(self) -> None:
-        if self.change_scale <= 0:
-            raise ValueError(f'change_scale must be > 0, got {self.change_scale}')
-        if self.common_mode_gain < 0:
-            raise ValueError(f'common_mode_gain must be >= 0, got {self.common_mode_gain}')
+        check_settings(self)
 
     @property
     def common_mode_quantile(self) -> float:
@@ -118,16 +122,18 @@ class MotionScorer:
 class DecisionConfig:
     """Obstacle flag with hysteresis: on at >= on_threshold, off below off_threshold."""
 
-    on_threshold: float = 0.10
-    off_threshold: float = 0.05
-    debounce_clips: int = 2  # consecutive clips needed to switch either way
+    on_threshold: float = setting(0.10, 'motion score at which the obstacle flag turns on',
+                                  low=0.0, high=1.0, runtime=True)
+    off_threshold: float = setting(0.05, 'motion score below which it turns off', low=0.0,
+                                   high=1.0, runtime=True)
+    debounce_clips: int = setting(2, 'consecutive clips needed to switch the flag', low=1,
+                                  high=100, runtime=True)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.off_threshold <= self.on_threshold <= 1.0:
-            raise ValueError('thresholds must satisfy 0 <= off_threshold <= on_threshold <= 1, '
+        check_settings(self)
+        if not self.off_threshold <= self.on_threshold:
+            raise ValueError('thresholds must satisfy off_threshold <= on_threshold, '
                              f'got off={self.off_threshold}, on={self.on_threshold}')
-        if self.debounce_clips < 1:
-            raise ValueError(f'debounce_clips must be >= 1, got {self.debounce_clips}')
 
 
 class ObstacleDecision:

@@ -13,121 +13,134 @@
 # limitations under the License.
 
 """
-collision_avoidance: the avoidance policy at a fixed rate, from the detector's outputs to cmd_vel.
+collision_avoidance: the avoidance policy at a fixed rate, from the detector's results to cmd_vel.
 
-Subscribes `region_scores` (Float32MultiArray, see score_messages), `obstacle` (Bool) and
-`estop` (Bool, True = engaged); publishes `cmd_vel` (Twist, or TwistStamped with
-`stamped:=true`) and `avoidance_state` (String). Everything is timed on the steady clock, so the
-watchdog also works under simulated time.
+Subscribes `perception` (diagnostic_msgs/DiagnosticArray, see score_messages: the scores of a
+clip stamped with its newest image's capture time) and `estop` (std_msgs/Bool, True = engaged;
+reliable); offers `reset_estop` (std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped
+with `stamped:=true`) and `avoidance_state` (String). Arrival of results, the e-stop heartbeat
+and the command rate run on the steady clock; image age is judged on the ROS clock, which is
+simulated time under use_sim_time, like the stamps of a replayed recording.
 """
 
-from dataclasses import fields
-import signal
+from dataclasses import dataclass
 
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
-from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException
+from rclpy.exceptions import ParameterException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
-from std_msgs.msg import Bool, Float32MultiArray, String
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
 
 from vjepa_nodes.avoidance import (
     AvoidancePolicy, DriveState, Perception, PolicyConfig, VelocityCommand)
-from vjepa_nodes.ros.parameters import config_update, declare_config, result
-from vjepa_nodes.ros.score_messages import region_scores_from_msg
+from vjepa_nodes.estop import EStopConfig, EStopLatch
+from vjepa_nodes.ros import shutdown
+from vjepa_nodes.ros.parameters import (
+    declare_settings, result, setting_names, settings_from_parameters)
+from vjepa_nodes.ros.score_messages import perception_from_msg
+from vjepa_nodes.settings import check_settings, setting
 
-POLICY_DESCRIPTIONS = {
-    'cruise_speed': 'forward speed when clear, m/s',
-    'turn_speed': 'turn rate when avoiding, rad/s',
-    'caution_score': 'region score at which to start slowing down (0..1)',
-    'danger_score': 'centre score that means danger ahead (0..1)',
-    'timeout': 'perception older than this stops the robot, s',
-    'max_linear_speed': 'limit on |linear|, m/s',
-    'max_angular_speed': 'limit on |angular|, rad/s',
-    'max_linear_accel': 'limit on speeding up, m/s^2',
-    'max_angular_accel': 'limit on turning up, rad/s^2',
-    'control_period': 'longest step the acceleration limits allow for, s',
-}
 RELIABLE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-# Best effort accepts reliable and best-effort publishers alike: an e-stop must always connect.
-ANY_PUBLISHER = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+# Reliable, so no single e-stop message is lost; volatile, so both volatile and transient-local
+# publishers match (a transient-local publisher's stored message is not replayed to a volatile
+# subscriber: that is what start_latched is for). Best-effort publishers do not match: an
+# e-stop must be published reliably (`ros2 topic pub` is reliable by default).
+ESTOP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.VOLATILE)
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The node's own settings, beside the policy's and the e-stop's."""
+
+    rate: float = setting(20.0, 'command rate, Hz', low=1.0, high=200.0)
+    stamped: bool = setting(False, 'publish geometry_msgs/TwistStamped instead of Twist')
+    frame_id: str = setting('base_link', 'header.frame_id of stamped commands')
+
+    def __post_init__(self) -> None:
+        check_settings(self)
 
 
 class CollisionAvoidanceNode(Node):
-    """Turn the detector's region scores and obstacle flag into velocity commands."""
+    """Turn the detector's results and the e-stop into velocity commands."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__('collision_avoidance', **kwargs)
-        read_only = ParameterDescriptor(read_only=True)
-        self._rate = self.declare_parameter('rate', 20.0, read_only).value
-        self._stamped = self.declare_parameter('stamped', False, read_only).value
-        self._frame_id = self.declare_parameter('frame_id', 'base_link', read_only).value
+        for defaults in (NodeSettings(), PolicyConfig(), EStopConfig()):
+            declare_settings(self, defaults)
+        self._settings = settings_from_parameters(self, NodeSettings())
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self._policy = AvoidancePolicy(
-            declare_config(self, PolicyConfig(), POLICY_DESCRIPTIONS), self._now)
+        self._policy = AvoidancePolicy(settings_from_parameters(self, PolicyConfig()),
+                                       self._now, self._stamp_now)
+        self._estop = EStopLatch(settings_from_parameters(self, EStopConfig()), self._now)
+        self._runtime = setting_names(PolicyConfig())
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._scores: tuple[dict[str, float], float] | None = None  # (scores, received at)
-        self._obstacle: tuple[bool, float] | None = None
-        self._estop = False
+        self._perception: Perception | None = None
         self._cmd_pub = self.create_publisher(
-            TwistStamped if self._stamped else Twist, 'cmd_vel', RELIABLE)
+            TwistStamped if self._settings.stamped else Twist, 'cmd_vel', RELIABLE)
         self._state_pub = self.create_publisher(String, 'avoidance_state', RELIABLE)
-        self.create_subscription(Float32MultiArray, 'region_scores', self._on_scores, RELIABLE)
-        self.create_subscription(Bool, 'obstacle', self._on_obstacle, RELIABLE)
-        self.create_subscription(Bool, 'estop', self._on_estop, ANY_PUBLISHER)
-        self.create_timer(1.0 / self._rate, self._on_timer, clock=self._steady)
+        self.create_subscription(DiagnosticArray, 'perception', self._on_perception, RELIABLE)
+        self.create_subscription(Bool, 'estop', self._on_estop, ESTOP_QOS)
+        self.create_service(Trigger, 'reset_estop', self._on_reset_estop)
+        self.create_timer(1.0 / self._settings.rate, self._on_timer, clock=self._steady)
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9
 
-    def _on_scores(self, msg: Float32MultiArray) -> None:
-        try:
-            self._scores = (region_scores_from_msg(msg), self._now())
-        except ValueError as error:
-            self.get_logger().error(f'ignoring region scores: {error}',
-                                    throttle_duration_sec=5.0)
+    def _stamp_now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
 
-    def _on_obstacle(self, msg: Bool) -> None:
-        self._obstacle = (msg.data, self._now())
+    def _on_perception(self, msg: DiagnosticArray) -> None:
+        try:
+            report = perception_from_msg(msg)
+        except ValueError as error:
+            self.get_logger().error(f'ignoring a perception message: {error}',
+                                    throttle_duration_sec=5.0)
+            return
+        self._perception = Perception(report.region_scores, report.obstacle, report.stamp,
+                                      self._now(), report.has_reference, report.problem)
 
     def _on_estop(self, msg: Bool) -> None:
-        self._estop = msg.data
-        if self._estop:
+        self._estop.on_message(msg.data)
+        if msg.data:
             self._on_timer()  # stop now, not at the next tick
 
-    def _on_timer(self) -> None:
-        self._publish(self._policy.step(self._perception(), self._estop))
+    def _on_reset_estop(self, request: Trigger.Request,
+                        response: Trigger.Response) -> Trigger.Response:
+        response.success, response.message = self._estop.reset()
+        log = self.get_logger().info if response.success else self.get_logger().warning
+        log(f'reset_estop: {response.message}')
+        return response
 
-    def _perception(self) -> Perception | None:
-        if self._scores is None or self._obstacle is None:
-            return None
-        (scores, scores_at), (obstacle, obstacle_at) = self._scores, self._obstacle
-        return Perception(scores, obstacle, min(scores_at, obstacle_at))
+    def _on_timer(self) -> None:
+        self._publish(self._policy.step(self._perception, self._estop.stop_reason()))
 
     def _publish(self, command: VelocityCommand) -> None:
         twist = Twist()
         twist.linear.x, twist.angular.z = command.linear, command.angular
-        if self._stamped:
+        if self._settings.stamped:
             message = TwistStamped(twist=twist)
             message.header.stamp = self.get_clock().now().to_msg()
-            message.header.frame_id = self._frame_id
+            message.header.frame_id = self._settings.frame_id
             self._cmd_pub.publish(message)
         else:
             self._cmd_pub.publish(twist)
         self._state_pub.publish(String(data=f'{command.state.value}: {command.reason}'))
 
     def _on_set_parameters(self, parameters):
-        policy_fields = {field.name for field in fields(PolicyConfig)}
-        if not any(p.name in policy_fields for p in parameters):
+        if not any(p.name in self._runtime for p in parameters):
             return result('')
-        config, reason = config_update(self._policy.config, parameters)
-        if config is not None:
-            self._policy.config = config
-        return result(reason)
+        try:
+            self._policy.config = settings_from_parameters(self, self._policy.config, parameters)
+        except ValueError as error:
+            return result(str(error))
+        return result('')
 
     def stop(self) -> None:
         """Command zero velocity once, e.g. before shutting down, and wait for its delivery."""
@@ -137,24 +150,22 @@ class CollisionAvoidanceNode(Node):
             publisher.wait_for_all_acked(Duration(seconds=0.5))
 
 
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def main(args: list[str] | None = None) -> None:
-    # Handle Ctrl-C and SIGTERM ourselves, so the context is still up to send the final zero.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    request = shutdown.init(args)
     node = None
     try:
         node = CollisionAvoidanceNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    except (ParameterException, ValueError) as error:
+        rclpy.logging.get_logger('collision_avoidance').fatal(
+            f'cannot start: {error}; no command was sent')
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        shutdown.spin_until_shutdown(executor, request)
     finally:
-        if node is not None:
-            try:
-                node.stop()
-            finally:
-                node.destroy_node()
+        node.stop()
+        executor.shutdown()
+        node.destroy_node()
         rclpy.try_shutdown()

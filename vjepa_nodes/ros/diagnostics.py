@@ -28,9 +28,11 @@ class RateMeter:
 
     def __init__(self) -> None:
         self._events: deque[tuple[float, float]] = deque()
+        self.total = 0  # events since creation
 
     def add(self, value: float = 0.0) -> None:
         self._events.append((time.monotonic(), value))
+        self.total += 1
 
     def _recent(self) -> list[tuple[float, float]]:
         cutoff = time.monotonic() - WINDOW

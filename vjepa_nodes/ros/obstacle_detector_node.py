@@ -16,22 +16,23 @@
 obstacle_detector: a lifecycle node that runs the ObstacleDetector on a camera stream.
 
 configure loads the model and creates the publishers; activate subscribes `image` and starts
-the inference thread; deactivate and cleanup undo them. The image callback only converts and
-buffers; a worker thread analyses the newest ready clip, so a slow model never blocks it.
+the inference thread; deactivate and cleanup undo them. The image callback only checks,
+converts and buffers; a worker thread analyses the newest ready clip, so a slow model never
+blocks it. Images whose stamps are far from this node's clock are dropped (see README, "Time
+and clocks"); each result is stamped with the capture stamp of the clip's newest image.
 """
 
-from collections import OrderedDict
 import logging
+import os
 import sys
 import threading
 import time
 
-import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-import numpy as np
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.exceptions import ParameterException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -44,27 +45,37 @@ except ImportError:  # Humble
 
 from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
-from vjepa_nodes.perception.detector import DetectionResult, ObstacleDetector
+from vjepa_nodes.freshness import stamp_problem
+from vjepa_nodes.perception.detector import DetectionResult, DetectorConfig, ObstacleDetector
 from vjepa_nodes.perception.preprocessing import FrameError
-from vjepa_nodes.ros import detector_parameters
-from vjepa_nodes.ros.diagnostics import detector_status, RateMeter
+from vjepa_nodes.ros import shutdown
+from vjepa_nodes.ros.detector_outputs import HeaderBook, overlay, RosLogHandler
+from vjepa_nodes.ros.detector_parameters import NodeSettings
+from vjepa_nodes.ros.diagnostics import detector_status, RateMeter, WINDOW
 from vjepa_nodes.ros.image_conversions import (
     frame_to_image, heatmap_to_image, image_to_frame, ImageError, stamp_seconds)
-from vjepa_nodes.ros.parameters import result
-from vjepa_nodes.ros.score_messages import region_scores_to_msg
+from vjepa_nodes.ros.parameters import (
+    declare_settings, result, setting_names, settings_from_parameters)
+from vjepa_nodes.ros.score_messages import (
+    perception_to_msg, PerceptionReport, region_scores_to_msg)
 
 OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-KEPT_HEADERS = 4096  # recent headers by stamp, to stamp results (minutes of frames)
-CHOICES = {'image_reliability': ('best_effort', 'reliable')}
 STALL_LIMIT = 60.0  # s of images without an analysed clip before /diagnostics says ERROR
+WORKER_EXIT_WAIT = 3.0  # s a shutting-down process waits for the clip in progress
+CLOCK_ADVICE = ('image stamps must be on this node\'s clock: sync the camera\'s and this '
+                'machine\'s clocks (e.g. chrony), and replay recordings with use_sim_time:=true '
+                'and `ros2 bag play --clock`')
 
 
 class ObstacleDetectorNode(LifecycleNode):
-    """Publish motion scores, regions, obstacle flag, heat map, overlay and diagnostics."""
+    """Publish motion scores, regions, obstacle flag, perception, heat map, overlay, diagnostics."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__('obstacle_detector', **kwargs)
-        detector_parameters.declare(self)
+        declare_settings(self, NodeSettings())
+        declare_settings(self, DetectorConfig())
+        self._settings = settings_from_parameters(self, NodeSettings())
+        self._setting_names = setting_names(NodeSettings()) | setting_names(DetectorConfig())
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._detector: ObstacleDetector | None = None
         self._outputs: dict = {}
@@ -72,10 +83,12 @@ class ObstacleDetectorNode(LifecycleNode):
         self._worker: threading.Thread | None = None
         self._running = threading.Event()
         self._frame_ready = threading.Event()
-        self._headers: OrderedDict[float, Header] = OrderedDict()
-        self._headers_lock = threading.Lock()
-        self._frames, self._clips = RateMeter(), RateMeter()
+        self._publish_lock = threading.Lock()  # no publishing once stop_inference began
+        self._headers = HeaderBook()
+        self._frames, self._clips, self._stale = RateMeter(), RateMeter(), RateMeter()
+        self._failures = RateMeter()
         self._rejected = 0
+        self._last_problem = {'stale': '', 'failure': ''}
         self.incompatible_qos_events = 0
         self._last_clip_at: float | None = None
         self._activated_at = time.monotonic()
@@ -87,12 +100,8 @@ class ObstacleDetectorNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().info('configuring: loading the model')
         try:
-            for name, choices in CHOICES.items():
-                if self.get_parameter(name).value not in choices:
-                    raise ValueError(f'parameter {name}: choose one of {", ".join(choices)}')
-            if self.get_parameter('image_depth').value < 1:
-                raise ValueError('parameter image_depth must be >= 1')
-            self._detector = ObstacleDetector(config=detector_parameters.detector_config(self))
+            self._detector = ObstacleDetector(
+                config=settings_from_parameters(self, DetectorConfig()))
         except Exception as error:  # noqa: B902 - rclpy would turn it into a silent ERROR
             self.get_logger().error(f'cannot configure: {error}')
             return TransitionCallbackReturn.FAILURE
@@ -104,13 +113,14 @@ class ObstacleDetectorNode(LifecycleNode):
             f'{precision_name(detector.dtype)}, fast path {detector.run_encoder.fast_path.name}, '
             f'weights: {detector.encoder.weights_source}')
         for name, kind in (('motion_score', Float32), ('region_scores', Float32MultiArray),
-                           ('obstacle', Bool), ('heatmap', Image), ('debug_image', Image)):
+                           ('obstacle', Bool), ('perception', DiagnosticArray),
+                           ('heatmap', Image), ('debug_image', Image)):
             self._outputs[name] = self.create_lifecycle_publisher(kind, name, OUTPUT_QOS)
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        reliable = self.get_parameter('image_reliability').value == 'reliable'
-        qos = QoSProfile(depth=self.get_parameter('image_depth').value,
+        reliable = self._settings.image_reliability == 'reliable'
+        qos = QoSProfile(depth=self._settings.image_depth,
                          reliability=ReliabilityPolicy.RELIABLE if reliable
                          else ReliabilityPolicy.BEST_EFFORT)
         self._subscription = self.create_subscription(
@@ -142,13 +152,22 @@ class ObstacleDetectorNode(LifecycleNode):
         self._release()
         return super().on_shutdown(state)
 
-    def stop_inference(self) -> None:
-        """Stop the inference thread (idempotent)."""
-        self._running.clear()
+    def stop_inference(self, timeout: float | None = None) -> bool:
+        """
+        Stop the inference thread (idempotent); True once it has ended.
+
+        Nothing is published after this returns, even if the clip in progress outlives
+        `timeout`; then False is returned and the thread ends with that clip.
+        """
+        with self._publish_lock:
+            self._running.clear()
         self._frame_ready.set()
         if self._worker is not None:
-            self._worker.join()  # at most one clip's inference: never two workers at once
+            self._worker.join(timeout)  # at most one clip: never two workers at once
+            if self._worker.is_alive():
+                return False
             self._worker = None
+        return True
 
     def _release(self) -> None:
         for publisher in self._outputs.values():
@@ -162,12 +181,18 @@ class ObstacleDetectorNode(LifecycleNode):
         if detector is None:
             return
         stamp = stamp_seconds(msg.header)
-        with self._headers_lock:  # before the frame can reach a clip
-            self._headers[stamp] = msg.header
-            while len(self._headers) > KEPT_HEADERS:
-                self._headers.popitem(last=False)
+        settings = self._settings
+        problem = stamp_problem('images', stamp, self.get_clock().now().nanoseconds * 1e-9,
+                                settings.max_image_age, settings.stamp_tolerance)
+        if problem:
+            self._stale.add()
+            self._last_problem['stale'] = f'dropping images: {problem}'
+            self.get_logger().error(f'dropping images: {problem}; {CLOCK_ADVICE}',
+                                    throttle_duration_sec=5.0)
+            return
         try:
             frame, order = image_to_frame(msg)
+            self._headers.add(stamp, msg.header)  # before the frame can reach a clip
             detector.add_frame(frame[..., ::-1] if order == 'bgr' else frame, stamp)
         except (ImageError, FrameError, ValueError) as error:
             self._rejected += 1
@@ -178,7 +203,7 @@ class ObstacleDetectorNode(LifecycleNode):
 
     def _on_incompatible_qos(self, info) -> None:
         self.incompatible_qos_events += 1
-        ours = self.get_parameter('image_reliability').value
+        ours = self._settings.image_reliability
         advice = ('set image_reliability:=best_effort (accepts every camera)' if ours == 'reliable'
                   else 'check the camera publisher QoS')
         self.get_logger().error(
@@ -195,36 +220,59 @@ class ObstacleDetectorNode(LifecycleNode):
                 break
             try:
                 detection = detector.detect()
-            except RuntimeError as error:  # e.g. out of device memory: report, keep serving
-                self.get_logger().error(f'inference failed: {error}', throttle_duration_sec=5.0)
+            except Exception as error:  # noqa: B902 - one bad clip must not end the service
+                self._on_failure(error)
                 continue
             if detection is not None:
                 self._clips.add(detection.latency)
                 self._last_clip_at = time.monotonic()
                 self._publish(detection)
 
+    def _on_failure(self, error: Exception) -> None:
+        """Report a failed clip at once (log, diagnostics, a stop for the avoidance node)."""
+        self._failures.add()
+        self._last_problem['failure'] = f'inference failed: {type(error).__name__}: {error}'
+        self.get_logger().error(f"{self._last_problem['failure']}; skipping this clip",
+                                throttle_duration_sec=5.0)
+        header = self._headers.newest()
+        with self._publish_lock:
+            if self._running.is_set():
+                self._outputs['perception'].publish(perception_to_msg(PerceptionReport(
+                    stamp_seconds(header), {'left': 0.0, 'center': 0.0, 'right': 0.0}, 0.0,
+                    False, False, self._last_problem['failure']), header))
+        self._publish_diagnostics()
+
     def _publish(self, detection: DetectionResult) -> None:
-        with self._headers_lock:
-            header = self._headers.get(detection.clip_end, Header())
+        header = self._headers.get(detection.clip_end)
         frame = detection.last_frame
         pub = self._outputs
-        pub['obstacle'].publish(Bool(data=detection.obstacle))
-        if detection.has_reference:  # no reference: silence, never a false all-clear
-            pub['motion_score'].publish(Float32(data=detection.motion_score))
-            pub['region_scores'].publish(region_scores_to_msg(detection.region_scores))
-        pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
-        if pub['debug_image'].get_subscription_count() > 0:
-            pub['debug_image'].publish(frame_to_image(overlay(frame, detection), 'rgb8', header))
+        with self._publish_lock:
+            if not self._running.is_set():
+                return
+            pub['obstacle'].publish(Bool(data=detection.obstacle))
+            if detection.has_reference:  # no reference: silence, never a false all-clear
+                pub['motion_score'].publish(Float32(data=detection.motion_score))
+                pub['region_scores'].publish(region_scores_to_msg(detection.region_scores))
+            pub['perception'].publish(perception_to_msg(PerceptionReport(
+                stamp_seconds(header), detection.region_scores, detection.motion_score,
+                detection.obstacle, detection.has_reference, detection.problem), header))
+            pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
+            if pub['debug_image'].get_subscription_count() > 0:
+                pub['debug_image'].publish(
+                    frame_to_image(overlay(frame, detection), 'rgb8', header))
 
     # parameters and diagnostics ----------------------------------------------------------
     def _on_set_parameters(self, parameters):
-        if not any(p.name in detector_parameters.RUNTIME for p in parameters):
+        if not any(p.name in self._setting_names for p in parameters):
             return result('')
-        try:
-            config = detector_parameters.detector_config(self, parameters)
-        except (TypeError, ValueError) as error:
-            return result(str(error))
         detector = self._detector
+        try:  # read-only settings never get here: rclpy refuses them first
+            settings = settings_from_parameters(self, self._settings, parameters)
+            config = settings_from_parameters(
+                self, detector.config if detector else DetectorConfig(), parameters)
+        except ValueError as error:
+            return result(str(error))
+        self._settings = settings
         if detector is not None:  # take effect at once; the model stays loaded
             detector.buffer.stride = config.stride
             detector.scorer.config = config.scoring
@@ -240,20 +288,29 @@ class ObstacleDetectorNode(LifecycleNode):
             warnings.append('not configured')
         else:
             counters = detector.counters
+            unchanged = detector.freeze.unchanged_for
             facts = {'device': str(detector.device), 'precision': precision_name(detector.dtype),
                      'fast path': detector.run_encoder.fast_path.name,
                      'model': f'V-JEPA 2 {detector.config.model_size}',
                      'weights source': detector.encoder.weights_source,
                      'dropped frames': str(counters.dropped),
                      'rejected messages': str(self._rejected),
+                     'stale images dropped': str(self._stale.total),
+                     'failed clips': str(self._failures.total),
+                     'unchanged images (s)': f'{unchanged:.1f}',
                      'restarts': str(counters.resets)}
             if detector.encoder.weights_source == RANDOM_WEIGHTS_SOURCE:
                 warnings.append('random weights: scores are meaningless')
+            for meter, kind in ((self._failures, 'failure'), (self._stale, 'stale')):
+                if meter.age() is not None:  # within the last WINDOW seconds
+                    problems.append(self._last_problem[kind])
+            if unchanged > detector.config.frozen_after:
+                problems.append(f'camera frozen: the same image for {unchanged:.1f} s')
             stalled = time.monotonic() - max(self._last_clip_at or 0.0, self._activated_at)
             if self._subscription is None:
                 warnings.append('inactive')
-            elif self._frames.age() is None:
-                warnings.append('no images received')
+            elif self._frames.age() is None and not problems:
+                warnings.append(f'no images received in {WINDOW:.0f} s')
             elif stalled > STALL_LIMIT:
                 problems.append(f'images arrive but no clip was analysed in {stalled:.0f} s')
         self._diagnostics.publish(detector_status(
@@ -262,38 +319,14 @@ class ObstacleDetectorNode(LifecycleNode):
             problems, warnings, self.get_clock().now().to_msg()))
 
 
-def overlay(frame: np.ndarray, detection: DetectionResult) -> np.ndarray:
-    """Blend the heat map over an RGB frame, with the scores written on top."""
-    heat = np.clip(detection.heatmap * 255, 0, 255).astype(np.uint8)
-    colours = cv2.applyColorMap(heat, cv2.COLORMAP_JET)[..., ::-1]
-    image = cv2.addWeighted(np.ascontiguousarray(frame), 0.6, colours, 0.4, 0)
-    scores = detection.region_scores
-    text = (f"{detection.motion_score:.2f}  L{scores['left']:.2f} C{scores['center']:.2f} "
-            f"R{scores['right']:.2f}{'  OBSTACLE' if detection.obstacle else ''}")
-    cv2.putText(image, text, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
-    return image
-
-
-class RosLogHandler(logging.Handler):
-    """Forward the core's Python log records (device choice, weights, compilation) to ROS."""
-
-    def __init__(self, ros_logger) -> None:
-        super().__init__()
-        self._ros_logger = ros_logger
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = self.format(record)
-        if record.levelno >= logging.ERROR:
-            self._ros_logger.error(message)
-        elif record.levelno >= logging.WARNING:
-            self._ros_logger.warning(message)
-        else:
-            self._ros_logger.info(message)
-
-
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = ObstacleDetectorNode()
+    request = shutdown.init(args)
+    try:
+        node = ObstacleDetectorNode()
+    except (ParameterException, ValueError) as error:
+        rclpy.logging.get_logger('obstacle_detector').fatal(f'cannot start: {error}')
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
     # Without this the first clip's minutes of compilation on a Jetson would pass in silence.
     core_logger = logging.getLogger('vjepa_nodes')
     core_logger.setLevel(logging.INFO)
@@ -308,15 +341,14 @@ def main(args: list[str] | None = None) -> None:
             if configured:
                 node.trigger_activate()
         if configured:  # else the reason is logged, and a launch file shows the exit
-            executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:  # noqa: B902 - SIGTERM shutting rclpy down mid-spin raises RCLError
-        if rclpy.ok():
-            raise
+            shutdown.spin_until_shutdown(executor, request)
     finally:
-        node.stop_inference()
+        worker_ended = node.stop_inference(timeout=WORKER_EXIT_WAIT)
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+    if not worker_ended:  # a clip is still on the device: do not tear the interpreter down
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0 if configured else 1)
     sys.exit(0 if configured else 1)

@@ -12,39 +12,81 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Parameters declared from a core config dataclass, so each default lives in one place."""
+"""
+Node parameters declared from the core's setting dataclasses (vjepa_nodes.settings).
 
-from dataclasses import fields, replace
+Each parameter gets its description, range or choices and read-only flag from the setting, so
+`ros2 param describe` and rqt show the limits the core enforces. Parameters are declared with
+dynamic typing so that the core's check, which names the types (`cruise_speed must be a
+number, got a string 'fast'`), answers a wrong type, and an integer is taken for a float.
+"""
+
+from dataclasses import Field, fields, is_dataclass, replace
 from typing import Any, TypeVar
 
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import (
+    FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+
+from vjepa_nodes.settings import setting_of, value_type
 
 Config = TypeVar('Config')
 
 
-def declare_config(node: Node, config: Config, descriptions: dict[str, str]) -> Config:
+def declare_settings(node: Node, config: Any) -> None:
+    """Declare a parameter per setting of `config` and its nested configs; default: its value."""
+    for config_field in fields(config):
+        value = getattr(config, config_field.name)
+        if is_dataclass(value):
+            declare_settings(node, value)
+        else:
+            node.declare_parameter(config_field.name, '' if value is None else value,
+                                   descriptor(config_field))
+
+
+def descriptor(config_field: Field) -> ParameterDescriptor:
+    """The ParameterDescriptor of a setting: description, limits, read-only unless runtime."""
+    spec, kind = setting_of(config_field), value_type(config_field)
+    result = ParameterDescriptor(description=spec.description, read_only=not spec.runtime,
+                                 dynamic_typing=True, additional_constraints=spec.allowed())
+    if kind is float:
+        result.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+    elif kind is int:
+        result.integer_range = [IntegerRange(
+            from_value=int(spec.low), to_value=int(spec.high), step=spec.step)]
+    return result
+
+
+def settings_from_parameters(node: Node, config: Config,
+                             changes: list[Parameter] = ()) -> Config:
     """
-    Declare one parameter per field of `config`, whose value is the default.
+    Return `config` with every setting read from the node's parameters, `changes` applied.
 
-    Return the config built from the parameters' values, which launch files and YAML may
-    override.
+    Raises ValueError (from the config's own checks) naming the setting, its value and what
+    is allowed.
     """
-    for field in fields(config):
-        node.declare_parameter(field.name, getattr(config, field.name),
-                               ParameterDescriptor(description=descriptions[field.name]))
-    return replace(config, **{f.name: node.get_parameter(f.name).value for f in fields(config)})
+    changed = {parameter.name: parameter.value for parameter in changes}
+    values = {}
+    for config_field in fields(config):
+        current = getattr(config, config_field.name)
+        if is_dataclass(current):
+            values[config_field.name] = settings_from_parameters(node, current, changes)
+            continue
+        name = config_field.name
+        value = changed[name] if name in changed else node.get_parameter(name).value
+        values[name] = None if config_field.default is None and value == '' else value
+    return replace(config, **values)
 
 
-def config_update(config: Config, parameters: list[Parameter]) -> tuple[Config | None, str]:
-    """Return (updated config, '') or (None, reason) for a `ros2 param set` on config fields."""
-    names = {field.name for field in fields(config)}
-    changes: dict[str, Any] = {p.name: p.value for p in parameters if p.name in names}
-    try:
-        return replace(config, **changes), ''
-    except (TypeError, ValueError) as error:
-        return None, str(error)
+def setting_names(config: Any) -> set[str]:
+    """Names of every setting of `config` and its nested configs."""
+    names = set()
+    for config_field in fields(config):
+        value = getattr(config, config_field.name)
+        names |= setting_names(value) if is_dataclass(value) else {config_field.name}
+    return names
 
 
 def result(reason: str) -> SetParametersResult:

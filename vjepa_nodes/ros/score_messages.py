@@ -13,18 +13,30 @@
 # limitations under the License.
 
 """
-Region scores as std_msgs/Float32MultiArray with a labelled layout.
+The detector's results as standard messages.
 
-One dimension of size 3 whose label names the regions in order: 'left,center,right'. The
-detector publishes them only for clips that have a reference clip, so a restarting camera reads
-as silence (and the avoidance node stops) rather than as an all-clear.
+- `region_scores`: std_msgs/Float32MultiArray, one dimension of size 3 whose label names the
+  regions in order: 'left,center,right'. Published only for clips that have a reference clip,
+  so a restarting camera reads as silence rather than as an all-clear.
+- `perception`: diagnostic_msgs/DiagnosticArray, what the avoidance node acts on: everything
+  about one clip in one stamped message. header.stamp is the capture stamp of the clip's newest
+  image (header.frame_id the camera's frame); one status named 'perception' with level OK
+  (usable) or ERROR (message: why not, e.g. a frozen camera or a failed inference) and the
+  values left, center, right, motion_score (floats), obstacle and has_reference ('true' or
+  'false').
 """
 
-from std_msgs.msg import Float32MultiArray, MultiArrayDimension, MultiArrayLayout
+from dataclasses import dataclass
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from std_msgs.msg import Float32MultiArray, Header, MultiArrayDimension, MultiArrayLayout
 
 from vjepa_nodes.perception.scoring import REGIONS
+from vjepa_nodes.ros.image_conversions import stamp_seconds
 
 REGION_LABEL = ','.join(REGIONS)
+PERCEPTION_STATUS = 'perception'
+_BOOLEANS = {'true': True, 'false': False}
 
 
 def region_scores_to_msg(scores: dict[str, float]) -> Float32MultiArray:
@@ -41,3 +53,49 @@ def region_scores_from_msg(msg: Float32MultiArray) -> dict[str, float]:
         raise ValueError(f"region scores need the layout label '{REGION_LABEL}' and "
                          f"{len(REGIONS)} values, got label '{labels}' and {len(msg.data)}")
     return dict(zip(REGIONS, (float(value) for value in msg.data)))
+
+
+@dataclass(frozen=True)
+class PerceptionReport:
+    """The contents of a `perception` message."""
+
+    stamp: float  # seconds: capture stamp of the clip's newest image
+    region_scores: dict[str, float]
+    motion_score: float
+    obstacle: bool
+    has_reference: bool
+    problem: str  # '' when usable
+
+
+def perception_to_msg(report: PerceptionReport, header: Header) -> DiagnosticArray:
+    """Pack a report; `header` is the newest image's header (stamp and camera frame)."""
+    values = {**report.region_scores, 'motion_score': report.motion_score}
+    items = [KeyValue(key=key, value=repr(float(value))) for key, value in values.items()]
+    items += [KeyValue(key=key, value=str(flag).lower()) for key, flag in (
+        ('obstacle', report.obstacle), ('has_reference', report.has_reference))]
+    status = DiagnosticStatus(
+        level=DiagnosticStatus.ERROR if report.problem else DiagnosticStatus.OK,
+        name=PERCEPTION_STATUS, message=report.problem or 'usable',
+        hardware_id=header.frame_id, values=items)
+    return DiagnosticArray(header=header, status=[status])
+
+
+def perception_from_msg(msg: DiagnosticArray) -> PerceptionReport:
+    """Unpack a `perception` message; raise ValueError saying what is malformed."""
+    found = [status for status in msg.status if status.name == PERCEPTION_STATUS]
+    if len(found) != 1:
+        raise ValueError(f"perception needs exactly one status named '{PERCEPTION_STATUS}', "
+                         f'got {len(found)}')
+    status = found[0]
+    values = {item.key: item.value for item in status.values}
+    try:
+        scores = {key: float(values[key]) for key in (*REGIONS, 'motion_score')}
+        obstacle, reference = (_BOOLEANS[values[key]] for key in ('obstacle', 'has_reference'))
+    except (KeyError, ValueError) as error:
+        raise ValueError(f'perception values are incomplete or malformed ({error}): '
+                         f'{values}') from None
+    usable = status.level == DiagnosticStatus.OK
+    problem = '' if usable else (status.message or 'the detector reports a problem')
+    return PerceptionReport(stamp_seconds(msg.header), {r: scores[r] for r in REGIONS},
+                            scores['motion_score'], obstacle, reference, problem)
+

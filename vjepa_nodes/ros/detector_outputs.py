@@ -1,0 +1,79 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Helpers of the obstacle_detector node: result headers, the debug overlay, log forwarding."""
+
+from collections import OrderedDict
+import logging
+import threading
+
+import cv2
+import numpy as np
+from std_msgs.msg import Header
+
+from vjepa_nodes.perception.detector import DetectionResult
+
+KEPT_HEADERS = 4096  # recent headers by stamp, to stamp results (minutes of frames)
+
+
+class HeaderBook:
+    """The headers of recent images by stamp, so each result carries its newest image's header."""
+
+    def __init__(self) -> None:
+        self._headers: OrderedDict[float, Header] = OrderedDict()
+        self._lock = threading.Lock()  # the image callback writes, the worker reads
+
+    def add(self, stamp: float, header: Header) -> None:
+        with self._lock:
+            self._headers[stamp] = header
+            while len(self._headers) > KEPT_HEADERS:
+                self._headers.popitem(last=False)
+
+    def get(self, stamp: float) -> Header:
+        """The header stamped `stamp`; an empty one (stamp 0: never fresh) if unknown."""
+        with self._lock:
+            return self._headers.get(stamp, Header())
+
+    def newest(self) -> Header:
+        with self._lock:
+            return next(reversed(self._headers.values()), Header())
+
+
+def overlay(frame: np.ndarray, detection: DetectionResult) -> np.ndarray:
+    """Blend the heat map over an RGB frame, with the scores written on top."""
+    heat = np.clip(detection.heatmap * 255, 0, 255).astype(np.uint8)
+    colours = cv2.applyColorMap(heat, cv2.COLORMAP_JET)[..., ::-1]
+    image = cv2.addWeighted(np.ascontiguousarray(frame), 0.6, colours, 0.4, 0)
+    scores = detection.region_scores
+    text = (f"{detection.motion_score:.2f}  L{scores['left']:.2f} C{scores['center']:.2f} "
+            f"R{scores['right']:.2f}{'  OBSTACLE' if detection.obstacle else ''}")
+    cv2.putText(image, text, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    return image
+
+
+class RosLogHandler(logging.Handler):
+    """Forward the core's Python log records (device choice, weights, compilation) to ROS."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__()
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(message)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(message)
+        else:
+            self._ros_logger.info(message)

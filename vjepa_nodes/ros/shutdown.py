@@ -1,0 +1,64 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Clean exits on SIGINT and SIGTERM, alone and under `ros2 launch`.
+
+rclpy's own handler shuts the context down inside the signal, while a worker thread may be
+publishing and before a last zero command is out; KeyboardInterrupt can land anywhere, even in
+cleanup. Under `ros2 launch` a Ctrl-C reaches each node twice (the terminal signals the whole
+process group, then launch signals each node). Here a signal only asks the spin loop to end,
+any later signal is ignored, and the node cleans up in its own order with the context still up.
+"""
+
+import signal
+import threading
+from typing import Callable
+
+import rclpy
+from rclpy.executors import Executor, ExternalShutdownException
+from rclpy.signals import SignalHandlerOptions
+
+SPIN_SLICE = 0.1  # s: how often the spin loop looks for a signal
+
+
+class ShutdownRequest:
+    """Set by the first SIGINT or SIGTERM; the spin loop ends when it is set."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame) -> None:
+        self._event.set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+
+def init(args: list[str] | None) -> ShutdownRequest:
+    """Initialise rclpy without its signal handlers; return the request our handlers set."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    return ShutdownRequest()
+
+
+def spin_until_shutdown(executor: Executor, request: ShutdownRequest,
+                        done: Callable[[], bool] = lambda: False) -> None:
+    """Spin until a signal, `done()`, or the context going down elsewhere."""
+    try:
+        while not request and not done() and executor.context.ok():
+            executor.spin_once(timeout_sec=SPIN_SLICE)
+    except ExternalShutdownException:
+        pass

@@ -1,0 +1,106 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Settings with their limits declared once, beside their defaults, in frozen dataclasses.
+
+A config field made with `setting(...)` carries its description, its allowed range or choices
+and whether it may change at run time. `check_settings` (called from the configs'
+`__post_init__`) refuses values of the wrong type, NaN, infinity and values out of range, with
+the name, the value and what is allowed; the ROS layer declares parameters from the same
+metadata, so `ros2 param describe` shows the same limits.
+"""
+
+from dataclasses import dataclass, Field, field, fields, is_dataclass
+import math
+from typing import Any
+
+_KEY = 'vjepa_setting'
+_TYPE_NAMES = {bool: 'a boolean', int: 'an integer', float: 'a number', str: 'a string',
+               type(None): 'nothing'}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a setting means and which values it takes."""
+
+    description: str
+    low: float | None = None  # inclusive bounds, for numbers
+    high: float | None = None
+    step: int = 0  # integers: allowed values are low + k * step (0: any)
+    choices: tuple[str, ...] = ()  # strings: the allowed values (empty: any)
+    runtime: bool = False  # may change while running; else only at (re)configuration
+
+    def check(self, name: str, value: Any, kind: type) -> Any:
+        """Return `value` as `kind` (an integer may stand for a float); raise if not allowed."""
+        if kind is float and type(value) is int:
+            value = float(value)
+        if type(value) is not kind:
+            raise ValueError(f'{name} must be {_TYPE_NAMES[kind]}, got '
+                             f'{_TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}')
+        if kind in (int, float):
+            if not math.isfinite(value) or not self.low <= value <= self.high:
+                raise ValueError(f'{name}={value!r} is not allowed: {self.allowed()}')
+            if self.step and (value - self.low) % self.step:
+                raise ValueError(f'{name}={value!r} is not allowed: {self.allowed()}')
+        if self.choices and value not in self.choices:
+            raise ValueError(f'{name}={value!r} is not allowed: {self.allowed()}')
+        return value
+
+    def allowed(self) -> str:
+        """The allowed values in words."""
+        if self.choices:
+            return f'choose one of {", ".join(self.choices)}'
+        if self.low is None:
+            return 'any value'
+        steps = f' in steps of {self.step}' if self.step else ''
+        return f'a finite value from {self.low} to {self.high}{steps}'
+
+
+def setting(default: Any, description: str, *, low: float | None = None,
+            high: float | None = None, step: int = 0, choices: tuple[str, ...] = (),
+            runtime: bool = False) -> Any:
+    """A dataclass field whose metadata says what the setting means and allows."""
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+            low is None or high is None):
+        raise TypeError(f'a numeric setting needs finite low and high bounds: {description}')
+    return field(default=default, metadata={_KEY: Setting(
+        description, low, high, step, tuple(choices), runtime)})
+
+
+def setting_of(config_field: Field) -> Setting | None:
+    """The Setting of a dataclass field, None for a field that is not a setting."""
+    return config_field.metadata.get(_KEY)
+
+
+def value_type(config_field: Field) -> type:
+    """The type a setting's value must have: that of its default (None stands for a string)."""
+    return str if config_field.default is None else type(config_field.default)
+
+
+def check_settings(config: Any) -> None:
+    """Check every setting of a frozen dataclass instance; integers given for floats become floats."""
+    for config_field in fields(config):
+        spec = setting_of(config_field)
+        value = getattr(config, config_field.name)
+        if spec is None or (value is None and config_field.default is None):
+            continue
+        checked = spec.check(config_field.name, value, value_type(config_field))
+        object.__setattr__(config, config_field.name, checked)
+
+
+def nested_configs(config: Any) -> list[Any]:
+    """The dataclass-valued fields of `config` (e.g. DetectorConfig.scoring)."""
+    return [getattr(config, f.name) for f in fields(config)
+            if is_dataclass(getattr(config, f.name))]
