@@ -203,8 +203,10 @@ def test_decision_matches_its_definition(scores, debounce):
 
 @pytest.mark.parametrize(('kwargs', 'message'), [
     ({'on_threshold': 0.1, 'off_threshold': 0.2}, 'off_threshold <= on_threshold'),
-    ({'on_threshold': 1.5}, 'on_threshold <= 1'),
-    ({'debounce_clips': 0}, 'debounce_clips must be >= 1'),
+    ({'on_threshold': 1.5}, 'on_threshold=1.5 is not allowed: a finite value from 0.0 to 1.0'),
+    ({'off_threshold': float('nan')}, 'off_threshold=nan is not allowed'),
+    ({'debounce_clips': 0}, 'debounce_clips=0 is not allowed: a finite value from 1 to 100'),
+    ({'debounce_clips': 2.0}, 'debounce_clips must be an integer, got a number 2.0'),
 ])
 def test_bad_decision_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -255,3 +257,19 @@ def test_added_frames_are_the_detectors_own_copies():
     clip = detector.buffer.take_clip()
     assert clip.frames[0].max() == 0 and clip.frames[1].min() == 200
     assert not any(np.shares_memory(frame, reused) for frame in clip.frames)
+
+
+def test_a_frozen_camera_is_reported_on_every_result(detector):
+    scene = SyntheticScene(WIDTH, HEIGHT, seed=3)
+    still = scene.frame(0.0)
+    detector.reset()
+    problems = []
+    for i in range(24):  # the same picture with fresh stamps, 2.4 s
+        detector.add_frame(still, stamp=i / FPS)
+        result = detector.detect()
+        if result is not None:
+            problems.append(result.problem)
+    assert problems[0] == ''  # 0.7 s unchanged: within frozen_after (1.0 s)
+    assert problems[-1] == 'camera frozen: the same image for 2.3 s'
+    detector.add_frame(scene.frame(2.4), stamp=2.4)  # sensor noise again: live
+    assert detector.freeze.unchanged_for == 0.0

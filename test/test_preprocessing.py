@@ -132,3 +132,21 @@ def test_reused_frames_follow_channel_order_and_size_changes():
     smaller = _frames(4, 32, 96, seed=1)
     clip, geometry = preprocess(smaller)
     assert clip.shape[-2:] == geometry.model_size and preprocess.uploaded_frames == 12
+
+
+@pytest.mark.parametrize(('height', 'width', 'message'), [
+    (1, 300000, 'too thin'), (300, 1201, 'too thin'), (1201, 300, 'too thin'),
+    (8193, 8193, 'too large')])
+def test_thin_or_huge_frames_are_refused_before_any_work(height, width, message):
+    frame = np.empty((height, width, 3), np.uint8)
+    with pytest.raises(FrameError, match=message):
+        check_frame(frame)
+
+
+@pytest.mark.parametrize('resize_mode', ['full', 'center_crop'])
+@pytest.mark.parametrize(('height', 'width'), [(300, 1200), (1200, 300), (2, 8), (4096, 4096)])
+def test_every_accepted_frame_gives_a_bounded_model_input(resize_mode, height, width):
+    check_frame(np.empty((height, width, 3), np.uint8))
+    model_height, model_width = clip_geometry((height, width), 256, resize_mode).model_size
+    assert max(model_height, model_width) <= 2 * 256  # at most 4:1 around 256 x 256 pixels
+    assert model_height * model_width <= 1.1 * 256 * 256
