@@ -22,7 +22,8 @@ from vjepa_nodes.avoidance import AvoidancePolicy, DriveState, Perception, Polic
 
 # Generous acceleration limits so that only the limit tests see them act.
 CONFIG = PolicyConfig(cruise_speed=0.4, turn_speed=0.6, caution_score=0.1, danger_score=0.3,
-                      timeout=0.5, max_linear_speed=0.5, max_angular_speed=1.0,
+                      timeout=0.5, max_perception_age=1.0, max_linear_speed=0.5,
+                      max_angular_speed=1.0,
                       max_linear_accel=10.0, max_angular_accel=20.0)
 
 

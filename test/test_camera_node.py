@@ -80,10 +80,15 @@ def test_missing_source_is_retried_until_it_appears(ros, tmp_path):
 
 
 @pytest.mark.parametrize(('name', 'value', 'message'), [
-    ('encoding', 'yuv422', "parameter encoding='yuv422': choose one of rgb8, bgr8"),
-    ('reliability', 'sometimes', "parameter reliability='sometimes'"),
+    ('encoding', 'yuv422', "encoding='yuv422' is not allowed: choose one of rgb8, bgr8"),
+    ('reliability', 'sometimes', "reliability='sometimes' is not allowed"),
+    ('fps', 50, None),  # an integer for a float: taken
+    ('width', 64.0, 'width must be an integer, got a number 64.0'),
 ])
 def test_bad_parameters_are_refused_with_the_reason(ros, name, value, message):
+    if message is None:
+        _camera(ros, **{name: value})
+        return
     with pytest.raises(ValueError) as error:
         _camera(ros, **{name: value})
     assert message in str(error.value)

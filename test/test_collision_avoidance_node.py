@@ -12,40 +12,53 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""collision_avoidance over real DDS: commands per state, watchdog, e-stop, parameters."""
+"""collision_avoidance over real DDS: commands per state, stamps, watchdog, e-stop, parameters."""
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
 from conftest import wait_for
 import pytest
 
 pytestmark = pytest.mark.ros
+START = 'from vjepa_nodes.ros.collision_avoidance_node import main; main()'
 
 
 class Rig:
     """The avoidance node plus a fake detector and a cmd_vel listener on one ROS domain."""
 
-    def __init__(self, ros, **settings) -> None:
+    def __init__(self, ros, node=True, **settings) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import Twist, TwistStamped
         from rclpy.node import Node
         from rclpy.parameter import Parameter
         from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from std_msgs.msg import Bool, Float32MultiArray, String
+        from std_msgs.msg import Bool, String
+        from std_srvs.srv import Trigger
         from vjepa_nodes.ros.collision_avoidance_node import CollisionAvoidanceNode
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.node = ros.add(CollisionAvoidanceNode(context=ros.context, parameter_overrides=[
-            Parameter(name, value=value) for name, value in settings.items()]))
+        settings = {'start_latched': False, **settings}
+        if node:
+            self.node = ros.add(CollisionAvoidanceNode(context=ros.context, parameter_overrides=[
+                Parameter(name, value=value) for name, value in settings.items()]))
         self.peer = ros.add(Node('peer', context=ros.context))
-        self.scores = self.peer.create_publisher(Float32MultiArray, 'region_scores', qos)
-        self.obstacle = self.peer.create_publisher(Bool, 'obstacle', qos)
+        self.perception = self.peer.create_publisher(DiagnosticArray, 'perception', qos)
         self.estop = self.peer.create_publisher(Bool, 'estop', qos)
+        self.reset = self.peer.create_client(Trigger, 'reset_estop')
         self.commands, self.states = [], []
         command_type = TwistStamped if settings.get('stamped') else Twist
         self.peer.create_subscription(command_type, 'cmd_vel', self._on_command, qos)
         self.peer.create_subscription(String, 'avoidance_state', self._on_state, qos)
         self._bool = Bool
-        assert wait_for(lambda: self.scores.get_subscription_count() == 1
-                        and self.peer.count_publishers('cmd_vel') == 1)
+        if node:
+            self.wait_for_node()
+
+    def wait_for_node(self, timeout=10.0) -> None:
+        assert wait_for(lambda: self.perception.get_subscription_count() == 1
+                        and self.peer.count_publishers('cmd_vel') == 1, timeout)
 
     def _on_command(self, msg) -> None:
         self.commands.append((time.monotonic(), msg))
@@ -53,19 +66,36 @@ class Rig:
     def _on_state(self, msg) -> None:
         self.states.append((time.monotonic(), msg.data))
 
-    def detect(self, left=0.0, center=0.0, right=0.0, obstacle=False) -> None:
-        from vjepa_nodes.ros.score_messages import region_scores_to_msg
-        self.scores.publish(region_scores_to_msg({'left': left, 'center': center,
-                                                  'right': right}))
-        self.obstacle.publish(self._bool(data=obstacle))
+    def detect(self, left=0.0, center=0.0, right=0.0, obstacle=False, age=0.0, problem='',
+               reference=True) -> None:
+        """Publish a result about images captured `age` seconds ago (on the peer's clock)."""
+        from rclpy.duration import Duration
+        from std_msgs.msg import Header
+        from vjepa_nodes.ros.score_messages import perception_to_msg, PerceptionReport
+        stamp = self.peer.get_clock().now() - Duration(nanoseconds=int(age * 1e9))
+        header = Header(stamp=stamp.to_msg(), frame_id='camera')
+        self.perception.publish(perception_to_msg(PerceptionReport(
+            0.0, {'left': left, 'center': center, 'right': right}, max(left, center, right),
+            obstacle, reference, problem), header))
 
     def state_after(self, since: float) -> str | None:
         later = [state for at, state in self.states if at > since]
         return later[-1] if later else None
 
+    def call_reset(self):
+        from std_srvs.srv import Trigger
+        assert self.reset.wait_for_service(timeout_sec=5.0)
+        future = self.reset.call_async(Trigger.Request())
+        assert wait_for(future.done, timeout=5.0)
+        return future.result()
+
 
 def _twist(message):
     return getattr(message, 'twist', message)
+
+
+def _moving(rig, since):
+    return [m for at, m in rig.commands if at > since and _twist(m).linear.x != 0.0]
 
 
 def _feed_until(rig, state, timeout=5.0, **scores):
@@ -80,8 +110,16 @@ def _feed_until(rig, state, timeout=5.0, **scores):
     return False
 
 
+def _feed_for(rig, seconds, **scores):
+    start = time.monotonic()
+    while time.monotonic() < start + seconds:
+        rig.detect(**scores)
+        time.sleep(0.05)
+    return start
+
+
 def test_clear_cruises_then_stops_within_the_timeout_when_the_detector_stops(ros):
-    rig = Rig(ros, timeout=0.3, max_linear_accel=100.0)
+    rig = Rig(ros, timeout=0.3, max_linear_accel=10.0)
     assert _feed_until(rig, 'CLEAR')
     assert _twist(rig.commands[-1][1]).linear.x == pytest.approx(0.3)
     silent_since = time.monotonic()
@@ -94,20 +132,99 @@ def test_clear_cruises_then_stops_within_the_timeout_when_the_detector_stops(ros
     assert (latest.linear.x, latest.angular.z) == (0.0, 0.0)
 
 
+@pytest.mark.parametrize(('age', 'reason'), [(100.0, 'captured 100.'), (2.0, 'captured 2.'),
+                                             (-10.0, 's in the future')])
+def test_results_about_old_or_future_images_never_move_the_robot(ros, age, reason):
+    rig = Rig(ros, max_linear_accel=10.0)
+    start = _feed_for(rig, 1.0, age=age)  # fresh arrivals, every one about stale images
+    assert len([at for at, _ in rig.commands if at > start]) >= 10
+    assert not _moving(rig, start)
+    assert reason in rig.state_after(start)
+    assert _feed_until(rig, 'CLEAR')  # and fresh images drive again
+
+
+def test_a_problem_reported_by_the_detector_stops_the_robot(ros):
+    rig = Rig(ros, max_linear_accel=10.0)
+    assert _feed_until(rig, 'CLEAR')
+    assert _feed_until(rig, 'STOP_STALE', problem='camera frozen: the same image for 1.2 s')
+    assert rig.state_after(0) == 'STOP_STALE: camera frozen: the same image for 1.2 s'
+    assert _twist(rig.commands[-1][1]).linear.x == 0.0
+
+
 def test_danger_ahead_turns_toward_the_clearer_side(ros):
-    rig = Rig(ros, max_angular_accel=100.0)
+    rig = Rig(ros, max_angular_accel=20.0)
     assert _feed_until(rig, 'AVOID', left=0.4, center=0.5, right=0.0, obstacle=True)
     twist = _twist(rig.commands[-1][1])
     assert twist.linear.x == 0.0 and twist.angular.z < 0  # right is clearer
 
 
-def test_estop_stops_at_once(ros):
-    rig = Rig(ros, rate=0.2, max_linear_accel=100.0)  # 5 s ticks: only the e-stop path is fast
+def test_estop_stops_at_once_and_latches_until_reset(ros):
+    rig = Rig(ros, rate=1.0, max_linear_accel=10.0)  # 1 s ticks: only the e-stop path is fast
     assert _feed_until(rig, 'CLEAR', timeout=12.0)
     pressed = time.monotonic()
     rig.estop.publish(rig._bool(data=True))
     assert wait_for(lambda: (rig.state_after(pressed) or '').startswith('ESTOP'), timeout=0.4)
     assert _twist(rig.commands[-1][1]).linear.x == 0.0
+    refused = rig.call_reset()
+    assert not refused.success and refused.message == 'cannot reset: e-stop engaged'
+    rig.estop.publish(rig._bool(data=False))
+    released = time.monotonic()
+    assert wait_for(lambda: 'call reset_estop' in (rig.state_after(released) or ''), 3.0)
+    assert not _moving(rig, pressed)
+    assert rig.call_reset().success
+    assert _feed_until(rig, 'CLEAR', timeout=12.0)
+
+
+def test_estop_heartbeat_loss_stops_and_latches(ros):
+    rig = Rig(ros, estop_heartbeat=0.3, max_linear_accel=10.0)
+    start = time.monotonic()
+    while time.monotonic() < start + 1.0:  # a live e-stop publisher
+        rig.estop.publish(rig._bool(data=False))
+        rig.detect()
+        time.sleep(0.05)
+    assert rig.state_after(start).startswith('CLEAR')
+    lost = time.monotonic()
+    _feed_for(rig, 0.8)  # perception keeps coming, the heartbeat does not
+    assert 'no e-stop heartbeat' in rig.state_after(lost)
+    assert not _moving(rig, lost + 0.3 + 0.1)
+    assert not rig.call_reset().success  # no heartbeat: no reset
+    rig.estop.publish(rig._bool(data=False))
+    assert rig.call_reset().success
+
+
+def test_a_single_estop_message_right_after_connecting_is_never_lost(ros):
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import Bool
+    rig = Rig(ros)
+    for attempt in range(12):
+        assert rig.call_reset().success
+        assert wait_for(lambda: rig.node._estop.stop_reason() is None)
+        publisher = rig.peer.create_publisher(  # a fresh e-stop publisher each time
+            Bool, 'estop', QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        assert wait_for(lambda: publisher.get_subscription_count() == 1)
+        publisher.publish(Bool(data=True))
+        assert wait_for(lambda: rig.node._estop.stop_reason() == 'e-stop engaged',
+                        timeout=2.0), attempt
+        publisher.publish(Bool(data=False))
+        assert wait_for(lambda: 'call reset_estop' in (rig.node._estop.stop_reason() or ''))
+        rig.peer.destroy_publisher(publisher)
+
+
+def test_a_restarted_node_starts_latched(ros):
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id))
+    rig = Rig(ros, node=False)
+    process = subprocess.Popen([sys.executable, '-c', START, '--ros-args', '-p',
+                                'max_linear_accel:=10.0'], env=env)
+    try:
+        rig.wait_for_node(timeout=20.0)
+        start = _feed_for(rig, 1.0)
+        assert rig.state_after(start).startswith('ESTOP: latched at start-up')
+        assert not _moving(rig, start)
+        assert rig.call_reset().success
+        assert _feed_until(rig, 'CLEAR')
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
 
 
 def test_stamped_commands_carry_frame_and_time(ros):
@@ -123,43 +240,46 @@ def test_policy_parameters_are_validated_at_run_time(ros):
     bad = rig.node.set_parameters([Parameter('caution_score', value=0.9)])[0]
     assert not bad.successful and 'caution_score < danger_score' in bad.reason
     assert rig.node.get_parameter('caution_score').value == 0.05
+    typed = rig.node.set_parameters([Parameter('cruise_speed', value='fast')])[0]
+    assert not typed.successful
+    assert typed.reason == "cruise_speed must be a number, got a string 'fast'"
     good = rig.node.set_parameters([Parameter('cruise_speed', value=0.2),
-                                    Parameter('max_linear_accel', value=100.0)])[0]
+                                    Parameter('max_linear_accel', value=10)])[0]
     assert good.successful
     assert _feed_until(rig, 'CLEAR')
     assert _twist(rig.commands[-1][1]).linear.x == pytest.approx(0.2)
 
 
-def test_malformed_region_scores_are_ignored(ros):
-    from std_msgs.msg import Float32MultiArray
+def test_malformed_perception_is_ignored(ros):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
     rig = Rig(ros)
+    start = time.monotonic()
     for _ in range(6):  # clear values, but not in the documented layout
-        rig.scores.publish(Float32MultiArray(data=[0.0, 0.0, 0.0]))
-        rig.obstacle.publish(rig._bool(data=False))
+        rig.perception.publish(DiagnosticArray(status=[DiagnosticStatus(
+            name='perception', values=[KeyValue(key='center', value='0.0')])]))
         time.sleep(0.05)
     assert wait_for(lambda: len(rig.states) >= 3)
-    assert all(state.startswith('STOP_STALE') for _, state in rig.states)
+    assert all(state.startswith('STOP_STALE') for at, state in rig.states if at > start)
 
 
-def test_interrupted_node_commands_zero_before_exiting(ros, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
+@pytest.mark.parametrize('signals', [[signal.SIGINT], [signal.SIGTERM],
+                                     [signal.SIGINT, signal.SIGINT]])  # as under ros2 launch
+def test_a_signalled_node_commands_zero_and_exits_cleanly(ros, signals):
     env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id))
-    rig = Rig(ros, max_linear_accel=100.0)
-    ros.executor.remove_node(rig.node)  # the in-process node steps aside for a real process
-    rig.node.destroy_node()
-    ros.nodes.remove(rig.node)
+    rig = Rig(ros, node=False)
     process = subprocess.Popen(
-        [sys.executable, '-c', 'from vjepa_nodes.ros.collision_avoidance_node import main; '
-         'main()', '--ros-args', '-p', 'max_linear_accel:=100.0'], env=env)
+        [sys.executable, '-c', START, '--ros-args', '-p', 'max_linear_accel:=10.0', '-p',
+         'start_latched:=false'], env=env, stderr=subprocess.PIPE, text=True)
     try:
+        rig.wait_for_node(timeout=20.0)
         assert _feed_until(rig, 'CLEAR', timeout=20.0)
-        process.send_signal(signal.SIGINT)
+        for signum in signals:
+            process.send_signal(signum)
+            time.sleep(0.05)
         assert process.wait(timeout=10) == 0
     finally:
         process.kill()
+    assert 'Traceback' not in process.stderr.read()
     last = _twist(rig.commands[-1][1])
     assert (last.linear.x, last.angular.z) == (0.0, 0.0)
     assert wait_for(lambda: rig.states[-1][1].startswith('STOP_STALE: shutting down'))

@@ -24,13 +24,13 @@ pytestmark = pytest.mark.ros
 SETTINGS = {'model_size': 'tiny', 'img_size': 64, 'num_frames': 4, 'stride': 2,
             'allow_random_weights': True, 'device': 'cpu', 'precision': 'fp32'}
 OUTPUTS = ('motion_score', 'region_scores', 'obstacle', 'heatmap', 'debug_image',
-           '/diagnostics')
+           '/diagnostics', 'perception')
 
 
 class Rig:
     """The detector node, a camera publisher and listeners for every output."""
 
-    def __init__(self, ros, camera_reliability='best_effort', **settings) -> None:
+    def __init__(self, ros, camera_reliability='reliable', **settings) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.node import Node
         from rclpy.parameter import Parameter
@@ -38,6 +38,7 @@ class Rig:
         from sensor_msgs.msg import Image
         from std_msgs.msg import Bool, Float32, Float32MultiArray
         from vjepa_nodes.ros.obstacle_detector_node import ObstacleDetectorNode
+        settings = {'image_reliability': camera_reliability, **settings}
         overrides = [Parameter(k, value=v) for k, v in {**SETTINGS, **settings}.items()]
         self.node = ros.add(ObstacleDetectorNode(context=ros.context,
                                                  parameter_overrides=overrides))
@@ -45,11 +46,11 @@ class Rig:
         reliability = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                        'reliable': ReliabilityPolicy.RELIABLE}[camera_reliability]
         self.camera = self.peer.create_publisher(Image, 'image',
-                                                 QoSProfile(depth=1, reliability=reliability))
+                                                 QoSProfile(depth=10, reliability=reliability))
         self.out = {name: [] for name in OUTPUTS}
         qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
         for name, kind in zip(OUTPUTS, (Float32, Float32MultiArray, Bool, Image, Image,
-                                        DiagnosticArray)):
+                                        DiagnosticArray, DiagnosticArray)):
             self.peer.create_subscription(kind, name, self.out[name].append, qos)
         self.scene = SyntheticScene(96, 64, (MovingObject(20, 30, 20, vx=60),), seed=1)
         self.headers = []
@@ -63,17 +64,23 @@ class Rig:
         self.start_configured()
         assert wait_for(lambda: self.camera.get_subscription_count() == 1)
 
-    def send(self, count: int, start: float = 100.0, bad=None) -> None:
-        """Publish `count` frames at 20 Hz (and `bad` messages between them)."""
+    def send(self, count: int, bad=None, age: float = 0.0, frozen: bool = False) -> None:
+        """
+        Publish `count` frames at 20 Hz (and `bad` messages between them).
+
+        Each is stamped `age` seconds before now; `frozen` repeats the first picture.
+        """
+        from rclpy.duration import Duration
         from std_msgs.msg import Header
         from vjepa_nodes.ros.image_conversions import frame_to_image
         for i in range(count):
-            t = start + i / 20
-            header = Header(frame_id='front_camera')
-            header.stamp.sec, header.stamp.nanosec = int(t), int(round(t % 1 * 1e9)) % 10**9
+            stamp = self.peer.get_clock().now() - Duration(nanoseconds=int(age * 1e9))
+            header = Header(frame_id='front_camera', stamp=stamp.to_msg())
             if bad is not None:
+                bad.header = header
                 self.camera.publish(bad)
-            self.camera.publish(frame_to_image(self.scene.frame(t), 'rgb8', header))
+            picture = self.scene.frame(0.0 if frozen else len(self.headers) / 20)
+            self.camera.publish(frame_to_image(picture, 'rgb8', header))
             self.headers.append(header)
             time.sleep(0.05)
 
@@ -101,6 +108,13 @@ def test_frames_in_scores_flag_heatmap_and_diagnostics_out(ros, camera_reliabili
     values = {kv.key: kv.value for kv in rig.out['/diagnostics'][-1].status[0].values}
     assert values['device'] == 'cpu' and values['precision'] == 'fp32'
     assert values['weights source'].startswith('RANDOM')
+    from vjepa_nodes.ros.score_messages import perception_from_msg
+    reports = [perception_from_msg(m) for m in rig.out['perception']]
+    assert reports[0].has_reference is False and reports[-1].has_reference is True
+    assert all(r.problem == '' for r in reports)
+    stamps = {h.stamp.sec + h.stamp.nanosec * 1e-9 for h in rig.headers}
+    assert all(r.stamp in stamps for r in reports)  # each stamped with one of its images
+    assert reports[-1].stamp > reports[0].stamp
 
 
 def test_debug_overlay_only_for_subscribers(ros):
@@ -115,16 +129,17 @@ def test_debug_overlay_only_for_subscribers(ros):
 
 def test_malformed_images_are_rejected_and_the_node_keeps_serving(ros):
     from sensor_msgs.msg import Image
-    rig = Rig(ros)
+    rig = Rig(ros, image_depth=10)  # keep every message, so each bad one is seen
     rig.start()
     bad = [Image(height=64, width=96, encoding='yuv422', step=192, data=bytes(192 * 64)),
            Image(height=64, width=96, encoding='rgb8', step=288, data=bytes(100)),
-           Image(height=0, width=96, encoding='rgb8', step=288, data=b'')]
+           Image(height=0, width=96, encoding='rgb8', step=288, data=b''),
+           Image(height=1, width=30000, encoding='mono8', step=30000, data=bytes(30000))]
     for message in bad:
-        rig.send(3, start=100.0 + len(rig.headers) / 20, bad=message)
-    rig.send(8, start=100.0 + len(rig.headers) / 20)
+        rig.send(3, bad=message)
+    rig.send(8)
     assert wait_for(lambda: len(rig.out['region_scores']) >= 2)
-    assert rig.node._rejected >= 3
+    assert rig.node._rejected >= 4
 
 
 def test_lifecycle_loads_on_configure_and_releases_on_cleanup(ros):
@@ -208,3 +223,92 @@ def test_the_node_process_logs_the_core_messages_to_ros(ros):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _diagnostic(rig, text, level):
+    return any(text in array.status[0].message and array.status[0].level == level
+               for array in rig.out['/diagnostics'])
+
+
+@pytest.mark.parametrize(('age', 'reason'), [(100.0, 'images were captured 100.'),
+                                             (-10.0, 's in the future')])
+def test_images_stamped_far_from_the_clock_are_dropped_and_reported(ros, age, reason):
+    from diagnostic_msgs.msg import DiagnosticStatus
+    rig = Rig(ros)
+    rig.start()
+    rig.send(12, age=age)
+    assert wait_for(lambda: _diagnostic(rig, reason, DiagnosticStatus.ERROR), timeout=3.0)
+    assert rig.node._stale.total == 12 and not rig.out['perception']
+    values = {kv.key: kv.value for kv in rig.out['/diagnostics'][-1].status[0].values}
+    assert values['stale images dropped'] == '12'
+    rig.send(8)  # fresh images are analysed again
+    assert wait_for(lambda: rig.out['region_scores'])
+
+
+def test_a_frozen_camera_is_reported_and_marks_results_unusable(ros):
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from vjepa_nodes.ros.score_messages import perception_from_msg
+    rig = Rig(ros, frozen_after=0.5)
+    rig.start()
+    rig.send(24, frozen=True)  # the same picture with fresh stamps for 1.2 s
+    assert wait_for(lambda: rig.out['perception'] and perception_from_msg(
+        rig.out['perception'][-1]).problem.startswith('camera frozen: the same image for'))
+    assert wait_for(lambda: _diagnostic(rig, 'camera frozen', DiagnosticStatus.ERROR), 3.0)
+    rig.send(8)  # a live picture again
+    assert wait_for(lambda: perception_from_msg(rig.out['perception'][-1]).problem == '')
+
+
+def test_the_worker_survives_a_failing_clip_and_reports_it_at_once(ros):
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from vjepa_nodes.ros.score_messages import perception_from_msg
+    rig = Rig(ros)
+    rig.start()
+    score, calls = rig.node._detector.scorer.score, []
+
+    def fails_once(tokens, grid):  # a fault inside one clip
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError('simulated fault in this clip')
+        return score(tokens, grid)
+    rig.node._detector.scorer.score = fails_once
+    rig.send(16)
+    assert wait_for(lambda: len(rig.out['region_scores']) >= 2)  # serving after the failure
+    failures = [perception_from_msg(m) for m in rig.out['perception']
+                if perception_from_msg(m).problem]
+    assert failures[0].problem == 'inference failed: ValueError: simulated fault in this clip'
+    assert _diagnostic(rig, 'inference failed: ValueError', DiagnosticStatus.ERROR)
+    assert rig.node._worker.is_alive() and len(calls) > 2
+
+
+@pytest.mark.parametrize('signals', [['SIGINT'], ['SIGTERM'], ['SIGINT', 'SIGINT']])
+def test_signals_end_the_busy_node_cleanly(ros, signals):
+    # stride 1: inference never pauses, so the signal lands while clips are in flight
+    import os
+    import signal
+    import subprocess
+    import sys
+    rig = Rig(ros)
+    arguments = [f'{name}:={value}' for name, value in {**SETTINGS, 'stride': 1}.items()]
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id))
+    command = [sys.executable, '-c', 'from vjepa_nodes.ros.obstacle_detector_node import main; '
+               'main()', '--ros-args'] + [item for arg in arguments for item in ('-p', arg)]
+    ros.executor.remove_node(rig.node)  # the in-process node steps aside for real processes
+    rig.node.destroy_node()
+    ros.nodes.remove(rig.node)
+    processes = [subprocess.Popen(command + ['-r', f'__node:=detector_{i}'], env=env,
+                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+    try:
+        assert wait_for(lambda: rig.camera.get_subscription_count() == 2, timeout=60.0)
+        rig.send(12)
+        assert wait_for(lambda: len(rig.out['region_scores']) >= 4)
+        for signum in signals:
+            for process in processes:
+                process.send_signal(getattr(signal, signum))
+            time.sleep(0.05)
+        codes = [process.wait(timeout=15) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    errors = [process.stderr.read() for process in processes]
+    assert codes == [0, 0], errors
+    assert not any('Traceback' in text or 'RCLError' in text for text in errors), errors

@@ -68,10 +68,12 @@ class PolicyConfig:
     turn_speed: float = _speed(0.5, 'turn rate when avoiding, rad/s', 5.0)
     caution_score: float = _speed(0.05, 'region score at which to start slowing down', 1.0)
     danger_score: float = _speed(0.25, 'centre score that means danger ahead', 1.0)
-    timeout: float = setting(0.5, 'longest wait for the next detector result, s', low=0.05,
+    # A result comes every stride / fps seconds (8 / 15 Hz = 0.53 s by default) after an
+    # inference latency: both limits must allow for that, plus a margin.
+    timeout: float = setting(1.0, 'longest wait for the next detector result, s', low=0.05,
                              high=10.0, runtime=True)
     max_perception_age: float = setting(
-        1.0, 'oldest capture time of the images behind a decision, s', low=0.05, high=30.0,
+        1.5, 'oldest capture time of the images behind a decision, s', low=0.05, high=30.0,
         runtime=True)
     stamp_tolerance: float = setting(
         0.1, 'how far image stamps may be ahead of this clock, s', low=0.0, high=1.0,

@@ -114,8 +114,10 @@ class CollisionAvoidanceNode(Node):
     def _on_reset_estop(self, request: Trigger.Request,
                         response: Trigger.Response) -> Trigger.Response:
         response.success, response.message = self._estop.reset()
-        log = self.get_logger().info if response.success else self.get_logger().warning
-        log(f'reset_estop: {response.message}')
+        if response.success:
+            self.get_logger().info(f'reset_estop: {response.message}')
+        else:
+            self.get_logger().warning(f'reset_estop: {response.message}')
         return response
 
     def _on_timer(self) -> None:

@@ -19,7 +19,9 @@ rclpy's own handler shuts the context down inside the signal, while a worker thr
 publishing and before a last zero command is out; KeyboardInterrupt can land anywhere, even in
 cleanup. Under `ros2 launch` a Ctrl-C reaches each node twice (the terminal signals the whole
 process group, then launch signals each node). Here a signal only asks the spin loop to end,
-any later signal is ignored, and the node cleans up in its own order with the context still up.
+any later signal is ignored (also while the interpreter exits: Python would otherwise restore
+the default action, and a late second SIGINT would kill the process), and the node cleans up in
+its own order with the context still up.
 """
 
 import signal
@@ -42,6 +44,8 @@ class ShutdownRequest:
             signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame) -> None:
+        for other in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(other, signal.SIG_IGN)
         self._event.set()
 
     def __bool__(self) -> bool:
