@@ -22,11 +22,17 @@ Camera (optional), V-JEPA 2 obstacle detector and collision avoidance (optional)
 Values come from the nodes' own defaults, then `params_file`, then any launch argument given
 here (an empty argument leaves the value alone). The detector configures and activates itself
 (its `autostart` parameter); drive it by hand with `ros2 lifecycle` after autostart:=false.
+A `params_file` that does not exist is an error, and a node that exits with an error (e.g. a
+detector that cannot load its model) ends the whole launch with exit code 1: the other nodes
+are stopped as on Ctrl-C, so collision_avoidance sends its final zero command.
 """
 
+import os
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
 from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
@@ -60,12 +66,14 @@ def _nodes(context):
     """Create the nodes once the argument values are known."""
     namespace = LaunchConfiguration('namespace').perform(context)
     params_file = LaunchConfiguration('params_file').perform(context)
+    if not os.path.isfile(params_file):  # launch_ros would only warn and run with defaults
+        raise FileNotFoundError(f'params_file {params_file!r} does not exist')
     overrides = {'camera': {}, 'obstacle_detector': {}}
     for argument, (node, parameter, kind, _) in OVERRIDES.items():
         value = LaunchConfiguration(argument).perform(context)
         if value != '':
             overrides[node][parameter] = CONVERT[kind](value)
-    return [
+    nodes = [
         Node(package='vjepa_nodes', executable='camera_node', name='camera',
              namespace=namespace, parameters=[params_file, overrides['camera']],
              condition=IfCondition(LaunchConfiguration('use_camera'))),
@@ -76,6 +84,24 @@ def _nodes(context):
              name='collision_avoidance', namespace=namespace, parameters=[params_file],
              condition=IfCondition(LaunchConfiguration('use_avoidance'))),
     ]
+    end_on_error = _launch_ender()
+    return nodes + [RegisterEventHandler(OnProcessExit(target_action=node, on_exit=end_on_error))
+                    for node in nodes]
+
+
+def _launch_ender():
+    """Return an on_exit handler that ends the launch with an error when a node fails."""
+    ended = []  # set by the first failure: two failing together end the launch once
+
+    def end_on_error(event, context):
+        if event.returncode == 0 or context.is_shutdown or ended:
+            return None  # a clean exit, or one that a shutdown already in progress caused
+        ended.append(event.process_name)
+        # Raising is how a launch file makes `ros2 launch` exit 1; launch then stops the other
+        # nodes as on Ctrl-C.
+        raise RuntimeError(f'{event.process_name} exited with code {event.returncode} (its log '
+                           'above says why): stopping the launch')
+    return end_on_error
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -39,7 +39,7 @@ class Clock:
 
 def seen(clock, left=0.0, center=0.0, right=0.0, obstacle=False, age=0.0, silence=0.0,
          reference=True, problem=''):
-    """A result about images captured `age` s ago that arrived `silence` s ago."""
+    """Return a result about images captured `age` s ago that arrived `silence` s ago."""
     return Perception({'left': left, 'center': center, 'right': right}, obstacle,
                       clock.now - age, clock.now - silence, reference, problem)
 

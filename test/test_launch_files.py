@@ -115,3 +115,21 @@ def test_setup_installs_launch_and_config_files():
     setup = (ROOT / 'setup.py').read_text()
     assert "glob('launch/*.launch.py')" in setup and "glob('config/*.yaml')" in setup
     assert LAUNCH_FILES and list((ROOT / 'config').glob('*.yaml'))
+
+
+def test_the_launch_refuses_a_missing_params_file_and_ends_when_a_node_fails():
+    # What can be checked without the launch system; README, "Launch", says how it behaves.
+    source = (ROOT / 'launch' / 'obstacle_detection.launch.py').read_text()
+    tree = ast.parse(source)
+    assert 'os.path.isfile(params_file)' in source and 'raise FileNotFoundError' in source
+    handlers = _calls(tree, 'OnProcessExit')
+    assert len(handlers) == 1 and {k.arg for k in handlers[0].keywords} == {
+        'target_action', 'on_exit'}
+    loop = next(node for node in ast.walk(tree) if isinstance(node, ast.ListComp)
+                and _calls(node, 'OnProcessExit'))
+    assert ast.unparse(loop.generators[0].iter) == 'nodes'  # every node is watched
+    ender = next(f for f in ast.walk(tree)
+                 if isinstance(f, ast.FunctionDef) and f.name == 'end_on_error')
+    guard = ast.unparse(ender.body[0].test)
+    assert 'event.returncode == 0' in guard and 'context.is_shutdown' in guard
+    assert any(isinstance(node, ast.Raise) for node in ast.walk(ender))

@@ -22,7 +22,7 @@ the name, the value and what is allowed; the ROS layer declares parameters from 
 metadata, so `ros2 param describe` shows the same limits.
 """
 
-from dataclasses import dataclass, Field, field, fields, is_dataclass
+from dataclasses import dataclass, Field, field, fields
 import math
 from typing import Any
 
@@ -59,7 +59,7 @@ class Setting:
         return value
 
     def allowed(self) -> str:
-        """The allowed values in words."""
+        """Say which values are allowed, in words."""
         if self.choices:
             return f'choose one of {", ".join(self.choices)}'
         if self.low is None:
@@ -71,7 +71,7 @@ class Setting:
 def setting(default: Any, description: str, *, low: float | None = None,
             high: float | None = None, step: int = 0, choices: tuple[str, ...] = (),
             runtime: bool = False) -> Any:
-    """A dataclass field whose metadata says what the setting means and allows."""
+    """Return a dataclass field whose metadata says what the setting means and allows."""
     if isinstance(default, (int, float)) and not isinstance(default, bool) and (
             low is None or high is None):
         raise TypeError(f'a numeric setting needs finite low and high bounds: {description}')
@@ -80,17 +80,17 @@ def setting(default: Any, description: str, *, low: float | None = None,
 
 
 def setting_of(config_field: Field) -> Setting | None:
-    """The Setting of a dataclass field, None for a field that is not a setting."""
+    """Return the Setting of a dataclass field, None for a field that is not a setting."""
     return config_field.metadata.get(_KEY)
 
 
 def value_type(config_field: Field) -> type:
-    """The type a setting's value must have: that of its default (None stands for a string)."""
+    """Return the type a setting must have: its default's (None stands for a string)."""
     return str if config_field.default is None else type(config_field.default)
 
 
 def check_settings(config: Any) -> None:
-    """Check every setting of a frozen dataclass instance; integers given for floats become floats."""
+    """Check every setting of a frozen dataclass; integers given for floats become floats."""
     for config_field in fields(config):
         spec = setting_of(config_field)
         value = getattr(config, config_field.name)
@@ -98,9 +98,3 @@ def check_settings(config: Any) -> None:
             continue
         checked = spec.check(config_field.name, value, value_type(config_field))
         object.__setattr__(config, config_field.name, checked)
-
-
-def nested_configs(config: Any) -> list[Any]:
-    """The dataclass-valued fields of `config` (e.g. DetectorConfig.scoring)."""
-    return [getattr(config, f.name) for f in fields(config)
-            if is_dataclass(getattr(config, f.name))]

@@ -43,27 +43,30 @@ class DetectorConfig:
     """
 
     model_size: str = setting('large', 'large, huge or giant (tiny and small are test-only)',
-                             choices=tuple(ENCODER_CONFIGS))
-    img_size: int = setting(256, 'the model sees about img_size x img_size pixels', low=32,
-                           high=1024, step=16)
+                              choices=tuple(ENCODER_CONFIGS))
+    img_size: int = setting(
+        256, 'the model sees about img_size x img_size pixels (full mode keeps the aspect: '
+        '640x480 at 256 gives 288x224)', low=32, high=1024, step=16)
     num_frames: int = setting(16, 'frames per clip (even)', low=2, high=64, step=2)
     stride: int = setting(8, 'new frames between analysed clips', low=1, high=64,
                           runtime=True)
     device: str = setting('auto', 'auto, mps, cuda, cuda:N or cpu')
     precision: str = setting('auto', 'auto, fp32, fp16 or bf16', choices=PRECISION_CHOICES)
     fast_path: str = setting('auto', 'auto: compile+cuda_graph on CUDA, none elsewhere',
-                            choices=FAST_PATHS)
+                             choices=FAST_PATHS)
     checkpoint: str | None = setting(
         None, "official .pt, .safetensors, HF snapshot directory or HF id ('' = none)")
     checkpoint_key: str = setting(DEFAULT_CHECKPOINT_KEY, 'entry of an official .pt',
                                   choices=CHECKPOINT_KEYS)
     allow_random_weights: bool = setting(
         False, 'run without a checkpoint on random weights (scores meaningless)')
-    resize_mode: str = setting('full', 'full (whole field of view) or center_crop (official '
-                              'eval transform)', choices=RESIZE_MODES)
-    channel_order: str = setting('rgb', 'channel order of the frames given', choices=CHANNEL_ORDERS)
+    resize_mode: str = setting(
+        'full', 'full (whole field of view) or center_crop (official eval transform)',
+        choices=RESIZE_MODES)
+    channel_order: str = setting('rgb', 'channel order of the frames given',
+                                 choices=CHANNEL_ORDERS)
     max_gap: float = setting(1.0, 'seconds without frames that restart the clip', low=0.01,
-                            high=60.0)
+                             high=60.0)
     frozen_after: float = setting(
         1.0, 'identical frames for this long mark the camera frozen, s', low=0.1, high=60.0,
         runtime=True)

@@ -39,8 +39,8 @@ RECONNECT_DELAYS = (0.5, 8.0)  # first and longest wait before reopening a faile
 class CameraSettings:
     """What to publish, and how."""
 
-    source: str = setting(SYNTHETIC, "'synthetic', a webcam index ('0'), a video file path or "
-                          'a stream URL')
+    source: str = setting(SYNTHETIC, 'synthetic, a webcam index (0), a video file path or a '
+                          'stream URL')
     fps: float = setting(15.0, 'frames per second to publish', low=0.1, high=240.0)
     width: int = setting(640, 'published image width, pixels', low=16, high=8192)
     height: int = setting(480, 'published image height, pixels', low=16, high=8192)
@@ -104,10 +104,10 @@ class CameraNode(Node):
             self._fail(f'{error}')
             return False
         if self._failed:
-            self.get_logger().info(f"reconnected to camera source {s.source!r}")
+            self.get_logger().info(f'reconnected to camera source {s.source!r}')
         else:
-            self.get_logger().info(f"publishing {s.source!r} as {s.width}x{s.height} "
-                                   f"{s.encoding} at {s.fps} Hz")
+            self.get_logger().info(f'publishing {s.source!r} as {s.width}x{s.height} '
+                                   f'{s.encoding} at {s.fps} Hz')
         self._failed = False
         return True
 

@@ -41,7 +41,7 @@ class HeaderBook:
                 self._headers.popitem(last=False)
 
     def get(self, stamp: float) -> Header:
-        """The header stamped `stamp`; an empty one (stamp 0: never fresh) if unknown."""
+        """Return the header stamped `stamp`; an empty one (stamp 0: never fresh) if unknown."""
         with self._lock:
             return self._headers.get(stamp, Header())
 

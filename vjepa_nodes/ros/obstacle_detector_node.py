@@ -36,7 +36,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
-from std_msgs.msg import Bool, Float32, Float32MultiArray, Header
+from std_msgs.msg import Bool, Float32, Float32MultiArray
 
 try:
     from rclpy.event_handler import SubscriptionEventCallbacks
@@ -62,13 +62,13 @@ from vjepa_nodes.ros.score_messages import (
 OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 STALL_LIMIT = 60.0  # s of images without an analysed clip before /diagnostics says ERROR
 WORKER_EXIT_WAIT = 3.0  # s a shutting-down process waits for the clip in progress
-CLOCK_ADVICE = ('image stamps must be on this node\'s clock: sync the camera\'s and this '
-                'machine\'s clocks (e.g. chrony), and replay recordings with use_sim_time:=true '
+CLOCK_ADVICE = ("image stamps must be on this node's clock: sync the camera's and this "
+                "machine's clocks (e.g. chrony), and replay recordings with use_sim_time:=true "
                 'and `ros2 bag play --clock`')
 
 
 class ObstacleDetectorNode(LifecycleNode):
-    """Publish motion scores, regions, obstacle flag, perception, heat map, overlay, diagnostics."""
+    """Publish scores, regions, obstacle flag, perception, heat map, overlay and diagnostics."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__('obstacle_detector', **kwargs)

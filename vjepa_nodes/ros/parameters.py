@@ -46,7 +46,7 @@ def declare_settings(node: Node, config: Any) -> None:
 
 
 def descriptor(config_field: Field) -> ParameterDescriptor:
-    """The ParameterDescriptor of a setting: description, limits, read-only unless runtime."""
+    """Return the descriptor of a setting: description, limits, read-only unless runtime."""
     spec, kind = setting_of(config_field), value_type(config_field)
     result = ParameterDescriptor(description=spec.description, read_only=not spec.runtime,
                                  dynamic_typing=True, additional_constraints=spec.allowed())
@@ -81,7 +81,7 @@ def settings_from_parameters(node: Node, config: Config,
 
 
 def setting_names(config: Any) -> set[str]:
-    """Names of every setting of `config` and its nested configs."""
+    """Return the names of every setting of `config` and its nested configs."""
     names = set()
     for config_field in fields(config):
         value = getattr(config, config_field.name)

@@ -98,4 +98,3 @@ def perception_from_msg(msg: DiagnosticArray) -> PerceptionReport:
     problem = '' if usable else (status.message or 'the detector reports a problem')
     return PerceptionReport(stamp_seconds(msg.header), {r: scores[r] for r in REGIONS},
                             scores['motion_score'], obstacle, reference, problem)
-
