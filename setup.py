@@ -52,6 +52,7 @@ setup(
             'collision_avoidance = vjepa_nodes.ros.collision_avoidance_node:main',
             'obstacle_detector = vjepa_nodes.ros.obstacle_detector_node:main',
             'demo = vjepa_nodes.ros.demo:main',
+            'vjepa-soak = vjepa_nodes.ros.soak_benchmark:main',
         ],
     },
 )

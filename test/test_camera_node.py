@@ -102,3 +102,58 @@ def test_video_file_without_loop_stops_at_its_end(ros, tmp_path):
     assert wait_for(lambda: len(images) >= 3)
     time.sleep(1.0)  # a restart would arrive after 0.5 s
     assert len(images) == 3
+
+
+def _camera_process(ros, *parameters):
+    import os
+    import subprocess
+    import sys
+    command = [sys.executable, '-c', 'from vjepa_nodes.ros.camera_node import main; main()',
+               '--ros-args']
+    for parameter in parameters:
+        command += ['-p', parameter]
+    return subprocess.Popen(command, env=dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)),
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_the_default_link_delivers_the_camera_rate_and_a_signal_ends_it_cleanly(ros):
+    # camera_node with its defaults (640x480 at 15 Hz) as its own process, received with the
+    # detector's default image QoS: what the default setup delivers to the detector.
+    import signal
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+    from vjepa_nodes.ros.detector_parameters import NodeSettings
+    from vjepa_nodes.ros.obstacle_detector_node import image_qos
+    arrivals = []
+    listener = ros.add(Node('detector_side', context=ros.context))
+    listener.create_subscription(Image, 'image', lambda m: arrivals.append(time.monotonic()),
+                                 image_qos(NodeSettings()))
+    process = _camera_process(ros)
+    try:
+        assert wait_for(lambda: len(arrivals) >= 5, timeout=30.0)
+        time.sleep(4.0)
+        window = [t for t in arrivals if t > arrivals[-1] - 4.0]
+        rate = (len(window) - 1) / (window[-1] - window[0])
+        assert rate > 0.9 * 15.0, f'{rate:.1f} Hz of 15 Hz delivered'
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+    assert 'Traceback' not in process.stderr.read()
+
+
+def test_a_double_sigint_ends_the_camera_cleanly(ros):
+    # Under ros2 launch a Ctrl-C reaches a node twice: from the terminal and from launch.
+    import signal
+    images = []
+    _listen(ros, images)
+    process = _camera_process(ros, 'width:=64', 'height:=48')
+    try:
+        assert wait_for(lambda: images, timeout=30.0)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+    assert 'Traceback' not in process.stderr.read()

@@ -22,7 +22,6 @@ processes; this one prints a line per clip and writes a plot and a heat-map over
 import argparse
 import os
 from pathlib import Path
-import random
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ import numpy as np
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+from vjepa_nodes.ros.dds_env import private_dds_env
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 BANNER = '!' * 78
@@ -135,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--checkpoint', default='')
     parser.add_argument('--out-dir', type=Path, default=Path('outputs'))
     args = parser.parse_args(argv)
-    env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
-               ROS_DOMAIN_ID=os.environ.get('ROS_DOMAIN_ID', str(random.randint(1, 100))))
+    env = private_dds_env()
     os.environ.update(env)
     if not args.checkpoint:
         print(f'{BANNER}\n!! RANDOM WEIGHTS: the encoder is not pretrained, so the scores only '
@@ -151,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                                      'height': 240, 'seed': 7}, env),
         node_process('obstacle_detector_node', detector, env),
         # A CPU analyses a clip every second or two: allow for it before calling input stale.
-        node_process('collision_avoidance_node', {'rate': 10.0, 'timeout': 3.0}, env),
+        # No robot is attached, so the demo starts with the e-stop released.
+        node_process('collision_avoidance_node', {
+            'rate': 10.0, 'timeout': 3.0, 'max_perception_age': 5.0, 'start_latched': False},
+            env),
     ]
     rclpy.init()
     monitor = Monitor()

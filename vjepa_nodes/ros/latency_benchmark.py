@@ -29,7 +29,6 @@ the caller set ROS_DOMAIN_ID, so benchmark images never reach a robot's graph.
 import argparse
 import json
 import os
-import random
 import statistics
 import struct
 import subprocess
@@ -43,6 +42,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, Header
 
 from vjepa_nodes.camera_sources import demo_scene
+from vjepa_nodes.ros.dds_env import private_dds_env
 from vjepa_nodes.ros.demo import node_process
 from vjepa_nodes.ros.image_conversions import frame_to_image
 
@@ -94,10 +94,7 @@ def cdr_header_stamp(serialized: bytes) -> float:
 
 def run_end_to_end(args: argparse.Namespace) -> int:
     """Start the detector node, stream images for `args.duration` s after its first result."""
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    if os.environ.get('ROS_DISTRO') == 'humble':  # before the discovery-range setting
-        os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')
-    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 100)))
+    os.environ.update(private_dds_env())
     height, width = args.camera
     parameters = {
         'model_size': args.model_sizes[0], 'num_frames': args.frames[0],

@@ -119,12 +119,9 @@ class ObstacleDetectorNode(LifecycleNode):
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        reliable = self._settings.image_reliability == 'reliable'
-        qos = QoSProfile(depth=self._settings.image_depth,
-                         reliability=ReliabilityPolicy.RELIABLE if reliable
-                         else ReliabilityPolicy.BEST_EFFORT)
         self._subscription = self.create_subscription(
-            Image, 'image', self._on_image, qos, event_callbacks=SubscriptionEventCallbacks(
+            Image, 'image', self._on_image, image_qos(self._settings),
+            event_callbacks=SubscriptionEventCallbacks(
                 incompatible_qos=self._on_incompatible_qos))
         self._running.set()
         self._activated_at = time.monotonic()
@@ -317,6 +314,13 @@ class ObstacleDetectorNode(LifecycleNode):
             f'{self.get_fully_qualified_name()}: V-JEPA 2 obstacle detector', facts,
             self._frames, self._clips,
             problems, warnings, self.get_clock().now().to_msg()))
+
+
+def image_qos(settings: NodeSettings) -> QoSProfile:
+    """Return the QoS of the image subscription."""
+    reliability = (ReliabilityPolicy.RELIABLE if settings.image_reliability == 'reliable'
+                   else ReliabilityPolicy.BEST_EFFORT)
+    return QoSProfile(depth=settings.image_depth, reliability=reliability)
 
 
 def main(args: list[str] | None = None) -> None:
