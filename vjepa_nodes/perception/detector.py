@@ -169,8 +169,6 @@ class ObstacleDetector:
         motion = self.scorer.score(tokens, grid)
         obstacle = (self.decision.update(motion.motion_score) if motion.has_reference
                     else self.decision.obstacle)
-        unchanged = self.freeze.unchanged_for
-        frozen = unchanged > self.config.frozen_after
         self.latest = DetectionResult(
             motion_score=motion.motion_score, region_scores=motion.region_scores,
             motion_map=motion.activation.cpu().numpy(),
@@ -178,8 +176,7 @@ class ObstacleDetector:
             has_reference=motion.has_reference, features_finite=motion.features_finite,
             features=tokens, clip_start=clip.stamps[0],
             clip_end=clip.stamps[-1], latency=time.perf_counter() - start, geometry=geometry,
-            last_frame=clip.frames[-1],
-            problem=f'camera frozen: the same image for {unchanged:.1f} s' if frozen else '')
+            last_frame=clip.frames[-1], problem=self.freeze.problem(self.config.frozen_after))
         return self.latest
 
     def reset(self) -> None:

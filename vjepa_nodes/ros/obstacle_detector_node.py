@@ -88,7 +88,7 @@ class ObstacleDetectorNode(LifecycleNode):
         self._frames, self._clips, self._stale = RateMeter(), RateMeter(), RateMeter()
         self._failures = RateMeter()
         self._rejected = 0
-        self._last_problem = {'stale': '', 'failure': ''}
+        self._stale_reason = self._failure_reason = ''  # the latest of each, for diagnostics
         self.incompatible_qos_events = 0
         self._last_clip_at: float | None = None
         self._activated_at = time.monotonic()
@@ -183,7 +183,7 @@ class ObstacleDetectorNode(LifecycleNode):
                                 settings.max_image_age, settings.stamp_tolerance)
         if problem:
             self._stale.add()
-            self._last_problem['stale'] = f'dropping images: {problem}'
+            self._stale_reason = f'dropping images: {problem}'
             self.get_logger().error(f'dropping images: {problem}; {CLOCK_ADVICE}',
                                     throttle_duration_sec=5.0)
             return
@@ -228,15 +228,15 @@ class ObstacleDetectorNode(LifecycleNode):
     def _on_failure(self, error: Exception) -> None:
         """Report a failed clip at once (log, diagnostics, a stop for the avoidance node)."""
         self._failures.add()
-        self._last_problem['failure'] = f'inference failed: {type(error).__name__}: {error}'
-        self.get_logger().error(f"{self._last_problem['failure']}; skipping this clip",
+        self._failure_reason = f'inference failed: {type(error).__name__}: {error}'
+        self.get_logger().error(f'{self._failure_reason}; skipping this clip',
                                 throttle_duration_sec=5.0)
         header = self._headers.newest()
         with self._publish_lock:
             if self._running.is_set():
                 self._outputs['perception'].publish(perception_to_msg(PerceptionReport(
                     stamp_seconds(header), {'left': 0.0, 'center': 0.0, 'right': 0.0}, 0.0,
-                    False, False, self._last_problem['failure']), header))
+                    False, False, self._failure_reason), header))
         self._publish_diagnostics()
 
     def _publish(self, detection: DetectionResult) -> None:
@@ -298,11 +298,13 @@ class ObstacleDetectorNode(LifecycleNode):
                      'restarts': str(counters.resets)}
             if detector.encoder.weights_source == RANDOM_WEIGHTS_SOURCE:
                 warnings.append('random weights: scores are meaningless')
-            for meter, kind in ((self._failures, 'failure'), (self._stale, 'stale')):
+            for meter, reason in ((self._failures, self._failure_reason),
+                                  (self._stale, self._stale_reason)):
                 if meter.age() is not None:  # within the last WINDOW seconds
-                    problems.append(self._last_problem[kind])
-            if unchanged > detector.config.frozen_after:
-                problems.append(f'camera frozen: the same image for {unchanged:.1f} s')
+                    problems.append(reason)
+            frozen = detector.freeze.problem(detector.config.frozen_after)
+            if frozen:
+                problems.append(frozen)
             stalled = time.monotonic() - max(self._last_clip_at or 0.0, self._activated_at)
             if self._subscription is None:
                 warnings.append('inactive')
