@@ -149,22 +149,31 @@ class ObstacleDetectorNode(LifecycleNode):
         self._release()
         return super().on_shutdown(state)
 
-    def stop_inference(self, timeout: float | None = None) -> bool:
+    def stop_inference(self, timeout: float | None = None) -> None:
         """
-        Stop the inference thread (idempotent); True once it has ended.
+        Stop the inference thread (idempotent).
 
         Nothing is published after this returns, even if the clip in progress outlives
-        `timeout`; then False is returned and the thread ends with that clip.
+        `timeout`; then `inference_running` stays True until the thread ends with that clip.
         """
         with self._publish_lock:
             self._running.clear()
         self._frame_ready.set()
         if self._worker is not None:
             self._worker.join(timeout)  # at most one clip: never two workers at once
-            if self._worker.is_alive():
-                return False
-            self._worker = None
-        return True
+            if not self._worker.is_alive():
+                self._worker = None
+
+    def destroy_node(self) -> None:
+        # No worker may outlive its node: it would publish on destroyed publishers, or run in
+        # torch while the interpreter exits.
+        self.stop_inference(timeout=WORKER_EXIT_WAIT)
+        super().destroy_node()
+
+    @property
+    def inference_running(self) -> bool:
+        """Return whether the inference thread exists (it may outlive a stop with a timeout)."""
+        return self._worker is not None
 
     def _release(self) -> None:
         for publisher in self._outputs.values():
@@ -349,11 +358,10 @@ def main(args: list[str] | None = None) -> None:
         if configured:  # else the reason is logged, and a launch file shows the exit
             shutdown.spin_until_shutdown(executor, request)
     finally:
-        worker_ended = node.stop_inference(timeout=WORKER_EXIT_WAIT)
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
-    if not worker_ended:  # a clip is still on the device: do not tear the interpreter down
+    if node.inference_running:  # a clip is still on the device: do not tear the interpreter down
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0 if configured else 1)
