@@ -186,6 +186,14 @@ def test_incompatible_camera_qos_is_reported(ros):
     assert wait_for(lambda: rig.node.incompatible_qos_events > 0, timeout=5.0)
 
 
+def test_auto_reliability_takes_a_best_effort_camera_too(ros):
+    rig = Rig(ros, camera_reliability='best_effort', image_reliability='auto')
+    rig.start()  # the camera matches once the node has fallen back to best effort
+    rig.send(16)
+    assert wait_for(lambda: rig.out['region_scores'])
+    assert rig.node.incompatible_qos_events >= 1
+
+
 def test_shutdown_from_active_stops_cleanly(ros):
     from rclpy.lifecycle import TransitionCallbackReturn as Result
     rig = Rig(ros)

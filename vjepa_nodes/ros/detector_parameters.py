@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from vjepa_nodes.settings import check_settings, setting
 
-RELIABILITIES = ('reliable', 'best_effort')
+RELIABILITIES = ('auto', 'reliable', 'best_effort')
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,9 @@ class NodeSettings:
 
     autostart: bool = setting(True, 'configure and activate on start-up')
     image_reliability: str = setting(
-        'reliable', 'image subscription QoS reliability (best_effort also takes best-effort '
-        'cameras, but loses large images on a busy link)', choices=RELIABILITIES)
+        'auto', 'image subscription QoS reliability; auto: reliable, and best effort once a '
+        'best-effort camera appears (best effort loses large images on one host)',
+        choices=RELIABILITIES)
     image_depth: int = setting(1, 'image subscription queue depth', low=1, high=100)
     max_image_age: float = setting(
         1.0, 'images captured longer ago than this on arrival are dropped, s', low=0.01,

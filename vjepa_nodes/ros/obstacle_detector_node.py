@@ -34,7 +34,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32, Float32MultiArray
 
@@ -80,6 +80,8 @@ class ObstacleDetectorNode(LifecycleNode):
         self._detector: ObstacleDetector | None = None
         self._outputs: dict = {}
         self._subscription = None
+        self._best_effort_fallback = False  # image_reliability auto met a best-effort camera
+        self._resubscribe_timer = None
         self._worker: threading.Thread | None = None
         self._running = threading.Event()
         self._frame_ready = threading.Event()
@@ -119,10 +121,8 @@ class ObstacleDetectorNode(LifecycleNode):
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._subscription = self.create_subscription(
-            Image, 'image', self._on_image, image_qos(self._settings),
-            event_callbacks=SubscriptionEventCallbacks(
-                incompatible_qos=self._on_incompatible_qos))
+        self._best_effort_fallback = False
+        self._subscribe()
         self._running.set()
         self._activated_at = time.monotonic()
         self._worker = threading.Thread(target=self._work, name='inference', daemon=True)
@@ -207,15 +207,37 @@ class ObstacleDetectorNode(LifecycleNode):
         self._frames.add()
         self._frame_ready.set()
 
+    def _subscribe(self) -> None:
+        self._subscription = self.create_subscription(
+            Image, 'image', self._on_image, image_qos(self._settings, self._best_effort_fallback),
+            event_callbacks=SubscriptionEventCallbacks(
+                incompatible_qos=self._on_incompatible_qos))
+
     def _on_incompatible_qos(self, info) -> None:
         self.incompatible_qos_events += 1
+        if (self._settings.image_reliability == 'auto' and not self._best_effort_fallback
+                and int(info.last_policy_kind) == QoSPolicyKind.RELIABILITY):
+            self._best_effort_fallback = True
+            self.get_logger().warning(
+                f'a best-effort camera publishes on {self._subscription.topic_name}: '
+                'subscribing best effort (large images may be lost; a reliable camera '
+                'publisher delivers them all)')
+            # Not from inside the subscription's own event callback: on the next spin.
+            self._resubscribe_timer = self.create_timer(0.0, self._on_resubscribe)
+            return
         ours = self._settings.image_reliability
-        advice = ('set image_reliability:=best_effort (accepts every camera)' if ours == 'reliable'
+        advice = ('set image_reliability:=auto (accepts every camera)' if ours == 'reliable'
                   else 'check the camera publisher QoS')
         self.get_logger().error(
             f'a publisher on {self._subscription.topic_name} offers QoS incompatible with ours '
             f'(policy {info.last_policy_kind}, we ask for {ours}): no images arrive; {advice}',
             throttle_duration_sec=10.0)
+
+    def _on_resubscribe(self) -> None:
+        self.destroy_timer(self._resubscribe_timer)  # once
+        if self._subscription is not None:  # still active
+            self.destroy_subscription(self._subscription)
+            self._subscribe()
 
     def _work(self) -> None:
         while self._running.is_set():
@@ -327,10 +349,10 @@ class ObstacleDetectorNode(LifecycleNode):
             problems, warnings, self.get_clock().now().to_msg()))
 
 
-def image_qos(settings: NodeSettings) -> QoSProfile:
+def image_qos(settings: NodeSettings, best_effort_fallback: bool = False) -> QoSProfile:
     """Return the QoS of the image subscription."""
-    reliability = (ReliabilityPolicy.RELIABLE if settings.image_reliability == 'reliable'
-                   else ReliabilityPolicy.BEST_EFFORT)
+    best_effort = settings.image_reliability == 'best_effort' or best_effort_fallback
+    reliability = ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
     return QoSProfile(depth=settings.image_depth, reliability=reliability)
 
 
