@@ -30,7 +30,7 @@ OUTPUTS = ('motion_score', 'region_scores', 'obstacle', 'heatmap', 'debug_image'
 class Rig:
     """The detector node, a camera publisher and listeners for every output."""
 
-    def __init__(self, ros, camera_reliability='reliable', **settings) -> None:
+    def __init__(self, ros, camera_reliability='reliable', node=True, **settings) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.node import Node
         from rclpy.parameter import Parameter
@@ -40,8 +40,9 @@ class Rig:
         from vjepa_nodes.ros.obstacle_detector_node import ObstacleDetectorNode
         settings = {'image_reliability': camera_reliability, **settings}
         overrides = [Parameter(k, value=v) for k, v in {**SETTINGS, **settings}.items()]
-        self.node = ros.add(ObstacleDetectorNode(context=ros.context,
-                                                 parameter_overrides=overrides))
+        if node:  # else the test starts node processes of its own
+            self.node = ros.add(ObstacleDetectorNode(context=ros.context,
+                                                     parameter_overrides=overrides))
         self.peer = ros.add(Node('peer', context=ros.context))
         reliability = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                        'reliable': ReliabilityPolicy.RELIABLE}[camera_reliability]
@@ -295,14 +296,11 @@ def test_signals_end_the_busy_node_cleanly(ros, signals):
     import signal
     import subprocess
     import sys
-    rig = Rig(ros)
+    rig = Rig(ros, node=False)
     arguments = [f'{name}:={value}' for name, value in {**SETTINGS, 'stride': 1}.items()]
     env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id))
     command = [sys.executable, '-c', 'from vjepa_nodes.ros.obstacle_detector_node import main; '
                'main()', '--ros-args'] + [item for arg in arguments for item in ('-p', arg)]
-    ros.executor.remove_node(rig.node)  # the in-process node steps aside for real processes
-    rig.node.destroy_node()
-    ros.nodes.remove(rig.node)
     processes = [subprocess.Popen(command + ['-r', f'__node:=detector_{i}'], env=env,
                                   stderr=subprocess.PIPE, text=True) for i in range(2)]
     try:

@@ -70,6 +70,9 @@ CLOCK_ADVICE = ("image stamps must be on this node's clock: sync the camera's an
 class ObstacleDetectorNode(LifecycleNode):
     """Publish scores, regions, obstacle flag, perception, heat map, overlay and diagnostics."""
 
+    # Set before __init__ can fail: rclpy destroys half-built nodes too.
+    _worker: threading.Thread | None = None
+
     def __init__(self, **kwargs) -> None:
         super().__init__('obstacle_detector', **kwargs)
         declare_settings(self, NodeSettings())
@@ -82,7 +85,6 @@ class ObstacleDetectorNode(LifecycleNode):
         self._subscription = None
         self._best_effort_fallback = False  # image_reliability auto met a best-effort camera
         self._resubscribe_timer = None
-        self._worker: threading.Thread | None = None
         self._running = threading.Event()
         self._frame_ready = threading.Event()
         self._publish_lock = threading.Lock()  # no publishing once stop_inference began
@@ -167,7 +169,8 @@ class ObstacleDetectorNode(LifecycleNode):
     def destroy_node(self) -> None:
         # No worker may outlive its node: it would publish on destroyed publishers, or run in
         # torch while the interpreter exits.
-        self.stop_inference(timeout=WORKER_EXIT_WAIT)
+        if self._worker is not None:
+            self.stop_inference(timeout=WORKER_EXIT_WAIT)
         super().destroy_node()
 
     @property
