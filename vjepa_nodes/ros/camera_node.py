@@ -17,9 +17,6 @@
 from dataclasses import dataclass
 import time
 
-import rclpy
-from rclpy.exceptions import ParameterException
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -128,17 +125,4 @@ class CameraNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     request = shutdown.init(args)
-    try:
-        node = CameraNode()
-    except (ParameterException, ValueError) as error:  # say which value and why, then exit
-        rclpy.logging.get_logger('camera').fatal(f'cannot start: {error}')
-        rclpy.try_shutdown()
-        raise SystemExit(2) from None
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        shutdown.spin_until_shutdown(executor, request)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    shutdown.run(shutdown.create_node(CameraNode, 'camera'), request)

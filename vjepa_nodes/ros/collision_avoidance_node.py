@@ -27,11 +27,8 @@ from dataclasses import dataclass
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
-import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
-from rclpy.exceptions import ParameterException
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String
@@ -154,20 +151,5 @@ class CollisionAvoidanceNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     request = shutdown.init(args)
-    node = None
-    try:
-        node = CollisionAvoidanceNode()
-    except (ParameterException, ValueError) as error:
-        rclpy.logging.get_logger('collision_avoidance').fatal(
-            f'cannot start: {error}; no command was sent')
-        rclpy.try_shutdown()
-        raise SystemExit(2) from None
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        shutdown.spin_until_shutdown(executor, request)
-    finally:
-        node.stop()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    node = shutdown.create_node(CollisionAvoidanceNode, 'collision_avoidance')
+    shutdown.run(node, request, last_words=node.stop)

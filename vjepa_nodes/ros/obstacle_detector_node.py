@@ -31,7 +31,6 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy
@@ -361,12 +360,7 @@ def image_qos(settings: NodeSettings, best_effort_fallback: bool = False) -> QoS
 
 def main(args: list[str] | None = None) -> None:
     request = shutdown.init(args)
-    try:
-        node = ObstacleDetectorNode()
-    except (ParameterException, ValueError) as error:
-        rclpy.logging.get_logger('obstacle_detector').fatal(f'cannot start: {error}')
-        rclpy.try_shutdown()
-        raise SystemExit(2) from None
+    node = shutdown.create_node(ObstacleDetectorNode, 'obstacle_detector')
     # Without this the first clip's minutes of compilation on a Jetson would pass in silence.
     core_logger = logging.getLogger('vjepa_nodes')
     core_logger.setLevel(logging.INFO)

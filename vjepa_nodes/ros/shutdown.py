@@ -26,13 +26,16 @@ its own order with the context still up.
 
 import signal
 import threading
-from typing import Callable
+from typing import Callable, TypeVar
 
 import rclpy
-from rclpy.executors import Executor, ExternalShutdownException
+from rclpy.exceptions import ParameterException
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 SPIN_SLICE = 0.1  # s: how often the spin loop looks for a signal
+AnyNode = TypeVar('AnyNode', bound=Node)
 
 
 class ShutdownRequest:
@@ -56,6 +59,30 @@ def init(args: list[str] | None) -> ShutdownRequest:
     """Initialise rclpy without its signal handlers; return the request our handlers set."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     return ShutdownRequest()
+
+
+def create_node(node_class: Callable[[], AnyNode], name: str) -> AnyNode:
+    """Build the node; on a bad parameter value say which and why, then exit with code 2."""
+    try:
+        return node_class()
+    except (ParameterException, ValueError) as error:
+        rclpy.logging.get_logger(name).fatal(f'cannot start: {error}')
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+
+
+def run(node: Node, request: ShutdownRequest, last_words: Callable[[], None] = lambda: None
+        ) -> None:
+    """Spin `node` until a signal, then call `last_words` and tear down in order."""
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        spin_until_shutdown(executor, request)
+    finally:
+        last_words()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
 
 
 def spin_until_shutdown(executor: Executor, request: ShutdownRequest,
