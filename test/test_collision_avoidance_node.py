@@ -71,12 +71,12 @@ class Rig:
         """Publish a result about images captured `age` seconds ago (on the peer's clock)."""
         from rclpy.duration import Duration
         from std_msgs.msg import Header
-        from vjepa_nodes.ros.score_messages import perception_to_msg, PerceptionReport
+        from vjepa_nodes.ros.score_messages import perception_to_msg
         stamp = self.peer.get_clock().now() - Duration(nanoseconds=int(age * 1e9))
         header = Header(stamp=stamp.to_msg(), frame_id='camera')
-        self.perception.publish(perception_to_msg(PerceptionReport(
-            0.0, {'left': left, 'center': center, 'right': right}, max(left, center, right),
-            obstacle, reference, problem), header))
+        self.perception.publish(perception_to_msg(
+            header, {'left': left, 'center': center, 'right': right}, max(left, center, right),
+            obstacle, reference, problem))
 
     def state_after(self, since: float) -> str | None:
         later = [state for at, state in self.states if at > since]

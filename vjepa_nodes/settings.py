@@ -50,11 +50,11 @@ class Setting:
             raise ValueError(f'{name} must be {_TYPE_NAMES[kind]}, got '
                              f'{_TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}')
         if kind in (int, float):
-            if not math.isfinite(value) or not self.low <= value <= self.high:
-                raise ValueError(f'{name}={value!r} is not allowed: {self.allowed()}')
-            if self.step and (value - self.low) % self.step:
-                raise ValueError(f'{name}={value!r} is not allowed: {self.allowed()}')
-        if self.choices and value not in self.choices:
+            allowed = (math.isfinite(value) and self.low <= value <= self.high
+                       and not (self.step and (value - self.low) % self.step))
+        else:
+            allowed = not self.choices or value in self.choices
+        if not allowed:
             raise ValueError(f'{name}={value!r} is not allowed: {self.allowed()}')
         return value
 

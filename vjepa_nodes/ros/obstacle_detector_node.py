@@ -56,7 +56,7 @@ from vjepa_nodes.ros.image_conversions import (
 from vjepa_nodes.ros.parameters import (
     declare_settings, result, setting_names, settings_from_parameters)
 from vjepa_nodes.ros.score_messages import (
-    perception_to_msg, PerceptionReport, region_scores_to_msg)
+    perception_to_msg, region_scores_to_msg)
 
 OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 STALL_LIMIT = 60.0  # s of images without an analysed clip before /diagnostics says ERROR
@@ -267,9 +267,9 @@ class ObstacleDetectorNode(LifecycleNode):
         header = self._headers.newest()
         with self._publish_lock:
             if self._running.is_set():
-                self._outputs['perception'].publish(perception_to_msg(PerceptionReport(
-                    stamp_seconds(header), {'left': 0.0, 'center': 0.0, 'right': 0.0}, 0.0,
-                    False, False, self._failure_reason), header))
+                self._outputs['perception'].publish(perception_to_msg(
+                    header, {'left': 0.0, 'center': 0.0, 'right': 0.0}, 0.0, False, False,
+                    self._failure_reason))
         self._publish_diagnostics()
 
     def _publish(self, detection: DetectionResult) -> None:
@@ -283,9 +283,9 @@ class ObstacleDetectorNode(LifecycleNode):
             if detection.has_reference:  # no reference: silence, never a false all-clear
                 pub['motion_score'].publish(Float32(data=detection.motion_score))
                 pub['region_scores'].publish(region_scores_to_msg(detection.region_scores))
-            pub['perception'].publish(perception_to_msg(PerceptionReport(
-                stamp_seconds(header), detection.region_scores, detection.motion_score,
-                detection.obstacle, detection.has_reference, detection.problem), header))
+            pub['perception'].publish(perception_to_msg(
+                header, detection.region_scores, detection.motion_score, detection.obstacle,
+                detection.has_reference, detection.problem))
             pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
             if pub['debug_image'].get_subscription_count() > 0:
                 pub['debug_image'].publish(

@@ -57,7 +57,7 @@ def region_scores_from_msg(msg: Float32MultiArray) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class PerceptionReport:
-    """The contents of a `perception` message."""
+    """The contents of a `perception` message, as read by perception_from_msg."""
 
     stamp: float  # seconds: capture stamp of the clip's newest image
     region_scores: dict[str, float]
@@ -67,15 +67,16 @@ class PerceptionReport:
     problem: str  # '' when usable
 
 
-def perception_to_msg(report: PerceptionReport, header: Header) -> DiagnosticArray:
-    """Pack a report; `header` is the newest image's header (stamp and camera frame)."""
-    values = {**report.region_scores, 'motion_score': report.motion_score}
+def perception_to_msg(header: Header, region_scores: dict[str, float], motion_score: float,
+                      obstacle: bool, has_reference: bool, problem: str = '') -> DiagnosticArray:
+    """Pack one clip's result; `header` is its newest image's header (stamp, camera frame)."""
+    values = {**region_scores, 'motion_score': motion_score}
     items = [KeyValue(key=key, value=repr(float(value))) for key, value in values.items()]
     items += [KeyValue(key=key, value=str(flag).lower()) for key, flag in (
-        ('obstacle', report.obstacle), ('has_reference', report.has_reference))]
+        ('obstacle', obstacle), ('has_reference', has_reference))]
     status = DiagnosticStatus(
-        level=DiagnosticStatus.ERROR if report.problem else DiagnosticStatus.OK,
-        name=PERCEPTION_STATUS, message=report.problem or 'usable',
+        level=DiagnosticStatus.ERROR if problem else DiagnosticStatus.OK,
+        name=PERCEPTION_STATUS, message=problem or 'usable',
         hardware_id=header.frame_id, values=items)
     return DiagnosticArray(header=header, status=[status])
 
