@@ -36,26 +36,22 @@ from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
+from vjepa_nodes.ros.node_settings import help_text, parse_text
 
-# Launch argument -> (node, parameter, type, description). Empty by default: the value from
-# the node's default or params_file stands.
+# Launch argument -> (node, parameter). Empty by default: the value from the node's default or
+# params_file stands. Help text, type and limits come from the parameter's one declaration.
 OVERRIDES = {
-    'model_size': ('obstacle_detector', 'model_size', 'str', 'large | huge | giant'),
-    'img_size': ('obstacle_detector', 'img_size', 'int', 'model input side, multiple of 16'),
-    'num_frames': ('obstacle_detector', 'num_frames', 'int', 'frames per clip, even'),
-    'stride': ('obstacle_detector', 'stride', 'int', 'new frames between analysed clips'),
-    'device': ('obstacle_detector', 'device', 'str', 'auto | mps | cuda | cuda:N | cpu'),
-    'precision': ('obstacle_detector', 'precision', 'str', 'auto | fp32 | fp16 | bf16'),
-    'fast_path': ('obstacle_detector', 'fast_path', 'str',
-                  'auto | none | compile | cuda_graph | compile+cuda_graph'),
-    'checkpoint': ('obstacle_detector', 'checkpoint', 'str',
-                   'official .pt, .safetensors, HF snapshot directory or HF model id'),
-    'allow_random_weights': ('obstacle_detector', 'allow_random_weights', 'bool',
-                             'true | false: run without weights (scores meaningless)'),
-    'camera_source': ('camera', 'source', 'str',
-                      'synthetic | webcam index | video file | stream URL'),
+    'model_size': ('obstacle_detector', 'model_size'),
+    'img_size': ('obstacle_detector', 'img_size'),
+    'num_frames': ('obstacle_detector', 'num_frames'),
+    'stride': ('obstacle_detector', 'stride'),
+    'device': ('obstacle_detector', 'device'),
+    'precision': ('obstacle_detector', 'precision'),
+    'fast_path': ('obstacle_detector', 'fast_path'),
+    'checkpoint': ('obstacle_detector', 'checkpoint'),
+    'allow_random_weights': ('obstacle_detector', 'allow_random_weights'),
+    'camera_source': ('camera', 'source'),
 }
-CONVERT = {'str': str, 'int': int, 'bool': lambda text: text.lower() in ('true', '1', 'yes')}
 SWITCHES = {  # launch argument -> (default, choices, description)
     'use_camera': ('true', ['true', 'false'], 'start camera_node (else bring your own image)'),
     'use_avoidance': ('true', ['true', 'false'], 'start collision_avoidance'),
@@ -69,10 +65,10 @@ def _nodes(context):
     if not os.path.isfile(params_file):  # launch_ros would only warn and run with defaults
         raise FileNotFoundError(f'params_file {params_file!r} does not exist')
     overrides = {'camera': {}, 'obstacle_detector': {}}
-    for argument, (node, parameter, kind, _) in OVERRIDES.items():
-        value = LaunchConfiguration(argument).perform(context)
-        if value != '':
-            overrides[node][parameter] = CONVERT[kind](value)
+    for argument, (node, parameter) in OVERRIDES.items():
+        text = LaunchConfiguration(argument).perform(context)
+        if text != '':  # a bad value stops the launch here, with the parameter's limits
+            overrides[node][parameter] = parse_text(node, parameter, text)
     nodes = [
         Node(package='vjepa_nodes', executable='camera_node', name='camera',
              namespace=namespace, parameters=[params_file, overrides['camera']],
@@ -114,8 +110,9 @@ def generate_launch_description() -> LaunchDescription:
                 [FindPackageShare('vjepa_nodes'), 'config', 'obstacle_detection.yaml']),
             description='parameter YAML (config/: obstacle_detection, mac_dev, jetson)'),
     ]
-    arguments += [DeclareLaunchArgument(name, default_value='', description=description)
-                  for name, (_, _, _, description) in OVERRIDES.items()]
+    arguments += [DeclareLaunchArgument(name, default_value='',
+                                        description=help_text(node, parameter))
+                  for name, (node, parameter) in OVERRIDES.items()]
     arguments += [DeclareLaunchArgument(name, default_value=default, choices=choices,
                                         description=description)
                   for name, (default, choices, description) in SWITCHES.items()]

@@ -22,12 +22,11 @@ import time
 import pytest
 import torch
 
-# Set before rclpy is imported anywhere: no discovery traffic leaves this machine, and runs
-# that overlap on one machine do not see each other's topics.
-os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-if os.environ.get('ROS_DISTRO') == 'humble':  # Humble predates the discovery-range setting
-    os.environ['ROS_LOCALHOST_ONLY'] = '1'
+from vjepa_nodes.ros.processes import private_dds_env
+
+# Set before rclpy is imported anywhere, and inherited by every node process a test starts.
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
+os.environ.update(private_dds_env())
 
 
 @pytest.fixture(autouse=True)

@@ -104,16 +104,13 @@ def test_video_file_without_loop_stops_at_its_end(ros, tmp_path):
     assert len(images) == 3
 
 
-def _camera_process(ros, *parameters):
+def _camera_process(ros, **parameters):
     import os
     import subprocess
-    import sys
-    command = [sys.executable, '-c', 'from vjepa_nodes.ros.camera_node import main; main()',
-               '--ros-args']
-    for parameter in parameters:
-        command += ['-p', parameter]
-    return subprocess.Popen(command, env=dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)),
-                            stderr=subprocess.PIPE, text=True)
+    from vjepa_nodes.ros.processes import node_process
+    return node_process('camera_node', parameters,
+                        dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)),
+                        stderr=subprocess.PIPE, text=True)
 
 
 def test_the_default_link_delivers_the_camera_rate_and_a_signal_ends_it_cleanly(ros):
@@ -122,12 +119,12 @@ def test_the_default_link_delivers_the_camera_rate_and_a_signal_ends_it_cleanly(
     import signal
     from rclpy.node import Node
     from sensor_msgs.msg import Image
-    from vjepa_nodes.ros.detector_parameters import NodeSettings
+    from vjepa_nodes.ros.node_settings import DetectorNodeSettings
     from vjepa_nodes.ros.obstacle_detector_node import image_qos
     arrivals = []
     listener = ros.add(Node('detector_side', context=ros.context))
     listener.create_subscription(Image, 'image', lambda m: arrivals.append(time.monotonic()),
-                                 image_qos(NodeSettings()))
+                                 image_qos(DetectorNodeSettings()))
     process = _camera_process(ros)
     try:
         assert wait_for(lambda: len(arrivals) >= 5, timeout=30.0)
@@ -147,7 +144,7 @@ def test_a_double_sigint_ends_the_camera_cleanly(ros):
     import signal
     images = []
     _listen(ros, images)
-    process = _camera_process(ros, 'width:=64', 'height:=48')
+    process = _camera_process(ros, width=64, height=48)
     try:
         assert wait_for(lambda: images, timeout=30.0)
         process.send_signal(signal.SIGINT)

@@ -17,14 +17,13 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 
 from conftest import wait_for
 import pytest
+from vjepa_nodes.ros.processes import node_process
 
 pytestmark = pytest.mark.ros
-START = 'from vjepa_nodes.ros.collision_avoidance_node import main; main()'
 
 
 class Rig:
@@ -210,11 +209,15 @@ def test_a_single_estop_message_right_after_connecting_is_never_lost(ros):
         rig.peer.destroy_publisher(publisher)
 
 
+def _avoidance_process(ros, stderr=None, text=False, **parameters) -> subprocess.Popen:
+    return node_process('collision_avoidance_node', parameters,
+                        dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)), stderr=stderr,
+                        text=text)
+
+
 def test_a_restarted_node_starts_latched(ros):
-    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id))
     rig = Rig(ros, node=False)
-    process = subprocess.Popen([sys.executable, '-c', START, '--ros-args', '-p',
-                                'max_linear_accel:=10.0'], env=env)
+    process = _avoidance_process(ros, max_linear_accel=10.0)
     try:
         rig.wait_for_node(timeout=20.0)
         start = _feed_for(rig, 1.0)
@@ -265,11 +268,9 @@ def test_malformed_perception_is_ignored(ros):
 @pytest.mark.parametrize('signals', [[signal.SIGINT], [signal.SIGTERM],
                                      [signal.SIGINT, signal.SIGINT]])  # as under ros2 launch
 def test_a_signalled_node_commands_zero_and_exits_cleanly(ros, signals):
-    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id))
     rig = Rig(ros, node=False)
-    process = subprocess.Popen(
-        [sys.executable, '-c', START, '--ros-args', '-p', 'max_linear_accel:=10.0', '-p',
-         'start_latched:=false'], env=env, stderr=subprocess.PIPE, text=True)
+    process = _avoidance_process(ros, max_linear_accel=10.0, start_latched=False,
+                                 stderr=subprocess.PIPE, text=True)
     try:
         rig.wait_for_node(timeout=20.0)
         assert _feed_until(rig, 'CLEAR', timeout=20.0)

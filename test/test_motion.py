@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 import torch
 from vjepa_nodes.perception.clip_buffer import FrameStatus
-from vjepa_nodes.perception.detector import DetectorConfig, ObstacleDetector
+from vjepa_nodes.perception.config import DecisionConfig, DetectorConfig, ScoringConfig
+from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.perception.preprocessing import FrameError
-from vjepa_nodes.perception.scoring import (
-    DecisionConfig, MotionScorer, ObstacleDecision, ScoringConfig)
+from vjepa_nodes.perception.scoring import MotionScorer, ObstacleDecision
 from vjepa_nodes.synthetic import MovingObject, SyntheticScene
 
 WIDTH, HEIGHT, FPS = 320, 240, 10

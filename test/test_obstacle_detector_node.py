@@ -18,6 +18,7 @@ import time
 
 from conftest import wait_for
 import pytest
+from vjepa_nodes.ros.processes import node_process
 from vjepa_nodes.synthetic import MovingObject, SyntheticScene
 
 pytestmark = pytest.mark.ros
@@ -210,8 +211,6 @@ def test_the_node_process_logs_the_core_messages_to_ros(ros):
     # Device choice, weights and compilation progress come from the core's Python logger; the
     # executable forwards them to /rosout, where launch files and rqt_console show them.
     import os
-    import subprocess
-    import sys
     from rcl_interfaces.msg import Log
     from rclpy.node import Node
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -221,10 +220,8 @@ def test_the_node_process_logs_the_core_messages_to_ros(ros):
         Log, '/rosout', lambda msg: messages.append((msg.name, msg.msg)),
         QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                    durability=DurabilityPolicy.TRANSIENT_LOCAL))
-    arguments = [f'{name}:={value}' for name, value in {**SETTINGS, 'device': 'cpu'}.items()]
-    command = [sys.executable, '-c', 'from vjepa_nodes.ros.obstacle_detector_node import main; '
-               'main()', '--ros-args'] + [item for arg in arguments for item in ('-p', arg)]
-    process = subprocess.Popen(command, env=dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)))
+    process = node_process('obstacle_detector_node', {**SETTINGS, 'device': 'cpu'},
+                           dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)))
     try:
         assert wait_for(lambda: any(
             'compute on cpu in fp32' in text and name == 'obstacle_detector'
@@ -306,14 +303,11 @@ def test_signals_end_the_busy_node_cleanly(ros, signals):
     import os
     import signal
     import subprocess
-    import sys
     rig = Rig(ros, node=False)
-    arguments = [f'{name}:={value}' for name, value in {**SETTINGS, 'stride': 1}.items()]
     env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id))
-    command = [sys.executable, '-c', 'from vjepa_nodes.ros.obstacle_detector_node import main; '
-               'main()', '--ros-args'] + [item for arg in arguments for item in ('-p', arg)]
-    processes = [subprocess.Popen(command + ['-r', f'__node:=detector_{i}'], env=env,
-                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+    processes = [node_process('obstacle_detector_node', {**SETTINGS, 'stride': 1}, env,
+                              ('-r', f'__node:=detector_{i}'), stderr=subprocess.PIPE, text=True)
+                 for i in range(2)]
     try:
         assert wait_for(lambda: rig.camera.get_subscription_count() == 2, timeout=60.0)
         deadline = time.monotonic() + 30.0  # until both analyse clips

@@ -20,7 +20,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
 from vjepa_nodes.perception.preprocessing import (
-    check_frame, clip_geometry, FrameError, heatmap_to_image, Preprocessor)
+    activation_to_heatmap, check_frame, clip_geometry, FrameError, Preprocessor)
 
 CPU = torch.device('cpu')
 
@@ -43,16 +43,16 @@ def test_bad_frames_are_named(frame, message):
     ((720, 1280), 256, (192, 336)), ((100, 30), 64, (112, 48))])  # >= 3 columns
 def test_full_mode_keeps_the_view_and_aspect(source, img_size, model):
     geometry = clip_geometry(source, img_size, 'full')
-    assert geometry.model_size == model
+    assert geometry.input_size == model
     assert geometry.crop == (0, 0, *source)
-    assert all(side % 16 == 0 for side in geometry.model_size)
+    assert all(side % 16 == 0 for side in geometry.input_size)
 
 
 def test_center_crop_matches_the_official_transform_geometry():
     geometry = clip_geometry((480, 640), 256, 'center_crop')
     # short side 480 -> 292 (640 -> 389); the 256 crop starts at (18, 66) there, which is
     # rows 30..450 and columns 109..530 of the source (256 * 480 / 292 = 421 pixels)
-    assert geometry.model_size == (256, 256) and geometry.resize == (292, 389)
+    assert geometry.input_size == (256, 256) and geometry.resize == (292, 389)
     assert geometry.offset == (18, 66)
     assert geometry.crop == (30, 109, 420, 421)
 
@@ -63,7 +63,7 @@ def test_clip_layout_normalisation_and_colour_order():
     prep = Preprocessor(64, 'full', CPU, torch.float32)
     rgb, geometry = prep(frames, 'rgb')
     bgr, _ = prep([f[..., ::-1].copy() for f in frames], 'bgr')
-    assert rgb.shape == (1, 3, 4, *geometry.model_size) and rgb.dtype == torch.float32
+    assert rgb.shape == (1, 3, 4, *geometry.input_size) and rgb.dtype == torch.float32
     torch.testing.assert_close(rgb, bgr)
     white, _ = prep([np.full((48, 64, 3), 255, np.uint8)] * 2, 'rgb')
     expected = (1 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
@@ -90,10 +90,11 @@ def test_half_precision_on_request():
 def test_heatmap_lands_where_the_patches_are():
     grid = torch.zeros(3, 4)
     grid[0, 3] = 1.0  # top-right patch
-    full = heatmap_to_image(grid, clip_geometry((48, 64), 64, 'full'))
+    full = activation_to_heatmap(grid, clip_geometry((48, 64), 64, 'full'))
     assert full.shape == (48, 64) and full.dtype == np.float32
     assert full[:16, 48:].mean() > 0.5 and full[24:, :32].max() == 0.0
-    cropped = heatmap_to_image(torch.ones(16, 16), clip_geometry((480, 640), 256, 'center_crop'))
+    cropped = activation_to_heatmap(torch.ones(16, 16),
+                                    clip_geometry((480, 640), 256, 'center_crop'))
     assert cropped[:, :109].max() == 0.0 and cropped[:, 530:].max() == 0.0
     assert cropped[30:450, 109:530].min() == pytest.approx(1.0)
     assert cropped[:30].max() == 0.0 and cropped[450:].max() == 0.0
@@ -131,7 +132,7 @@ def test_reused_frames_follow_channel_order_and_size_changes():
     assert not torch.equal(rgb, bgr) and preprocess.uploaded_frames == 8
     smaller = _frames(4, 32, 96, seed=1)
     clip, geometry = preprocess(smaller)
-    assert clip.shape[-2:] == geometry.model_size and preprocess.uploaded_frames == 12
+    assert clip.shape[-2:] == geometry.input_size and preprocess.uploaded_frames == 12
 
 
 @pytest.mark.parametrize(('height', 'width', 'message'), [
@@ -147,6 +148,6 @@ def test_thin_or_huge_frames_are_refused_before_any_work(height, width, message)
 @pytest.mark.parametrize(('height', 'width'), [(300, 1200), (1200, 300), (2, 8), (4096, 4096)])
 def test_every_accepted_frame_gives_a_bounded_model_input(resize_mode, height, width):
     check_frame(np.empty((height, width, 3), np.uint8))
-    model_height, model_width = clip_geometry((height, width), 256, resize_mode).model_size
+    model_height, model_width = clip_geometry((height, width), 256, resize_mode).input_size
     assert max(model_height, model_width) <= 2 * 256  # at most 4:1 around 256 x 256 pixels
     assert model_height * model_width <= 1.1 * 256 * 256

@@ -16,22 +16,22 @@
 vjepa_nodes: V-JEPA 2 video encoder for ROS 2 obstacle perception.
 
 The core is ROS-free: importing it never imports rclpy; the nodes live in `vjepa_nodes.ros`.
+The names below are imported on first use: torch loads only with the encoder or the detector.
 """
 
-from vjepa_nodes.avoidance import (
-    AvoidancePolicy, DriveState, Perception, PolicyConfig, VelocityCommand)
-from vjepa_nodes.device import (
-    Availability, DeviceUnavailableError, resolve_device_and_precision, select_device,
-    select_precision)
-from vjepa_nodes.encoder import (
-    build_encoder, CheckpointError, ENCODER_CONFIGS, RandomWeightsWarning, VJepa2Encoder)
-from vjepa_nodes.perception.detector import DetectionResult, DetectorConfig, ObstacleDetector
-from vjepa_nodes.perception.preprocessing import FrameError
+from vjepa_nodes.lazy_exports import lazy_exports
 
-__all__ = [
-    'Availability', 'AvoidancePolicy', 'build_encoder', 'CheckpointError', 'DetectionResult',
-    'DetectorConfig', 'DeviceUnavailableError', 'DriveState', 'ENCODER_CONFIGS', 'FrameError',
-    'ObstacleDetector', 'Perception', 'PolicyConfig', 'RandomWeightsWarning',
-    'resolve_device_and_precision', 'select_device', 'select_precision', 'VelocityCommand',
-    'VJepa2Encoder',
-]
+_EXPORTS = {
+    **dict.fromkeys(('AvoidancePolicy', 'DriveState', 'Perception', 'PolicyConfig',
+                     'VelocityCommand'), 'vjepa_nodes.avoidance'),
+    **dict.fromkeys(('Availability', 'DeviceUnavailableError', 'resolve_device_and_precision',
+                     'select_device', 'select_precision'), 'vjepa_nodes.device'),
+    **dict.fromkeys(('build_encoder', 'CheckpointError', 'ENCODER_CONFIGS',
+                     'RandomWeightsWarning', 'VJepa2Encoder'), 'vjepa_nodes.encoder'),
+    **dict.fromkeys(('DetectionResult', 'ObstacleDetector'), 'vjepa_nodes.perception.detector'),
+    'DetectorConfig': 'vjepa_nodes.perception.config',
+    'EStopConfig': 'vjepa_nodes.estop',
+    'FrameError': 'vjepa_nodes.perception.preprocessing',
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

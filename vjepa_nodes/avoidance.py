@@ -41,9 +41,8 @@ import math
 from typing import Callable, Mapping
 
 from vjepa_nodes.freshness import stamp_problem
+from vjepa_nodes.perception.config import REGIONS
 from vjepa_nodes.settings import check_settings, setting
-
-REGIONS = ('left', 'center', 'right')
 
 
 class DriveState(Enum):

@@ -19,10 +19,11 @@ import logging
 
 import torch
 
+from vjepa_nodes.encoder.config import PRECISION_CHOICES
+
 PRECISIONS: dict[str, torch.dtype] = {
     'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 DEVICE_CHOICES = ('auto', 'mps', 'cuda', 'cpu')  # 'cuda:N' picks a GPU by index
-PRECISION_CHOICES = ('auto', *PRECISIONS)
 
 _logger = logging.getLogger('vjepa_nodes')
 

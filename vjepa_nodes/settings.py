@@ -22,7 +22,7 @@ the name, the value and what is allowed; the ROS layer declares parameters from 
 metadata, so `ros2 param describe` shows the same limits.
 """
 
-from dataclasses import dataclass, Field, field, fields
+from dataclasses import dataclass, Field, field, fields, is_dataclass
 import math
 from typing import Any
 
@@ -61,11 +61,16 @@ class Setting:
     def allowed(self) -> str:
         """Say which values are allowed, in words."""
         if self.choices:
-            return f'choose one of {", ".join(self.choices)}'
+            return f'choose one of {self.limits()}'
+        return 'any value' if self.low is None else f'a finite value from {self.limits()}'
+
+    def limits(self) -> str:
+        """Return the choices or the range, briefly ('' for any value)."""
+        if self.choices:
+            return ', '.join(self.choices)
         if self.low is None:
-            return 'any value'
-        steps = f' in steps of {self.step}' if self.step else ''
-        return f'a finite value from {self.low} to {self.high}{steps}'
+            return ''
+        return f'{self.low} to {self.high}' + (f' in steps of {self.step}' if self.step else '')
 
 
 def setting(default: Any, description: str, *, low: float | None = None,
@@ -89,6 +94,15 @@ def value_type(config_field: Field) -> type:
     return str if config_field.default is None else type(config_field.default)
 
 
+def flat_settings(config: Any) -> list[tuple[Field, Any]]:
+    """Return (field, value) of every setting of `config`, nested configs' included, in order."""
+    found = []
+    for config_field in fields(config):
+        value = getattr(config, config_field.name)
+        found += flat_settings(value) if is_dataclass(value) else [(config_field, value)]
+    return found
+
+
 def check_settings(config: Any) -> None:
     """Check every setting of a frozen dataclass; integers given for floats become floats."""
     for config_field in fields(config):
@@ -98,3 +112,15 @@ def check_settings(config: Any) -> None:
             continue
         checked = spec.check(config_field.name, value, value_type(config_field))
         object.__setattr__(config, config_field.name, checked)
+
+
+def fixed_changes(old: Any, new: Any) -> list[str]:
+    """Return the names of settings, also in nested configs, that differ but are not runtime."""
+    names = []
+    for config_field in fields(old):
+        before, after = getattr(old, config_field.name), getattr(new, config_field.name)
+        if is_dataclass(before):
+            names += fixed_changes(before, after)
+        elif before != after and not setting_of(config_field).runtime:
+            names.append(config_field.name)
+    return names

@@ -12,15 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""V-JEPA 2 video encoder: sizes, checkpoint loading and construction."""
+"""V-JEPA 2 video encoder: sizes, checkpoint loading and construction (imported on first use)."""
 
-from vjepa_nodes.encoder.build import build_encoder, RANDOM_WEIGHTS_SOURCE, RandomWeightsWarning
-from vjepa_nodes.encoder.checkpoint import CheckpointError, load_checkpoint
-from vjepa_nodes.encoder.config import ENCODER_CONFIGS, EncoderConfig, get_encoder_config
-from vjepa_nodes.encoder.vit import clip_token_grid, VJepa2Encoder
+from vjepa_nodes.lazy_exports import lazy_exports
 
-__all__ = [
-    'build_encoder', 'CheckpointError', 'clip_token_grid', 'ENCODER_CONFIGS', 'EncoderConfig',
-    'get_encoder_config', 'load_checkpoint', 'RANDOM_WEIGHTS_SOURCE', 'RandomWeightsWarning',
-    'VJepa2Encoder',
-]
+_EXPORTS = {
+    **dict.fromkeys(('build_encoder', 'RANDOM_WEIGHTS_SOURCE', 'RandomWeightsWarning'),
+                    'vjepa_nodes.encoder.build'),
+    **dict.fromkeys(('CheckpointError', 'load_checkpoint'), 'vjepa_nodes.encoder.checkpoint'),
+    **dict.fromkeys(('ENCODER_CONFIGS', 'EncoderConfig', 'get_encoder_config'),
+                    'vjepa_nodes.encoder.config'),
+    **dict.fromkeys(('clip_token_grid', 'VJepa2Encoder'), 'vjepa_nodes.encoder.vit'),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

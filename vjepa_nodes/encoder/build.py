@@ -20,8 +20,9 @@ import warnings
 
 import torch
 
-from vjepa_nodes.encoder.checkpoint import check_fits, DEFAULT_CHECKPOINT_KEY, load_checkpoint
-from vjepa_nodes.encoder.config import get_encoder_config, HF_MODEL_IDS, OFFICIAL_URLS
+from vjepa_nodes.encoder.checkpoint import check_fits, load_checkpoint
+from vjepa_nodes.encoder.config import (
+    DEFAULT_CHECKPOINT_KEY, get_encoder_config, HF_MODEL_IDS, OFFICIAL_URLS)
 from vjepa_nodes.encoder.vit import VJepa2Encoder
 
 _logger = logging.getLogger('vjepa_nodes')

@@ -30,11 +30,10 @@ from safetensors.torch import load_file as load_safetensors
 import torch
 from torch import nn
 
-from vjepa_nodes.encoder.config import ENCODER_CONFIGS, HF_MODEL_IDS, OFFICIAL_URLS
+from vjepa_nodes.encoder.config import (
+    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS, HF_MODEL_IDS, OFFICIAL_URLS)
 
 StateDict = dict[str, torch.Tensor]
-CHECKPOINT_KEYS = ('encoder', 'target_encoder')
-DEFAULT_CHECKPOINT_KEY = CHECKPOINT_KEYS[0]  # the context encoder, as in the HF release
 _HF_REPO_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
 _WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.json')
 _HF_ENCODER_PREFIXES = ('encoder.layer.', 'encoder.embeddings.', 'encoder.layernorm.')

@@ -12,7 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Encoder sizes as data: one frozen config per released V-JEPA 2 encoder, plus test sizes."""
+"""
+Encoder sizes as data: one frozen config per released V-JEPA 2 encoder, plus test sizes.
+
+Also the encoder's other choices (precisions, fast paths, checkpoint entries). This module
+imports no torch, so settings, launch files and light nodes can read them.
+"""
 
 from dataclasses import dataclass
 
@@ -84,6 +89,15 @@ OFFICIAL_URLS: dict[str, str] = {
     'huge': 'https://dl.fbaipublicfiles.com/vjepa2/vith.pt',
     'giant': 'https://dl.fbaipublicfiles.com/vjepa2/vitg.pt',
 }
+
+
+# Compute precisions by name ('auto': the device's best, see vjepa_nodes.device).
+PRECISION_CHOICES = ('auto', 'fp32', 'fp16', 'bf16')
+# 'none', not 'off': ROS parameter parsing reads a bare off as the boolean false.
+FAST_PATHS = ('auto', 'none', 'compile', 'cuda_graph', 'compile+cuda_graph')
+# Entries of an official .pt that hold an encoder; the context encoder is the HF release's.
+CHECKPOINT_KEYS = ('encoder', 'target_encoder')
+DEFAULT_CHECKPOINT_KEY = CHECKPOINT_KEYS[0]
 
 
 def get_encoder_config(model_size: str) -> EncoderConfig:

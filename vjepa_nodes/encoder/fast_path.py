@@ -35,11 +35,10 @@ from typing import Callable
 
 import torch
 
+from vjepa_nodes.encoder.config import FAST_PATHS
 from vjepa_nodes.encoder.layers import RopeTables
 from vjepa_nodes.encoder.vit import VJepa2Encoder
 
-# 'none', not 'off': ROS parameter parsing reads a bare off as the boolean false.
-FAST_PATHS = ('auto', 'none', 'compile', 'cuda_graph', 'compile+cuda_graph')
 COMPILE_MODES = ('default', 'max-autotune-no-cudagraphs')
 
 _logger = logging.getLogger('vjepa_nodes')

@@ -14,67 +14,24 @@
 
 """ObstacleDetector: camera frames in, motion scores, regions, heat map and obstacle flag out."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import time
 
 import numpy as np
 import torch
 
-from vjepa_nodes.device import PRECISION_CHOICES, resolve_device_and_precision
-from vjepa_nodes.encoder import (
-    build_encoder, clip_token_grid, ENCODER_CONFIGS, get_encoder_config)
-from vjepa_nodes.encoder.checkpoint import CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY
-from vjepa_nodes.encoder.fast_path import EncoderRunner, FAST_PATHS, resolve_fast_path
+from vjepa_nodes.device import resolve_device_and_precision
+from vjepa_nodes.encoder.build import build_encoder
+from vjepa_nodes.encoder.config import get_encoder_config
+from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
+from vjepa_nodes.encoder.vit import clip_token_grid
 from vjepa_nodes.freshness import FreezeMonitor
 from vjepa_nodes.perception.clip_buffer import BufferCounters, ClipBuffer, FrameStatus
+from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.preprocessing import (
-    CHANNEL_ORDERS, check_frame, ClipGeometry, heatmap_to_image, Preprocessor, RESIZE_MODES)
-from vjepa_nodes.perception.scoring import (
-    DecisionConfig, MotionScorer, ObstacleDecision, ScoringConfig)
-from vjepa_nodes.settings import check_settings, setting
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """
-    Everything an ObstacleDetector is built from; the single home of these defaults.
-
-    Settings without `runtime` need a new detector (the node: cleanup + configure) to change.
-    """
-
-    model_size: str = setting('large', 'large, huge or giant (tiny and small are test-only)',
-                              choices=tuple(ENCODER_CONFIGS))
-    img_size: int = setting(
-        256, 'the model sees about img_size x img_size pixels (full mode keeps the aspect: '
-        '640x480 at 256 gives 288x224)', low=32, high=1024, step=16)
-    num_frames: int = setting(16, 'frames per clip (even)', low=2, high=64, step=2)
-    stride: int = setting(8, 'new frames between analysed clips', low=1, high=64,
-                          runtime=True)
-    device: str = setting('auto', 'auto, mps, cuda, cuda:N or cpu')
-    precision: str = setting('auto', 'auto, fp32, fp16 or bf16', choices=PRECISION_CHOICES)
-    fast_path: str = setting('auto', 'auto: compile+cuda_graph on CUDA, none elsewhere',
-                             choices=FAST_PATHS)
-    checkpoint: str | None = setting(
-        None, "official .pt, .safetensors, HF snapshot directory or HF id ('' = none)")
-    checkpoint_key: str = setting(DEFAULT_CHECKPOINT_KEY, 'entry of an official .pt',
-                                  choices=CHECKPOINT_KEYS)
-    allow_random_weights: bool = setting(
-        False, 'run without a checkpoint on random weights (scores meaningless)')
-    resize_mode: str = setting(
-        'full', 'full (whole field of view) or center_crop (official eval transform)',
-        choices=RESIZE_MODES)
-    channel_order: str = setting('rgb', 'channel order of the frames given',
-                                 choices=CHANNEL_ORDERS)
-    max_gap: float = setting(1.0, 'seconds without frames that restart the clip', low=0.01,
-                             high=60.0)
-    frozen_after: float = setting(
-        1.0, 'identical frames for this long mark the camera frozen, s', low=0.1, high=60.0,
-        runtime=True)
-    scoring: ScoringConfig = field(default_factory=ScoringConfig)
-    decision: DecisionConfig = field(default_factory=DecisionConfig)
-
-    def __post_init__(self) -> None:
-        check_settings(self)
+    activation_to_heatmap, check_frame, ClipGeometry, Preprocessor)
+from vjepa_nodes.perception.scoring import MotionScorer, ObstacleDecision
+from vjepa_nodes.settings import fixed_changes
 
 
 @dataclass(frozen=True)
@@ -172,12 +129,28 @@ class ObstacleDetector:
         self.latest = DetectionResult(
             motion_score=motion.motion_score, region_scores=motion.region_scores,
             motion_map=motion.activation.cpu().numpy(),
-            heatmap=heatmap_to_image(motion.activation, geometry), obstacle=obstacle,
+            heatmap=activation_to_heatmap(motion.activation, geometry), obstacle=obstacle,
             has_reference=motion.has_reference, features_finite=motion.features_finite,
             features=tokens, clip_start=clip.stamps[0],
             clip_end=clip.stamps[-1], latency=time.perf_counter() - start, geometry=geometry,
             last_frame=clip.frames[-1], problem=self.freeze.problem(self.config.frozen_after))
         return self.latest
+
+    def update_config(self, config: DetectorConfig) -> None:
+        """
+        Take new run-time settings (those marked `runtime`) while the model stays loaded.
+
+        `config` was validated when it was made; raises ValueError, changing nothing, if a
+        setting that needs a new detector (model, input size, device, ...) differs.
+        """
+        fixed = fixed_changes(self.config, config)
+        if fixed:
+            raise ValueError(f'{", ".join(fixed)} cannot change while running: build a new '
+                             'detector (the node: cleanup, then configure)')
+        self.buffer.stride = config.stride
+        self.scorer.config = config.scoring
+        self.decision.config = config.decision
+        self.config = config
 
     def reset(self) -> None:
         """Forget frames, the reference clip, the obstacle flag and the latest result."""

@@ -32,9 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
+from vjepa_nodes.perception.config import CHANNEL_ORDERS, RESIZE_MODES
 
-RESIZE_MODES = ('full', 'center_crop')
-CHANNEL_ORDERS = ('rgb', 'bgr')
 # Frames beyond these are refused: a very thin frame would otherwise be stretched into a huge
 # model input (1 x 300000 became 16 x 140224), and a huge one costs seconds to resize. Within
 # them the model input stays near img_size x img_size (at most MAX_ASPECT:1).
@@ -51,7 +50,7 @@ class ClipGeometry:
     """Where the model's input sits in the camera image, in source pixels."""
 
     source_size: tuple[int, int]  # camera (height, width)
-    model_size: tuple[int, int]  # (height, width) fed to the encoder
+    input_size: tuple[int, int]  # (height, width) fed to the encoder
     crop: tuple[int, int, int, int]  # (top, left, height, width) of the source that is seen
     resize: tuple[int, int]  # (height, width) the frame is resized to before cropping
     offset: tuple[int, int] = (0, 0)  # (top, left) of the model input in the resized frame
@@ -136,7 +135,7 @@ class Preprocessor:
         geometry = clip_geometry(frames[0].shape[:2], self.img_size, self.resize_mode,
                                  self.patch_size)
         known = {key: entry for key, entry in self._processed.items()
-                 if entry[1] == channel_order and entry[2].shape[1:] == geometry.model_size}
+                 if entry[1] == channel_order and entry[2].shape[1:] == geometry.input_size}
         new = [frame for frame in frames if id(frame) not in known]
         if new:
             processed = self._process(new, geometry, channel_order).unbind(0)
@@ -155,7 +154,7 @@ class Preprocessor:
             pixels = pixels.flip(1)
         pixels = F.interpolate(pixels, size=geometry.resize, mode='bilinear',
                                align_corners=False, antialias=True)
-        (top, left), (height, width) = geometry.offset, geometry.model_size
+        (top, left), (height, width) = geometry.offset, geometry.input_size
         pixels = pixels[..., top:top + height, left:left + width]
         return ((pixels - self._mean) / self._std).to(self.dtype)
 
@@ -177,7 +176,7 @@ class Preprocessor:
             self.device, non_blocking=True) for frame in frames])
 
 
-def heatmap_to_image(token_map: torch.Tensor, geometry: ClipGeometry) -> np.ndarray:
+def activation_to_heatmap(token_map: torch.Tensor, geometry: ClipGeometry) -> np.ndarray:
     """Upsample an (h, w) patch-grid map to the camera image; pixels the model missed are 0."""
     top, left, height, width = geometry.crop
     resized = F.interpolate(token_map[None, None].float(), size=(height, width),

@@ -38,32 +38,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vjepa_nodes.settings import check_settings, setting
-
-REGIONS = ('left', 'center', 'right')
-
-
-@dataclass(frozen=True)
-class ScoringConfig:
-    """How feature change becomes a score (see the module docstring)."""
-
-    change_scale: float = setting(
-        0.02, 'feature change that counts as clearly changed (soft threshold)', low=1e-4,
-        high=1.0, runtime=True)
-    common_mode_gain: float = setting(
-        2.5, 'multiple of the frame-wide change removed as lighting/ego-motion', low=0.0,
-        high=10.0, runtime=True)
-    ego_motion_compensation: bool = setting(
-        False, 'remove the median frame-wide change (camera on a moving robot)', runtime=True)
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-
-    @property
-    def common_mode_quantile(self) -> float:
-        # The 25th percentile only measures change shared by >= 75% of the view (lighting); the
-        # median also catches a moving camera's frame-wide change, and with it very large objects.
-        return 0.5 if self.ego_motion_compensation else 0.25
+from vjepa_nodes.perception.config import DecisionConfig, REGIONS, ScoringConfig
 
 
 @dataclass(frozen=True)
@@ -116,24 +91,6 @@ class MotionScorer:
         regions = {name: part.mean().item() for name, part in zip(REGIONS, thirds)}
         return MotionMap(activation, activation.mean().item(), regions, has_reference,
                          features_finite)
-
-
-@dataclass(frozen=True)
-class DecisionConfig:
-    """Obstacle flag with hysteresis: on at >= on_threshold, off below off_threshold."""
-
-    on_threshold: float = setting(0.10, 'motion score at which the obstacle flag turns on',
-                                  low=0.0, high=1.0, runtime=True)
-    off_threshold: float = setting(0.05, 'motion score below which it turns off', low=0.0,
-                                   high=1.0, runtime=True)
-    debounce_clips: int = setting(2, 'consecutive clips needed to switch the flag', low=1,
-                                  high=100, runtime=True)
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-        if not self.off_threshold <= self.on_threshold:
-            raise ValueError('thresholds must satisfy off_threshold <= on_threshold, '
-                             f'got off={self.off_threshold}, on={self.on_threshold}')
 
 
 class ObstacleDecision:

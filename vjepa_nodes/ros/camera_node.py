@@ -14,7 +14,6 @@
 
 """camera_node: publish sensor_msgs/Image from a webcam, video file, stream or synthetic scene."""
 
-from dataclasses import dataclass
 import time
 
 from rclpy.node import Node
@@ -22,35 +21,13 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from vjepa_nodes.camera_sources import (
-    EndOfFile, fit_frame, open_source, SourceError, SYNTHETIC)
+from vjepa_nodes.camera_sources import EndOfFile, fit_frame, open_source, SourceError
 from vjepa_nodes.ros import shutdown
 from vjepa_nodes.ros.image_conversions import frame_to_image
+from vjepa_nodes.ros.node_settings import CameraSettings
 from vjepa_nodes.ros.parameters import declare_settings, settings_from_parameters
-from vjepa_nodes.settings import check_settings, setting
 
 RECONNECT_DELAYS = (0.5, 8.0)  # first and longest wait before reopening a failed source, s
-
-
-@dataclass(frozen=True)
-class CameraSettings:
-    """What to publish, and how."""
-
-    source: str = setting(SYNTHETIC, 'synthetic, a webcam index (0), a video file path or a '
-                          'stream URL')
-    fps: float = setting(15.0, 'frames per second to publish', low=0.1, high=240.0)
-    width: int = setting(640, 'published image width, pixels', low=16, high=8192)
-    height: int = setting(480, 'published image height, pixels', low=16, high=8192)
-    frame_id: str = setting('camera', 'header.frame_id of every image')
-    encoding: str = setting('rgb8', 'image encoding', choices=('rgb8', 'bgr8'))
-    loop: bool = setting(True, 'restart a video file at its end')
-    seed: int = setting(0, 'random seed of the synthetic scene', low=0, high=2**31 - 1)
-    reliability: str = setting(
-        'reliable', 'publisher QoS reliability (best_effort loses large images on a busy link)',
-        choices=('reliable', 'best_effort'))
-
-    def __post_init__(self) -> None:
-        check_settings(self)
 
 
 class CameraNode(Node):
@@ -60,7 +37,7 @@ class CameraNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('camera', **kwargs)
-        declare_settings(self, CameraSettings())
+        declare_settings(self, 'camera')
         self._settings = settings_from_parameters(self, CameraSettings())
         qos = qos_profile_sensor_data if self._settings.reliability == 'best_effort' else \
             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)

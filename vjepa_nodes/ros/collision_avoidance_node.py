@@ -23,8 +23,6 @@ and the command rate run on the steady clock; image age is judged on the ROS clo
 simulated time under use_sim_time, like the stamps of a replayed recording.
 """
 
-from dataclasses import dataclass
-
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
@@ -38,10 +36,10 @@ from vjepa_nodes.avoidance import (
     AvoidancePolicy, DriveState, Perception, PolicyConfig, VelocityCommand)
 from vjepa_nodes.estop import EStopConfig, EStopLatch
 from vjepa_nodes.ros import shutdown
+from vjepa_nodes.ros.node_settings import AvoidanceNodeSettings
 from vjepa_nodes.ros.parameters import (
     declare_settings, result, setting_names, settings_from_parameters)
 from vjepa_nodes.ros.score_messages import perception_from_msg
-from vjepa_nodes.settings import check_settings, setting
 
 RELIABLE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 # Reliable, so no single e-stop message is lost; volatile, so both volatile and transient-local
@@ -52,26 +50,13 @@ ESTOP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.VOLATILE)
 
 
-@dataclass(frozen=True)
-class NodeSettings:
-    """The node's own settings, beside the policy's and the e-stop's."""
-
-    rate: float = setting(20.0, 'command rate, Hz', low=1.0, high=200.0)
-    stamped: bool = setting(False, 'publish geometry_msgs/TwistStamped instead of Twist')
-    frame_id: str = setting('base_link', 'header.frame_id of stamped commands')
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-
-
 class CollisionAvoidanceNode(Node):
     """Turn the detector's results and the e-stop into velocity commands."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__('collision_avoidance', **kwargs)
-        for defaults in (NodeSettings(), PolicyConfig(), EStopConfig()):
-            declare_settings(self, defaults)
-        self._settings = settings_from_parameters(self, NodeSettings())
+        declare_settings(self, 'collision_avoidance')
+        self._settings = settings_from_parameters(self, AvoidanceNodeSettings())
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._policy = AvoidancePolicy(settings_from_parameters(self, PolicyConfig()),
                                        self._now, self._stamp_now)

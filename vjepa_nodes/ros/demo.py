@@ -32,7 +32,7 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from vjepa_nodes.ros.dds_env import private_dds_env
+from vjepa_nodes.ros.processes import node_process, private_dds_env
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 BANNER = '!' * 78
@@ -92,16 +92,6 @@ class Monitor(Node):
         for status in msg.status:
             values = {kv.key: kv.value for kv in status.values}
             self.latency = values.get('latency p50 (ms)', self.latency)
-
-
-def node_process(module: str, parameters: dict, env: dict) -> subprocess.Popen:
-    """Start vjepa_nodes.ros.<module>'s main() as a process with these ROS parameters."""
-    arguments = [f'{name}:={value}' for name, value in parameters.items()]
-    code = f'import sys; from vjepa_nodes.ros.{module} import main; main()'
-    command = [sys.executable, '-c', code, '--ros-args']
-    for argument in arguments:
-        command += ['-p', argument]
-    return subprocess.Popen(command, env=env)
 
 
 def write_plot(rows: list[dict], path: Path) -> None:

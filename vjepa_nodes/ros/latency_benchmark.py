@@ -42,9 +42,8 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, Header
 
 from vjepa_nodes.camera_sources import demo_scene
-from vjepa_nodes.ros.dds_env import private_dds_env
-from vjepa_nodes.ros.demo import node_process
 from vjepa_nodes.ros.image_conversions import frame_to_image
+from vjepa_nodes.ros.processes import node_process, private_dds_env
 
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 

@@ -45,14 +45,15 @@ except ImportError:  # Humble
 from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.freshness import stamp_problem
-from vjepa_nodes.perception.detector import DetectionResult, DetectorConfig, ObstacleDetector
+from vjepa_nodes.perception.config import DetectorConfig
+from vjepa_nodes.perception.detector import DetectionResult, ObstacleDetector
 from vjepa_nodes.perception.preprocessing import FrameError
 from vjepa_nodes.ros import shutdown
 from vjepa_nodes.ros.detector_outputs import HeaderBook, overlay, RosLogHandler
-from vjepa_nodes.ros.detector_parameters import NodeSettings
 from vjepa_nodes.ros.diagnostics import detector_status, RateMeter, WINDOW
 from vjepa_nodes.ros.image_conversions import (
     frame_to_image, heatmap_to_image, image_to_frame, ImageError, stamp_seconds)
+from vjepa_nodes.ros.node_settings import DetectorNodeSettings
 from vjepa_nodes.ros.parameters import (
     declare_settings, result, setting_names, settings_from_parameters)
 from vjepa_nodes.ros.score_messages import (
@@ -74,10 +75,9 @@ class ObstacleDetectorNode(LifecycleNode):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('obstacle_detector', **kwargs)
-        declare_settings(self, NodeSettings())
-        declare_settings(self, DetectorConfig())
-        self._settings = settings_from_parameters(self, NodeSettings())
-        self._setting_names = setting_names(NodeSettings()) | setting_names(DetectorConfig())
+        declare_settings(self, 'obstacle_detector')
+        self._settings = settings_from_parameters(self, DetectorNodeSettings())
+        self._setting_names = setting_names(DetectorNodeSettings(), DetectorConfig())
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._detector: ObstacleDetector | None = None
         self._outputs: dict = {}
@@ -300,14 +300,11 @@ class ObstacleDetectorNode(LifecycleNode):
             settings = settings_from_parameters(self, self._settings, parameters)
             config = settings_from_parameters(
                 self, detector.config if detector else DetectorConfig(), parameters)
+            if detector is not None:  # take effect at once; the model stays loaded
+                detector.update_config(config)
         except ValueError as error:
             return result(str(error))
         self._settings = settings
-        if detector is not None:  # take effect at once; the model stays loaded
-            detector.buffer.stride = config.stride
-            detector.scorer.config = config.scoring
-            detector.decision.config = config.decision
-            detector.config = config
         return result('')
 
     def _publish_diagnostics(self) -> None:
@@ -351,7 +348,7 @@ class ObstacleDetectorNode(LifecycleNode):
             problems, warnings, self.get_clock().now().to_msg()))
 
 
-def image_qos(settings: NodeSettings, best_effort_fallback: bool = False) -> QoSProfile:
+def image_qos(settings: DetectorNodeSettings, best_effort_fallback: bool = False) -> QoSProfile:
     """Return the QoS of the image subscription."""
     best_effort = settings.image_reliability == 'best_effort' or best_effort_fallback
     reliability = ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE

@@ -15,7 +15,8 @@
 """
 Node parameters declared from the core's setting dataclasses (vjepa_nodes.settings).
 
-Each parameter gets its description, range or choices and read-only flag from the setting, so
+The configs of each node are listed once, in vjepa_nodes.ros.node_settings. Each parameter gets
+its description, range or choices and read-only flag from the setting, so
 `ros2 param describe` and rqt show the limits the core enforces. Parameters are declared with
 dynamic typing so that the core's check, which names the types (`cruise_speed must be a
 number, got a string 'fast'`), answers a wrong type, and an integer is taken for a float.
@@ -29,18 +30,16 @@ from rcl_interfaces.msg import (
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from vjepa_nodes.settings import setting_of, value_type
+from vjepa_nodes.ros.node_settings import NODE_SETTINGS
+from vjepa_nodes.settings import flat_settings, setting_of, value_type
 
 Config = TypeVar('Config')
 
 
-def declare_settings(node: Node, config: Any) -> None:
-    """Declare a parameter per setting of `config` and its nested configs; default: its value."""
-    for config_field in fields(config):
-        value = getattr(config, config_field.name)
-        if is_dataclass(value):
-            declare_settings(node, value)
-        else:
+def declare_settings(node: Node, node_name: str) -> None:
+    """Declare a parameter per setting of NODE_SETTINGS[node_name], with its default."""
+    for config in NODE_SETTINGS[node_name]:
+        for config_field, value in flat_settings(config()):
             node.declare_parameter(config_field.name, '' if value is None else value,
                                    descriptor(config_field))
 
@@ -80,13 +79,9 @@ def settings_from_parameters(node: Node, config: Config,
     return replace(config, **values)
 
 
-def setting_names(config: Any) -> set[str]:
-    """Return the names of every setting of `config` and its nested configs."""
-    names = set()
-    for config_field in fields(config):
-        value = getattr(config, config_field.name)
-        names |= setting_names(value) if is_dataclass(value) else {config_field.name}
-    return names
+def setting_names(*configs: Any) -> set[str]:
+    """Return the names of every setting of `configs` and their nested configs."""
+    return {config_field.name for config in configs for config_field, _ in flat_settings(config)}
 
 
 def result(reason: str) -> SetParametersResult:

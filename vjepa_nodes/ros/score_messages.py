@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Float32MultiArray, Header, MultiArrayDimension, MultiArrayLayout
 
-from vjepa_nodes.perception.scoring import REGIONS
+from vjepa_nodes.perception.config import REGIONS
 from vjepa_nodes.ros.image_conversions import stamp_seconds
 
 REGION_LABEL = ','.join(REGIONS)

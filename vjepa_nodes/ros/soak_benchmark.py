@@ -40,8 +40,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-from vjepa_nodes.ros.dds_env import private_dds_env
-from vjepa_nodes.ros.demo import node_process
+from vjepa_nodes.ros.processes import node_process, private_dds_env
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 NODES = {'camera': 'camera_node', 'detector': 'obstacle_detector_node',
@@ -52,19 +51,12 @@ COLUMNS = ('name', 'pid', 'rss_start_mb', 'rss_final_mb', 'rss_peak_mb', 'thread
 
 
 class NodeProcess:
-    """A node started by demo.node_process, its stderr in a log file; samples from /proc."""
+    """A node started by processes.node_process, its stderr in a log file; samples from /proc."""
 
     def __init__(self, name: str, parameters: dict, env: dict, log_path: str) -> None:
         self.name, self.log_path, self.samples, self.exit_code = name, log_path, [], None
-        with open(log_path, 'w') as log:
-            saved = os.dup(2)  # the child inherits fd 2: make it the log meanwhile
-            sys.stderr.flush()
-            os.dup2(log.fileno(), 2)
-            try:
-                self.process = node_process(NODES[name], parameters, env)
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
+        with open(log_path, 'w') as log:  # the child keeps its own copy of the file
+            self.process = node_process(NODES[name], parameters, env, stderr=log)
 
     def sample(self) -> None:
         """Add a sample from /proc: RSS and peak RSS (MB), threads, CPU seconds."""

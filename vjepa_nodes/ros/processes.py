@@ -12,10 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The environment for node processes that must keep their DDS traffic on this machine."""
+"""
+Node processes on a private ROS domain on this machine: for the demo, benchmarks and tests.
+
+No discovery traffic leaves the machine, and runs that overlap on one machine do not see each
+other's topics.
+"""
 
 import os
 import random
+import subprocess
+import sys
 
 
 def private_dds_env(base: dict | None = None) -> dict:
@@ -34,3 +41,19 @@ def private_dds_env(base: dict | None = None) -> dict:
     if not env.get('ROS_DOMAIN_ID'):
         env['ROS_DOMAIN_ID'] = str(random.randint(1, 100))
     return env
+
+
+def node_process(module: str, parameters: dict | None = None, env: dict | None = None,
+                 ros_arguments: tuple[str, ...] = (), **popen) -> subprocess.Popen:
+    """
+    Start vjepa_nodes.ros.<module>'s main() as a process of this interpreter.
+
+    `parameters` become `-p name:=value`, `ros_arguments` follow them (e.g. `-r __node:=x`),
+    `env` defaults to private_dds_env(), and `popen` goes to subprocess.Popen (e.g. stderr).
+    """
+    command = [sys.executable, '-c', f'from vjepa_nodes.ros.{module} import main; main()',
+               '--ros-args']
+    for name, value in (parameters or {}).items():
+        command += ['-p', f'{name}:={str(value).lower() if isinstance(value, bool) else value}']
+    return subprocess.Popen([*command, *ros_arguments],
+                            env=private_dds_env() if env is None else env, **popen)

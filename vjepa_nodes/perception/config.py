@@ -1,0 +1,117 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The detector's settings as data: DetectorConfig and the scoring and decision configs in it.
+
+The single home of their defaults, limits and choices. It imports no torch, so launch files,
+documentation tools and light nodes can read it.
+"""
+
+from dataclasses import dataclass, field
+
+from vjepa_nodes.encoder.config import (
+    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS, FAST_PATHS, PRECISION_CHOICES)
+from vjepa_nodes.settings import check_settings, setting
+
+REGIONS = ('left', 'center', 'right')  # thirds of the view, left to right
+RESIZE_MODES = ('full', 'center_crop')
+CHANNEL_ORDERS = ('rgb', 'bgr')
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How feature change becomes a score (see the module docstring)."""
+
+    change_scale: float = setting(
+        0.02, 'feature change that counts as clearly changed (soft threshold)', low=1e-4,
+        high=1.0, runtime=True)
+    common_mode_gain: float = setting(
+        2.5, 'multiple of the frame-wide change removed as lighting/ego-motion', low=0.0,
+        high=10.0, runtime=True)
+    ego_motion_compensation: bool = setting(
+        False, 'remove the median frame-wide change (camera on a moving robot)', runtime=True)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+    @property
+    def common_mode_quantile(self) -> float:
+        # The 25th percentile only measures change shared by >= 75% of the view (lighting); the
+        # median also catches a moving camera's frame-wide change, and with it very large objects.
+        return 0.5 if self.ego_motion_compensation else 0.25
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    """Obstacle flag with hysteresis: on at >= on_threshold, off below off_threshold."""
+
+    on_threshold: float = setting(0.10, 'motion score at which the obstacle flag turns on',
+                                  low=0.0, high=1.0, runtime=True)
+    off_threshold: float = setting(0.05, 'motion score below which it turns off', low=0.0,
+                                   high=1.0, runtime=True)
+    debounce_clips: int = setting(2, 'consecutive clips needed to switch the flag', low=1,
+                                  high=100, runtime=True)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+        if not self.off_threshold <= self.on_threshold:
+            raise ValueError('thresholds must satisfy off_threshold <= on_threshold, '
+                             f'got off={self.off_threshold}, on={self.on_threshold}')
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """
+    Everything an ObstacleDetector is built from; the single home of these defaults.
+
+    Settings without `runtime` need a new detector (the node: cleanup + configure) to change.
+    """
+
+    model_size: str = setting(
+        'large', 'V-JEPA 2 encoder size (tiny and small: tests only, no weights)',
+        choices=tuple(ENCODER_CONFIGS))
+    img_size: int = setting(
+        256, 'the model sees about img_size x img_size pixels (full mode keeps the aspect: '
+        '640x480 at 256 gives 288x224)', low=32, high=1024, step=16)
+    num_frames: int = setting(16, 'frames per clip (even)', low=2, high=64, step=2)
+    stride: int = setting(8, 'new frames between analysed clips', low=1, high=64,
+                          runtime=True)
+    device: str = setting('auto', 'auto, mps, cuda, cuda:N or cpu')
+    precision: str = setting(
+        'auto', 'compute precision; auto: fp16 on MPS, bf16 on CUDA (fp16 where bf16 is '
+        'not native), fp32 on the CPU', choices=PRECISION_CHOICES)
+    fast_path: str = setting('auto', 'auto: compile+cuda_graph on CUDA, none elsewhere',
+                             choices=FAST_PATHS)
+    checkpoint: str | None = setting(
+        None, "official .pt, .safetensors, HF snapshot directory or HF id ('' = none)")
+    checkpoint_key: str = setting(DEFAULT_CHECKPOINT_KEY, 'entry of an official .pt',
+                                  choices=CHECKPOINT_KEYS)
+    allow_random_weights: bool = setting(
+        False, 'run without a checkpoint on random weights (scores meaningless)')
+    resize_mode: str = setting(
+        'full', 'full (whole field of view) or center_crop (official eval transform)',
+        choices=RESIZE_MODES)
+    channel_order: str = setting('rgb', 'channel order of the frames given',
+                                 choices=CHANNEL_ORDERS)
+    max_gap: float = setting(1.0, 'seconds without frames that restart the clip', low=0.01,
+                             high=60.0)
+    frozen_after: float = setting(
+        1.0, 'identical frames for this long mark the camera frozen, s', low=0.1, high=60.0,
+        runtime=True)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
+
+    def __post_init__(self) -> None:
+        check_settings(self)

@@ -1,0 +1,150 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Every node's parameters, in one place: the nodes, the launch file and the README read them here.
+
+A node declares one parameter per setting of its configs (see vjepa_nodes.settings): its own
+settings below, then the core's. This module imports neither rclpy nor torch, so a launch file
+can take its argument help from it and a test can check the README's tables against it.
+"""
+
+from dataclasses import dataclass, Field
+from typing import Any
+
+from vjepa_nodes.avoidance import PolicyConfig
+from vjepa_nodes.camera_sources import SYNTHETIC
+from vjepa_nodes.estop import EStopConfig
+from vjepa_nodes.perception.config import DetectorConfig
+from vjepa_nodes.settings import check_settings, flat_settings, setting, setting_of, value_type
+
+IMAGE_RELIABILITIES = ('auto', 'reliable', 'best_effort')
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """What camera_node publishes, and how."""
+
+    source: str = setting(SYNTHETIC, 'synthetic, a webcam index (0), a video file path or a '
+                          'stream URL')
+    fps: float = setting(15.0, 'frames per second to publish', low=0.1, high=240.0)
+    width: int = setting(640, 'published image width, pixels', low=16, high=8192)
+    height: int = setting(480, 'published image height, pixels', low=16, high=8192)
+    frame_id: str = setting('camera', 'header.frame_id of every image')
+    encoding: str = setting('rgb8', 'image encoding', choices=('rgb8', 'bgr8'))
+    loop: bool = setting(True, 'restart a video file at its end')
+    seed: int = setting(0, 'random seed of the synthetic scene', low=0, high=2**31 - 1)
+    reliability: str = setting(
+        'reliable', 'publisher QoS reliability (best_effort loses large images on a busy link)',
+        choices=('reliable', 'best_effort'))
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+
+@dataclass(frozen=True)
+class DetectorNodeSettings:
+    """How obstacle_detector takes images in; what it detects is DetectorConfig's."""
+
+    autostart: bool = setting(True, 'configure and activate on start-up')
+    image_reliability: str = setting(
+        'auto', 'image subscription QoS reliability; auto: reliable, and best effort once a '
+        'best-effort camera appears (best effort loses large images on one host)',
+        choices=IMAGE_RELIABILITIES)
+    image_depth: int = setting(1, 'image subscription queue depth', low=1, high=100)
+    max_image_age: float = setting(
+        1.0, 'images captured longer ago than this on arrival are dropped, s', low=0.01,
+        high=60.0, runtime=True)
+    stamp_tolerance: float = setting(
+        0.1, 'images stamped further ahead of this clock than this are dropped, s', low=0.0,
+        high=1.0, runtime=True)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+
+@dataclass(frozen=True)
+class AvoidanceNodeSettings:
+    """collision_avoidance's own settings, beside the policy's and the e-stop's."""
+
+    rate: float = setting(20.0, 'command rate, Hz', low=1.0, high=200.0)
+    stamped: bool = setting(False, 'publish geometry_msgs/TwistStamped instead of Twist')
+    frame_id: str = setting('base_link', 'header.frame_id of stamped commands')
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+
+# Node name -> the configs whose settings are its parameters, in declaration order.
+NODE_SETTINGS: dict[str, tuple[type, ...]] = {
+    'camera': (CameraSettings,),
+    'obstacle_detector': (DetectorNodeSettings, DetectorConfig),
+    'collision_avoidance': (AvoidanceNodeSettings, PolicyConfig, EStopConfig),
+}
+_TYPE_WORDS = {bool: 'bool', int: 'int', float: 'float', str: 'string'}
+
+
+def parameters(node: str) -> list[tuple[Field, Any]]:
+    """Return (field, default) of every parameter `node` declares."""
+    return [entry for config in NODE_SETTINGS[node] for entry in flat_settings(config())]
+
+
+def parameter(node: str, name: str) -> tuple[Field, Any]:
+    """Return (field, default) of one parameter; KeyError names the node's parameters."""
+    found = {config_field.name: (config_field, default)
+             for config_field, default in parameters(node)}
+    if name not in found:
+        raise KeyError(f'{node} has no parameter {name!r}; it has {", ".join(found)}')
+    return found[name]
+
+
+def help_text(node: str, name: str) -> str:
+    """Return a parameter's description and allowed values, e.g. for a launch argument."""
+    config_field, _ = parameter(node, name)
+    spec = setting_of(config_field)
+    return f'{spec.description} ({spec.limits()})' if spec.limits() else spec.description
+
+
+def parse_text(node: str, name: str, text: str) -> Any:
+    """
+    Return a parameter's value from text (a launch argument), checked against its limits.
+
+    Raises ValueError naming the parameter, the text and what is allowed.
+    """
+    config_field, _ = parameter(node, name)
+    kind = value_type(config_field)
+    try:
+        if kind is bool:
+            if text.lower() not in ('true', 'false'):
+                raise ValueError('expected true or false')
+            value = text.lower() == 'true'
+        else:
+            value = kind(text)
+    except ValueError:
+        raise ValueError(f'{name}:={text!r} is not {_TYPE_WORDS[kind]}') from None
+    return setting_of(config_field).check(name, value, kind)
+
+
+def markdown_table(node: str) -> str:
+    """Return the README's table of `node`'s parameters."""
+    lines = ['| parameter | type | default | allowed | changes at run time | description |',
+             '| --- | --- | --- | --- | --- | --- |']
+    for config_field, default in parameters(node):
+        spec = setting_of(config_field)
+        shown = "''" if default is None else str(default).lower() if isinstance(
+            default, bool) else str(default)
+        lines.append(f'| `{config_field.name}` | {_TYPE_WORDS[value_type(config_field)]} | '
+                     f'`{shown}` | {spec.limits()} | {"yes" if spec.runtime else ""} | '
+                     f'{spec.description} |')
+    return '\n'.join(lines)
