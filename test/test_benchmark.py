@@ -17,7 +17,8 @@
 import json
 
 import pytest
-from vjepa_nodes.tools.benchmark import format_table, main, Row
+from vjepa_nodes.tools.benchmark import main
+from vjepa_nodes.tools.encoder_benchmark import format_table, Row
 
 TINY = ['--model-sizes', 'tiny', '--frames', '4', '--resolutions', '32', '--devices', 'cpu',
         '--iterations', '3']

@@ -15,69 +15,73 @@
 """
 The demo: camera, obstacle detector and collision avoidance over real DDS, for a bounded time.
 
-The camera (synthetic scene), the detector (V-JEPA 2) and the avoidance node run as three
-processes; this one prints a line per clip and writes a plot and a heat-map overlay snapshot.
+The camera (the synthetic corridor scene), the detector (V-JEPA 2) and the avoidance node run
+as three processes on a private ROS domain; this one prints progress while the model loads and
+the first clips fill, then a line per scored clip, and at the end writes a plot of scores, flag
+and commands over time and a snapshot of the clip with the most motion, its heat map on top.
 """
 
 import argparse
 import os
 from pathlib import Path
+import signal
 import subprocess
 import sys
 import time
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
 import numpy as np
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
+from vjepa_nodes.ros.image_conversions import stamp_seconds
 from vjepa_nodes.ros.processes import node_process, private_dds_env
+from vjepa_nodes.ros.score_messages import perception_from_msg
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 BANNER = '!' * 78
+PROGRESS_PERIOD = 3.0  # s between progress lines until the first scores
+STOP_WAIT = 10.0  # s a node may take to stop after SIGINT
 
 
 class Monitor(Node):
-    """Listen to every output and keep a time series for the plot."""
+    """Listen to every output; keep a time series for the plot and the clip with most motion."""
 
-    def __init__(self) -> None:
-        from diagnostic_msgs.msg import DiagnosticArray
-        from geometry_msgs.msg import Twist
-        from sensor_msgs.msg import Image
-        from std_msgs.msg import Bool, Float32, Float32MultiArray, String
+    def __init__(self, num_frames: int) -> None:
         super().__init__('demo_monitor')
         self.start = time.monotonic()
+        self.num_frames = num_frames
         self.rows: list[dict] = []
-        self.obstacle, self.state, self.command, self.latency = False, '-', (0.0, 0.0), '-'
-        self.score = 0.0
-        self.overlay: np.ndarray | None = None
-        self.create_subscription(Float32MultiArray, 'region_scores', self._on_regions, QOS)
-        self.create_subscription(Bool, 'obstacle', self._on_obstacle, QOS)
-        self.create_subscription(Float32, 'motion_score', self._on_score, QOS)
-        self.create_subscription(String, 'avoidance_state', self._on_state, QOS)
-        self.create_subscription(Twist, 'cmd_vel', self._on_command, QOS)
-        self.create_subscription(Image, 'debug_image', self._on_overlay, QOS)
-        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, QOS)
+        self.state, self.command, self.latency = '-', (0.0, 0.0), '-'
+        self.detector_ready = False
+        self.frames_since_ready = 0
+        self.clips = 0  # analysed clips, the first one (no reference, no scores) included
+        self._scores_by_stamp: dict[float, float] = {}
+        self.snapshot: tuple[float, np.ndarray, str] | None = None  # (score, overlay, caption)
+        for kind, topic, callback in (
+                (String, 'avoidance_state', self._on_state), (Twist, 'cmd_vel', self._on_command),
+                (Image, 'debug_image', self._on_overlay), (Image, 'image', self._on_image),
+                (DiagnosticArray, 'perception', self._on_perception),
+                (DiagnosticArray, '/diagnostics', self._on_diagnostics)):
+            self.create_subscription(kind, topic, callback, QOS)
 
-    def _on_regions(self, msg) -> None:
-        from vjepa_nodes.ros.score_messages import region_scores_from_msg
-        regions = region_scores_from_msg(msg)
-        row = {'t': time.monotonic() - self.start, **regions,
-               'score': self.score, 'obstacle': self.obstacle,
-               'linear': self.command[0], 'angular': self.command[1]}
-        self.rows.append(row)
-        print(f"t={row['t']:6.1f}s  score {self.score:.3f}  L {regions['left']:.3f}  "
-              f"C {regions['center']:.3f}  R {regions['right']:.3f}  "
-              f"obstacle={'YES' if self.obstacle else 'no '}  "
-              f'state={self.state:<10} cmd=({self.command[0]:+.2f} m/s, '
-              f'{self.command[1]:+.2f} rad/s)  latency p50={self.latency} ms', flush=True)
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
 
-    def _on_score(self, msg) -> None:
-        self.score = msg.data  # published just before the region scores of the same clip
-
-    def _on_obstacle(self, msg) -> None:
-        self.obstacle = msg.data
+    def progress(self) -> str:
+        """Say what the pipeline is waiting for before its first scores."""
+        if not self.detector_ready:
+            return 'starting the nodes; the detector loads its model'
+        if self.clips == 0:
+            frames = min(self.frames_since_ready, self.num_frames)
+            return f'buffering the first clip: {frames} of {self.num_frames} frames'
+        return ('first clip analysed; scores start with the next one (motion is the change '
+                'between clips)')
 
     def _on_state(self, msg) -> None:
         self.state = msg.data.split(':')[0]
@@ -85,34 +89,99 @@ class Monitor(Node):
     def _on_command(self, msg) -> None:
         self.command = (msg.linear.x, msg.angular.z)
 
+    def _on_image(self, msg) -> None:
+        self.frames_since_ready += self.detector_ready
+
+    def _on_perception(self, msg) -> None:
+        # One message per clip holds all its results: no pairing of topics by arrival.
+        report = perception_from_msg(msg)
+        self.clips += 1
+        if not report.has_reference:  # the first clip after a start: nothing to compare with
+            return
+        self._scores_by_stamp[report.stamp] = report.motion_score
+        regions = report.region_scores
+        row = {'t': self.elapsed(), **regions, 'score': report.motion_score,
+               'obstacle': report.obstacle, 'state': self.state, 'linear': self.command[0],
+               'angular': self.command[1]}
+        self.rows.append(row)
+        print(f"t={row['t']:6.1f}s  score {row['score']:.3f}  L {regions['left']:.3f}  "
+              f"C {regions['center']:.3f}  R {regions['right']:.3f}  "
+              f"obstacle={'YES' if report.obstacle else 'no '}  "
+              f'state={self.state:<10} cmd=({self.command[0]:+.2f} m/s, '
+              f'{self.command[1]:+.2f} rad/s)  latency p50={self.latency} ms'
+              + (f'  PROBLEM: {report.problem}' if report.problem else ''), flush=True)
+
     def _on_overlay(self, msg) -> None:
-        self.overlay = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)
+        # The detector publishes a clip's overlay right after its perception message.
+        score = self._scores_by_stamp.pop(stamp_seconds(msg.header), None)
+        if score is None or (self.snapshot and score <= self.snapshot[0]):
+            return
+        image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3).copy()
+        caption = (f't={self.elapsed():.0f}s  motion {score:.2f}  avoidance: {self.state} '
+                   f'({self.command[0]:+.2f} m/s, {self.command[1]:+.2f} rad/s)')
+        self.snapshot = (score, image, caption)
 
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
             values = {kv.key: kv.value for kv in status.values}
-            self.latency = values.get('latency p50 (ms)', self.latency)
+            if 'obstacle detector' in status.name:
+                self.detector_ready = self.detector_ready or 'model' in values
+                self.latency = values.get('latency p50 (ms)', self.latency)
 
 
 def write_plot(rows: list[dict], path: Path) -> None:
+    """Plot region scores, the obstacle flag and the commands over time, states shaded."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     t = [r['t'] for r in rows]
-    figure, (scores, flag, command) = plt.subplots(3, 1, sharex=True, figsize=(9, 7))
-    for key in ('left', 'center', 'right', 'score'):
-        scores.plot(t, [r[key] for r in rows], label=key, linewidth=2 if key == 'score' else 1)
-    scores.set_ylabel('motion score')
-    scores.legend(loc='upper right')
-    flag.step(t, [int(r['obstacle']) for r in rows], where='post')
-    flag.set_ylabel('obstacle flag')
+    figure, (scores, flag, command) = plt.subplots(
+        3, 1, sharex=True, figsize=(10, 7), gridspec_kw={'height_ratios': [3, 1, 2]})
+    figure.suptitle('camera clips -> V-JEPA 2 motion scores -> obstacle flag -> cmd_vel')
+    for key, colour in (('left', 'tab:blue'), ('center', 'tab:red'), ('right', 'tab:green')):
+        scores.plot(t, [r[key] for r in rows], label=f'{key} third', color=colour)
+    scores.plot(t, [r['score'] for r in rows], label='whole view', color='black', linewidth=2)
+    scores.set_ylabel('motion score (0..1)')
+    scores.legend(loc='upper right', ncol=4)
+    flag.fill_between(t, [int(r['obstacle']) for r in rows], step='post', alpha=0.5,
+                      color='tab:red')
+    flag.set_yticks([0, 1], ['clear', 'obstacle'])
     command.plot(t, [r['linear'] for r in rows], label='linear (m/s)')
-    command.plot(t, [r['angular'] for r in rows], label='angular (rad/s)')
-    command.set_ylabel('cmd_vel')
+    command.plot(t, [r['angular'] for r in rows], label='angular (rad/s, + = left)')
+    for at, row in zip(t, rows):
+        if row['state'] not in ('CLEAR', '-'):
+            command.axvspan(at - 0.5, at + 0.5, color='orange', alpha=0.15, linewidth=0)
+    command.set_ylabel('cmd_vel (shaded: not CLEAR)')
     command.set_xlabel('time since start (s)')
     command.legend(loc='upper right')
     figure.tight_layout()
     figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_snapshot(image: np.ndarray, caption: str, path: Path) -> None:
+    """Write the overlay twice as large with a caption strip below it."""
+    large = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2),
+                       interpolation=cv2.INTER_LINEAR)
+    strip = np.full((36, large.shape[1], 3), 30, np.uint8)
+    cv2.putText(strip, caption, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    cv2.imwrite(str(path), np.vstack([large, strip])[..., ::-1])
+
+
+def stop(processes: list[subprocess.Popen]) -> list[int]:
+    """Stop the nodes as Ctrl-C under ros2 launch does; return their exit codes."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    codes = []
+    for process in processes:
+        try:
+            codes.append(process.wait(timeout=STOP_WAIT))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            codes.append(process.wait())
+    return codes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     detector = {'model_size': args.model_size, 'img_size': args.img_size,
                 'num_frames': args.num_frames, 'stride': args.stride, 'device': 'auto',
                 **({'checkpoint': args.checkpoint} if args.checkpoint
-                   else {'allow_random_weights': 'true'})}
+                   else {'allow_random_weights': True})}
     processes = [
         node_process('camera_node', {'source': 'synthetic', 'fps': args.fps, 'width': 320,
                                      'height': 240, 'seed': 7}, env),
@@ -147,34 +216,37 @@ def main(argv: list[str] | None = None) -> int:
             env),
     ]
     rclpy.init()
-    monitor = Monitor()
+    monitor = Monitor(args.num_frames)
+    deadline, next_progress = monitor.start + args.duration, monitor.start
     try:
-        deadline = time.monotonic() + args.duration
         while time.monotonic() < deadline and all(p.poll() is None for p in processes):
             rclpy.spin_once(monitor, timeout_sec=0.1)
+            if not monitor.rows and time.monotonic() >= next_progress:
+                print(f'[{monitor.elapsed():5.1f} s] {monitor.progress()}', flush=True)
+                next_progress += PROGRESS_PERIOD
     except KeyboardInterrupt:
         pass
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    rows, overlay = monitor.rows, monitor.overlay
+        codes = stop(processes)
+    rows, snapshot = monitor.rows, monitor.snapshot
     monitor.destroy_node()
     rclpy.try_shutdown()
+    if any(codes):
+        print(f'a node exited with an error (camera, detector, avoidance: {codes}): see its '
+              'log above', file=sys.stderr)
     if not rows:
         print('no clip was scored: see the node logs above', file=sys.stderr)
         return 1
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     write_plot(rows, args.out_dir / 'demo_plot.png')
-    if overlay is not None:
-        cv2.imwrite(str(args.out_dir / 'demo_overlay.png'), overlay[..., ::-1])
-    print(f'{len(rows)} clips scored; wrote {args.out_dir / "demo_plot.png"}'
-          + ('' if overlay is None else f' and {args.out_dir / "demo_overlay.png"}'))
-    return 0
+    written = [args.out_dir / 'demo_plot.png']
+    if snapshot is not None:
+        write_snapshot(snapshot[1], snapshot[2], args.out_dir / 'demo_overlay.png')
+        written.append(args.out_dir / 'demo_overlay.png')
+    flagged = sum(row['obstacle'] for row in rows)
+    print(f'{len(rows)} clips scored, obstacle flag on for {flagged}; nodes stopped cleanly '
+          f'(exit codes {codes}); wrote {" and ".join(map(str, written))}')
+    return 1 if any(codes) else 0
 
 
 if __name__ == '__main__':

@@ -20,7 +20,13 @@ settings below, then the core's. This module imports neither rclpy nor torch, so
 can take its argument help from it and a test can check the README's tables against it.
 """
 
+import argparse
 from dataclasses import dataclass, Field
+import json
+from pathlib import Path
+import re
+import sys
+import textwrap
 from typing import Any
 
 from vjepa_nodes.avoidance import PolicyConfig
@@ -86,6 +92,8 @@ class AvoidanceNodeSettings:
         check_settings(self)
 
 
+# README sections between these markers hold markdown_table(node); `main` rewrites them.
+TABLE_START, TABLE_END = '<!-- parameters: {node} (generated) -->', '<!-- end parameters -->'
 # Node name -> the configs whose settings are its parameters, in declaration order.
 NODE_SETTINGS: dict[str, tuple[type, ...]] = {
     'camera': (CameraSettings,),
@@ -148,3 +156,50 @@ def markdown_table(node: str) -> str:
                      f'`{shown}` | {spec.limits()} | {"yes" if spec.runtime else ""} | '
                      f'{spec.description} |')
     return '\n'.join(lines)
+
+
+def reference_yaml() -> str:
+    """Return a parameter file with every parameter of every node at its default."""
+    lines = [
+        '# Every parameter of the three nodes at its default, to copy and edit; launch arguments',
+        "# override it. Generated from the parameters' declarations by",
+        '#   python -m vjepa_nodes.ros.node_settings config/obstacle_detection.yaml',
+        '# (a test keeps it current). The presets beside it list only what they change.',
+        "# '/**/name' applies to the node in any namespace."]
+    for node in NODE_SETTINGS:
+        lines += [f'/**/{node}:', '  ros__parameters:']
+        for config_field, default in parameters(node):
+            value = '' if default is None else default
+            shown = json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
+            lines += textwrap.wrap(help_text(node, config_field.name), 99,
+                                   initial_indent='    # ', subsequent_indent='    # ')
+            lines.append(f'    {config_field.name}: {shown}')
+    return '\n'.join(lines) + '\n'
+
+
+def with_tables(text: str) -> str:
+    """Return `text` with every marked parameter table replaced by the current one."""
+    def table(match: re.Match) -> str:
+        return f'{match[1]}\n{markdown_table(match[2])}\n{TABLE_END}'
+    start = re.escape(TABLE_START).replace(re.escape('{node}'), r'(\w+)')
+    return re.sub(f'({start})\n.*?{re.escape(TABLE_END)}', table, text, flags=re.DOTALL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(
+        "Rewrite what is generated from the parameters' declarations: the parameter tables "
+        'of a markdown file (the README), or a whole .yaml parameter file (every default).'))
+    parser.add_argument('path', type=Path)
+    parser.add_argument('--check', action='store_true',
+                        help='change nothing; exit 1 if the file is out of date')
+    args = parser.parse_args(argv)
+    text = args.path.read_text() if args.path.exists() else ''
+    updated = reference_yaml() if args.path.suffix == '.yaml' else with_tables(text)
+    if args.check:
+        return int(updated != text)
+    args.path.write_text(updated)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

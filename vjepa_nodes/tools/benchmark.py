@@ -24,54 +24,22 @@ frames, `--end-to-end` the running ROS 2 node (see latency_benchmark).
 """
 
 import argparse
-import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 import datetime
-import gc
 import json
 import logging
 import os
 import platform
-import statistics
 import sys
-import time
 from typing import Callable
-import warnings
 
 import torch
 
-from vjepa_nodes.device import (
-    DEVICE_CHOICES, precision_name, PRECISIONS, resolve_device_and_precision)
-from vjepa_nodes.encoder import build_encoder, ENCODER_CONFIGS, RandomWeightsWarning
-from vjepa_nodes.encoder.fast_path import (
-    COMPILE_MODES, EncoderRunner, FAST_PATHS, resolve_fast_path)
-from vjepa_nodes.tools import reference_models
-
-PLAIN = 'none'
-
-
-@dataclass
-class Row:
-    """One timed case; times are medians over the timed calls."""
-
-    model: str
-    frames: int
-    height: int
-    width: int
-    device: str
-    precision: str
-    batch: int
-    implementation: str  # 'vjepa_nodes', 'transformers', 'transformers+compile', 'official'
-    fast_path: str = '-'
-    setup_s: float | None = None  # first call: compilation, autotuning, graph capture
-    ms_per_batch: float | None = None
-    ms_per_clip: float | None = None
-    clips_per_s: float | None = None
-    timed_calls: int = 0
-    rel_error_vs_fp32: float | None = None
-    speedup_vs_cpu: float | None = None
-    note: str = ''
-    cpu_fallback_ops: list[str] = field(default_factory=list)
+from vjepa_nodes.device import DEVICE_CHOICES, PRECISIONS
+from vjepa_nodes.encoder import ENCODER_CONFIGS
+from vjepa_nodes.encoder.fast_path import COMPILE_MODES, FAST_PATHS
+from vjepa_nodes.tools.encoder_benchmark import encoder_rows, format_table, PLAIN
+from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
 
 
 def _csv(kind: Callable) -> Callable[[str], list]:
@@ -100,6 +68,7 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line; a bad value exits with status 2 before any work."""
     parser = argparse.ArgumentParser(
         prog='vjepa-benchmark', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,249 +113,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for the device: asynchronous work must finish inside the timed region."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    elif device.type == 'mps':
-        torch.mps.synchronize()
-
-
-def time_calls(call: Callable[[], object], device: torch.device, iterations: int,
-               max_seconds: float) -> tuple[float, list[float], list[str]]:
-    """
-    Return (first call s, timed call s, CPU-fallback warnings) for `call` on `device`.
-
-    The first call (compilation, capture) is timed apart; the second sizes the run: two more
-    warm-up calls when calls are short, then up to `iterations` calls within `max_seconds`
-    (at least 2), each synchronised: a clip's latency.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        first = _timed(call, device)
-    fallbacks = sorted({str(w.message) for w in caught if 'fall back' in str(w.message)})
-    steady = _timed(call, device)
-    if steady < 1.0:  # warm-up: caches, clocks, allocator
-        steady = min(_timed(call, device) for _ in range(2))
-    budget = max(2, min(iterations, int(max_seconds / max(steady, 1e-6))))
-    return first, [_timed(call, device) for _ in range(budget)], fallbacks
-
-
-def _timed(call: Callable[[], object], device: torch.device) -> float:
-    synchronize(device)
-    start = time.perf_counter()
-    call()
-    synchronize(device)
-    return time.perf_counter() - start
-
-
-def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
-    """||output - reference|| / ||reference|| in fp32 (inf if the output is not finite)."""
-    output, reference = output.float(), reference.float()
-    if not torch.isfinite(output).all():
-        return float('inf')
-    return ((output - reference).norm() / reference.norm()).item()
-
-
-def encoder_rows(args: argparse.Namespace) -> list[Row]:
-    """Time every requested encoder case; a case that fails becomes a row with a note."""
-    rows: list[Row] = []
-    generator = torch.Generator().manual_seed(0)
-    for model_size in args.model_sizes:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', RandomWeightsWarning)  # main() prints it once
-            master = build_encoder(model_size, checkpoint=args.checkpoint,
-                                   allow_random_weights=not args.checkpoint)
-        for device_name in args.devices:
-            for precision in args.precisions:
-                try:
-                    device, dtype = resolve_device_and_precision(device_name, precision)
-                except (ValueError, RuntimeError) as error:
-                    rows.append(Row(model_size, 0, 0, 0, device_name, precision, 0, 'vjepa_nodes',
-                                    note=f'unavailable: {error}'))
-                    continue
-                rows += _device_rows(args, model_size, master, device, dtype, generator)
-        del master
-        gc.collect()
-    _fill_speedups(rows)
-    return rows
-
-
-def _device_rows(args, model_size, master, device, dtype, generator) -> list[Row]:
-    rows = []
-    encoder = copy.deepcopy(master).to(device, dtype)
-    reference = None if args.no_accuracy else copy.deepcopy(master).to(device)
-    # 'auto' is one of the named paths on each device: time each path once.
-    fast_paths = list(dict.fromkeys(_resolved_name(name, device) for name in args.fast_paths))
-    for frames in args.frames:
-        for height, width in args.resolutions:
-            for batch in args.batch_sizes:
-                base = Row(model_size, frames, height, width, str(device),
-                           precision_name(dtype), batch, 'vjepa_nodes')
-                try:
-                    clip = torch.randn((batch, 3, frames, height, width), generator=generator)
-                    clip = clip.to(device)
-                    expected = None
-                    if reference is not None:
-                        with torch.inference_mode():
-                            expected = reference(clip)
-                except (RuntimeError, ValueError) as error:
-                    rows.append(Row(**{**asdict(base), 'note': f'failed: {_first_line(error)}'}))
-                    continue
-                for fast_path in fast_paths:
-                    rows.append(_time_ours(args, base, encoder, fast_path, clip, expected))
-                if args.compare:
-                    rows += _time_references(args, base, master.config, clip)
-    return rows
-
-
-def _resolved_name(fast_path: str, device: torch.device) -> str:
-    try:
-        return resolve_fast_path(fast_path, device).name
-    except ValueError:
-        return fast_path  # its row says why it cannot run here
-
-
-def _first_line(error: Exception) -> str:
-    return f'{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ""}'
-
-
-def _time_ours(args, base: Row, encoder, fast_path: str, clip, expected) -> Row:
-    row = Row(**{**asdict(base), 'fast_path': fast_path})
-    try:
-        # Fresh compiler state per case: past its recompile limit dynamo would run eager quietly.
-        torch._dynamo.reset()
-        runner = EncoderRunner(encoder, fast_path, args.compile_mode)
-        row.fast_path = runner.fast_path.name
-        typed = clip.to(runner.dtype)  # as the preprocessor hands it over
-        outputs = []
-
-        def call():
-            outputs[:] = [runner(typed)]
-        _measure(row, call, clip.device, args)
-        if expected is not None:
-            row.rel_error_vs_fp32 = relative_error(outputs[0], expected)
-        if args.profile_dir:
-            _profile(args.profile_dir, row, call)
-    except (RuntimeError, ValueError) as error:
-        row.note = f'failed: {_first_line(error)}'
-    return row
-
-
-def _time_references(args, base: Row, config, clip) -> list[Row]:
-    builders = [('transformers', lambda: reference_models.transformers_encoder(
-        config, base.height, base.frames))]
-    if args.official_repo:
-        builders.append(('official', lambda: reference_models.official_encoder(
-            config, base.height, args.official_repo)))
-    rows = []
-    for name, build in builders:
-        variants = [False, True] if name == 'transformers' and clip.device.type == 'cuda' else [
-            False]
-        for compiled in variants:
-            row = Row(**{**asdict(base), 'implementation': name + '+compile' * compiled})
-            try:
-                _time_reference(row, build, compiled, clip, args)
-            except (reference_models.ReferenceUnavailable, RuntimeError, ValueError) as error:
-                row.note = f'skipped: {str(error).splitlines()[0][:200]}'
-            rows.append(row)
-            gc.collect()
-    return rows
-
-
-def _time_reference(row: Row, build, compiled: bool, clip: torch.Tensor, args) -> None:
-    if row.height != row.width:
-        raise ValueError('reference implementations are timed on square clips')
-    module, function = build()
-    module.to(clip.device, PRECISIONS[row.precision])
-    if compiled:
-        function = torch.compile(function, dynamic=False)
-    typed = clip.to(PRECISIONS[row.precision])
-
-    def call():
-        with torch.inference_mode():
-            function(typed)
-    _measure(row, call, clip.device, args)
-
-
-def _measure(row: Row, call, device: torch.device, args) -> None:
-    first, samples, fallbacks = time_calls(call, device, args.iterations, args.max_seconds)
-    row.setup_s = first
-    row.timed_calls = len(samples)
-    row.ms_per_batch = statistics.median(samples) * 1e3
-    row.ms_per_clip = row.ms_per_batch / row.batch
-    row.clips_per_s = 1e3 / row.ms_per_clip
-    row.cpu_fallback_ops = fallbacks
-
-
-def _profile(directory: str, row: Row, call) -> None:
-    """Write the kernel table of five calls: where the time goes, for the closing notes."""
-    from torch.profiler import profile, ProfilerActivity
-    activities = [ProfilerActivity.CPU] + (
-        [ProfilerActivity.CUDA] if row.device.startswith('cuda') else [])
-    with profile(activities=activities) as prof:
-        for _ in range(5):
-            call()
-        synchronize(torch.device(row.device))
-    sort = 'cuda_time_total' if row.device.startswith('cuda') else 'cpu_time_total'
-    os.makedirs(directory, exist_ok=True)
-    name = (f'{row.model}_{row.frames}x{row.height}x{row.width}_b{row.batch}_{row.precision}_'
-            f'{row.device.replace(":", "")}_{row.fast_path.replace("+", "-")}.txt')
-    with open(os.path.join(directory, name), 'w') as out:
-        out.write(prof.key_averages().table(sort_by=sort, row_limit=25, max_name_column_width=70))
-
-
-def _fill_speedups(rows: list[Row]) -> None:
-    cpu = {(r.model, r.frames, r.height, r.width, r.batch): r.ms_per_clip for r in rows
-           if r.device == 'cpu' and r.implementation == 'vjepa_nodes' and r.precision == 'fp32'
-           and r.fast_path == PLAIN and r.ms_per_clip}
-    for row in rows:
-        base = cpu.get((row.model, row.frames, row.height, row.width, row.batch))
-        if base and row.ms_per_clip:
-            row.speedup_vs_cpu = base / row.ms_per_clip
-
-
-COLUMNS = [  # header, Row attribute, format
-    ('model', 'model', '{}'), ('clip', None, '{}'), ('device', 'device', '{}'),
-    ('prec', 'precision', '{}'), ('batch', 'batch', '{}'), ('implementation', None, '{}'),
-    ('setup s', 'setup_s', '{:.1f}'), ('ms/clip', 'ms_per_clip', '{:.2f}'),
-    ('clips/s', 'clips_per_s', '{:.1f}'), ('vs CPU', 'speedup_vs_cpu', 'x{:.1f}'),
-    ('rel.err', 'rel_error_vs_fp32', '{:.1e}'),
-]
-
-
-def format_table(rows: list[Row]) -> str:
-    """Render rows as an aligned text table; notes follow below it."""
-    cells = [[header for header, _, _ in COLUMNS]]
-    notes = []
-    for row in rows:
-        line = []
-        for header, attribute, spec in COLUMNS:
-            if header == 'clip':
-                value = f'{row.frames}x{row.height}x{row.width}' if row.frames else '-'
-            elif header == 'implementation':
-                value = row.implementation + (f' [{row.fast_path}]'
-                                              if row.implementation == 'vjepa_nodes' else '')
-            else:
-                raw = getattr(row, attribute)
-                value = '-' if raw is None else spec.format(raw)
-            line.append(value)
-        cells.append(line)
-        note = row.note or ('CPU fallback ops: ' + '; '.join(row.cpu_fallback_ops)
-                            if row.cpu_fallback_ops else '')
-        note = note and f'{row.implementation} {row.device} {row.precision}: {note}'
-        if note and note not in notes:
-            notes.append(note)
-    return align(cells) + ''.join(f'\n  note: {note}' for note in notes)
-
-
-def align(lines: list[list[str]]) -> str:
-    """Right-align a header line and rows of cells into columns."""
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return '\n'.join('  '.join(cell.rjust(width) for cell, width in zip(line, widths))
-                     for line in lines)
-
-
 def machine_info() -> dict:
     """Describe the machine and software the numbers were measured on."""
     info = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
@@ -406,6 +132,7 @@ def machine_info() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run vjepa-benchmark with `argv` (default: the command line); return the exit status."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='[%(levelname)s] %(message)s')
     if args.end_to_end:
@@ -413,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_end_to_end(args)
     try:
         if args.pipeline:
-            from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
             rows, table = pipeline_rows(args)
         else:
             rows = encoder_rows(args)

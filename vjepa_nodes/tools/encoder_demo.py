@@ -18,7 +18,6 @@ import argparse
 import logging
 import statistics
 import sys
-import time
 import warnings
 
 import torch
@@ -30,6 +29,7 @@ from vjepa_nodes.encoder import (
     RandomWeightsWarning)
 from vjepa_nodes.encoder.checkpoint import CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY
 from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
+from vjepa_nodes.tools.timing import time_call
 
 
 def generated_clip(num_frames: int, height: int, width: int) -> torch.Tensor:
@@ -101,10 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     latencies = []
     with torch.inference_mode():
         for _ in range(1 + args.iterations):
-            start = time.perf_counter()
-            tokens = encoder(clip)
-            tokens.float().sum().item()  # waits for asynchronous devices
-            latencies.append(time.perf_counter() - start)
+            seconds, tokens = time_call(lambda: encoder(clip), device)
+            latencies.append(seconds)
     timed = latencies[1:]
     parameters = sum(p.numel() for p in encoder.parameters())
     print(f'model      V-JEPA 2 {args.model_size} ({parameters:,} parameters)')

@@ -25,14 +25,14 @@ import argparse
 from dataclasses import dataclass
 import os
 import statistics
-import time
 import warnings
 
 from vjepa_nodes.camera_sources import demo_scene
 from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder import RandomWeightsWarning
 from vjepa_nodes.perception.detector import DetectorConfig, ObstacleDetector
-from vjepa_nodes.tools.benchmark import align, time_calls
+from vjepa_nodes.tools.tables import align
+from vjepa_nodes.tools.timing import time_call, time_calls
 
 CLIPS = 12  # timed clips per case, after two warm-up clips
 
@@ -98,12 +98,12 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
     for clip_index in range(CLIPS + 2):
         for _ in range(config.stride):
             frame_index += 1
-            start = time.perf_counter()
-            detector.add_frame(camera[frame_index % len(camera)], frame_index * period)
-            adds.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        result = detector.detect()
-        totals.append(time.perf_counter() - start)
+            frame = camera[frame_index % len(camera)]
+            # Host work only, as on the node's image callback thread: not synchronised.
+            seconds, _ = time_call(lambda: detector.add_frame(frame, frame_index * period), None)
+            adds.append(seconds)
+        seconds, result = time_call(detector.detect, detector.device)
+        totals.append(seconds)
         if result is None:
             raise RuntimeError('the detector produced no clip')
         if clip_index == 0:

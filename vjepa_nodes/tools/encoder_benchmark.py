@@ -1,0 +1,265 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+The encoder cases of vjepa-benchmark: one Row per timed case, and the table of them.
+
+Every combination of model size x frame count x resolution x device x precision x batch size x
+fast path is timed on the same random clip; `--compare` adds the reference implementations
+(reference_models). Each row gives the relative error against plain fp32 on the same device (same
+weights, same clip) and the speed-up over the plain fp32 CPU row of the same shape when the CPU was
+measured too.
+"""
+
+import argparse
+import copy
+from dataclasses import asdict, dataclass, field
+import gc
+import os
+import statistics
+import warnings
+
+import torch
+
+from vjepa_nodes.device import precision_name, PRECISIONS, resolve_device_and_precision
+from vjepa_nodes.encoder import build_encoder, RandomWeightsWarning
+from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
+from vjepa_nodes.tools import reference_models
+from vjepa_nodes.tools.tables import align
+from vjepa_nodes.tools.timing import synchronize, time_calls
+
+PLAIN = 'none'
+
+
+@dataclass
+class Row:
+    """One timed case; times are medians over the timed calls."""
+
+    model: str
+    frames: int
+    height: int
+    width: int
+    device: str
+    precision: str
+    batch: int
+    implementation: str  # 'vjepa_nodes', 'transformers', 'transformers+compile', 'official'
+    fast_path: str = '-'
+    setup_s: float | None = None  # first call: compilation, autotuning, graph capture
+    ms_per_batch: float | None = None
+    ms_per_clip: float | None = None
+    clips_per_s: float | None = None
+    timed_calls: int = 0
+    rel_error_vs_fp32: float | None = None
+    speedup_vs_cpu: float | None = None
+    note: str = ''
+    cpu_fallback_ops: list[str] = field(default_factory=list)
+
+
+def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
+    """||output - reference|| / ||reference|| in fp32 (inf if the output is not finite)."""
+    output, reference = output.float(), reference.float()
+    if not torch.isfinite(output).all():
+        return float('inf')
+    return ((output - reference).norm() / reference.norm()).item()
+
+
+def encoder_rows(args: argparse.Namespace) -> list[Row]:
+    """Time every requested encoder case; a case that fails becomes a row with a note."""
+    rows: list[Row] = []
+    generator = torch.Generator().manual_seed(0)
+    for model_size in args.model_sizes:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RandomWeightsWarning)  # benchmark.main() says it once
+            master = build_encoder(model_size, checkpoint=args.checkpoint,
+                                   allow_random_weights=not args.checkpoint)
+        for device_name in args.devices:
+            for precision in args.precisions:
+                try:
+                    device, dtype = resolve_device_and_precision(device_name, precision)
+                except (ValueError, RuntimeError) as error:
+                    rows.append(Row(model_size, 0, 0, 0, device_name, precision, 0, 'vjepa_nodes',
+                                    note=f'unavailable: {error}'))
+                    continue
+                rows += _device_rows(args, model_size, master, device, dtype, generator)
+        del master
+        gc.collect()
+    _fill_speedups(rows)
+    return rows
+
+
+def _device_rows(args, model_size, master, device, dtype, generator) -> list[Row]:
+    rows = []
+    encoder = copy.deepcopy(master).to(device, dtype)
+    reference = None if args.no_accuracy else copy.deepcopy(master).to(device)
+    # 'auto' is one of the named paths on each device: time each path once.
+    fast_paths = list(dict.fromkeys(_resolved_name(name, device) for name in args.fast_paths))
+    for frames in args.frames:
+        for height, width in args.resolutions:
+            for batch in args.batch_sizes:
+                base = Row(model_size, frames, height, width, str(device),
+                           precision_name(dtype), batch, 'vjepa_nodes')
+                try:
+                    clip = torch.randn((batch, 3, frames, height, width), generator=generator)
+                    clip = clip.to(device)
+                    expected = None
+                    if reference is not None:
+                        with torch.inference_mode():
+                            expected = reference(clip)
+                except (RuntimeError, ValueError) as error:
+                    rows.append(Row(**{**asdict(base), 'note': f'failed: {_first_line(error)}'}))
+                    continue
+                for fast_path in fast_paths:
+                    rows.append(_time_ours(args, base, encoder, fast_path, clip, expected))
+                if args.compare:
+                    rows += _time_references(args, base, master.config, clip)
+    return rows
+
+
+def _resolved_name(fast_path: str, device: torch.device) -> str:
+    try:
+        return resolve_fast_path(fast_path, device).name
+    except ValueError:
+        return fast_path  # its row says why it cannot run here
+
+
+def _first_line(error: Exception) -> str:
+    return f'{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ""}'
+
+
+def _time_ours(args, base: Row, encoder, fast_path: str, clip, expected) -> Row:
+    row = Row(**{**asdict(base), 'fast_path': fast_path})
+    try:
+        # Fresh compiler state per case: past its recompile limit dynamo would run eager quietly.
+        torch._dynamo.reset()
+        runner = EncoderRunner(encoder, fast_path, args.compile_mode)
+        row.fast_path = runner.fast_path.name
+        typed = clip.to(runner.dtype)  # as the preprocessor hands it over
+        outputs = []
+
+        def call():
+            outputs[:] = [runner(typed)]
+        _measure(row, call, clip.device, args)
+        if expected is not None:
+            row.rel_error_vs_fp32 = relative_error(outputs[0], expected)
+        if args.profile_dir:
+            _profile(args.profile_dir, row, call)
+    except (RuntimeError, ValueError) as error:
+        row.note = f'failed: {_first_line(error)}'
+    return row
+
+
+def _time_references(args, base: Row, config, clip) -> list[Row]:
+    builders = [('transformers', lambda: reference_models.transformers_encoder(
+        config, base.height, base.frames))]
+    if args.official_repo:
+        builders.append(('official', lambda: reference_models.official_encoder(
+            config, base.height, args.official_repo)))
+    rows = []
+    for name, build in builders:
+        variants = [False, True] if name == 'transformers' and clip.device.type == 'cuda' else [
+            False]
+        for compiled in variants:
+            row = Row(**{**asdict(base), 'implementation': name + '+compile' * compiled})
+            try:
+                _time_reference(row, build, compiled, clip, args)
+            except (reference_models.ReferenceUnavailable, RuntimeError, ValueError) as error:
+                row.note = f'skipped: {str(error).splitlines()[0][:200]}'
+            rows.append(row)
+            gc.collect()
+    return rows
+
+
+def _time_reference(row: Row, build, compiled: bool, clip: torch.Tensor, args) -> None:
+    if row.height != row.width:
+        raise ValueError('reference implementations are timed on square clips')
+    module, function = build()
+    module.to(clip.device, PRECISIONS[row.precision])
+    if compiled:
+        function = torch.compile(function, dynamic=False)
+    typed = clip.to(PRECISIONS[row.precision])
+
+    def call():
+        with torch.inference_mode():
+            function(typed)
+    _measure(row, call, clip.device, args)
+
+
+def _measure(row: Row, call, device: torch.device, args) -> None:
+    first, samples, fallbacks = time_calls(call, device, args.iterations, args.max_seconds)
+    row.setup_s = first
+    row.timed_calls = len(samples)
+    row.ms_per_batch = statistics.median(samples) * 1e3
+    row.ms_per_clip = row.ms_per_batch / row.batch
+    row.clips_per_s = 1e3 / row.ms_per_clip
+    row.cpu_fallback_ops = fallbacks
+
+
+def _profile(directory: str, row: Row, call) -> None:
+    """Write the kernel table of five calls: where the time goes, for the closing notes."""
+    from torch.profiler import profile, ProfilerActivity
+    activities = [ProfilerActivity.CPU] + (
+        [ProfilerActivity.CUDA] if row.device.startswith('cuda') else [])
+    with profile(activities=activities) as prof:
+        for _ in range(5):
+            call()
+        synchronize(torch.device(row.device))
+    sort = 'cuda_time_total' if row.device.startswith('cuda') else 'cpu_time_total'
+    os.makedirs(directory, exist_ok=True)
+    name = (f'{row.model}_{row.frames}x{row.height}x{row.width}_b{row.batch}_{row.precision}_'
+            f'{row.device.replace(":", "")}_{row.fast_path.replace("+", "-")}.txt')
+    with open(os.path.join(directory, name), 'w') as out:
+        out.write(prof.key_averages().table(sort_by=sort, row_limit=25, max_name_column_width=70))
+
+
+def _fill_speedups(rows: list[Row]) -> None:
+    cpu = {(r.model, r.frames, r.height, r.width, r.batch): r.ms_per_clip for r in rows
+           if r.device == 'cpu' and r.implementation == 'vjepa_nodes' and r.precision == 'fp32'
+           and r.fast_path == PLAIN and r.ms_per_clip}
+    for row in rows:
+        base = cpu.get((row.model, row.frames, row.height, row.width, row.batch))
+        if base and row.ms_per_clip:
+            row.speedup_vs_cpu = base / row.ms_per_clip
+
+
+COLUMNS = [  # header, Row attribute, format
+    ('model', 'model', '{}'), ('clip', None, '{}'), ('device', 'device', '{}'),
+    ('prec', 'precision', '{}'), ('batch', 'batch', '{}'), ('implementation', None, '{}'),
+    ('setup s', 'setup_s', '{:.1f}'), ('ms/clip', 'ms_per_clip', '{:.2f}'),
+    ('clips/s', 'clips_per_s', '{:.1f}'), ('vs CPU', 'speedup_vs_cpu', 'x{:.1f}'),
+    ('rel.err', 'rel_error_vs_fp32', '{:.1e}'),
+]
+
+
+def format_table(rows: list[Row]) -> str:
+    """Render rows as an aligned text table; notes follow below it."""
+    cells = [[header for header, _, _ in COLUMNS]]
+    notes = []
+    for row in rows:
+        line = []
+        for header, attribute, spec in COLUMNS:
+            if header == 'clip':
+                value = f'{row.frames}x{row.height}x{row.width}' if row.frames else '-'
+            elif header == 'implementation':
+                value = row.implementation + (f' [{row.fast_path}]'
+                                              if row.implementation == 'vjepa_nodes' else '')
+            else:
+                raw = getattr(row, attribute)
+                value = '-' if raw is None else spec.format(raw)
+            line.append(value)
+        cells.append(line)
+        note = row.note or ('CPU fallback ops: ' + '; '.join(row.cpu_fallback_ops)
+                            if row.cpu_fallback_ops else '')
+        note = note and f'{row.implementation} {row.device} {row.precision}: {note}'
+        if note and note not in notes:
+            notes.append(note)
+    return align(cells) + ''.join(f'\n  note: {note}' for note in notes)

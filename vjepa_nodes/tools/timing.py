@@ -1,0 +1,67 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Timing on a device: wait for its queued work around each call, so that work is counted."""
+
+import time
+from typing import Callable, TypeVar
+import warnings
+
+import torch
+
+Result = TypeVar('Result')
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device: asynchronous work must finish inside the timed region."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    elif device.type == 'mps':
+        torch.mps.synchronize()
+
+
+def time_call(call: Callable[[], Result], device: torch.device | None) -> tuple[float, Result]:
+    """
+    Return (seconds, result) of one call of `call`.
+
+    With a device, its queued work is waited for before and after the call: the time includes
+    the work the call queued. None times the calling thread only, for work done on the host.
+    """
+    if device is not None:
+        synchronize(device)
+    start = time.perf_counter()
+    result = call()
+    if device is not None:
+        synchronize(device)
+    return time.perf_counter() - start, result
+
+
+def time_calls(call: Callable[[], object], device: torch.device, iterations: int,
+               max_seconds: float) -> tuple[float, list[float], list[str]]:
+    """
+    Return (first call s, timed call s, CPU-fallback warnings) for `call` on `device`.
+
+    The first call (compilation, capture) is timed apart; the second sizes the run: two more
+    warm-up calls when calls are short, then up to `iterations` calls within `max_seconds`
+    (at least 2), each synchronised: a clip's latency.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        first = time_call(call, device)[0]
+    fallbacks = sorted({str(w.message) for w in caught if 'fall back' in str(w.message)})
+    steady = time_call(call, device)[0]
+    if steady < 1.0:  # warm-up: caches, clocks, allocator
+        steady = min(time_call(call, device)[0] for _ in range(2))
+    budget = max(2, min(iterations, int(max_seconds / max(steady, 1e-6))))
+    return first, [time_call(call, device)[0] for _ in range(budget)], fallbacks
