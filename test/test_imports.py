@@ -129,10 +129,11 @@ def test_the_core_never_imports_the_ros_side_or_the_tools():
         assert not wrong, f'{module_name(path)} imports {wrong}'
 
 
-def _heavy_modules_after(code: str, timeout: float = 60.0) -> list[str]:
-    """Run `code` in a fresh interpreter; return the torch and timm modules it loaded."""
+def _heavy_modules_after(code: str, heavy: tuple[str, ...] = ('torch', 'timm'),
+                         timeout: float = 60.0) -> list[str]:
+    """Run `code` in a fresh interpreter; return the modules of `heavy` packages it loaded."""
     probe = (f'{code}\nimport sys\n'
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'timm')))")
+             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy}))")
     result = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
                             timeout=timeout)
     assert result.returncode == 0, result.stderr
@@ -170,3 +171,6 @@ for node in nodes:
 rclpy.try_shutdown()
 """
     assert _heavy_modules_after(code) == []
+    # A velocity filter needs no image library either.
+    assert _heavy_modules_after('import vjepa_nodes.ros.collision_avoidance_node',
+                                ('torch', 'timm', 'cv2')) == []

@@ -26,10 +26,10 @@ import time
 import cv2
 import numpy as np
 
-from vjepa_nodes.synthetic import MovingObject, SyntheticScene
+from vjepa_nodes.corridor import CorridorScene, PERIOD
+from vjepa_nodes.synthetic import SYNTHETIC
 
-SYNTHETIC = 'synthetic'
-SCENE_PERIOD = 12.0  # seconds: the synthetic scene restarts, so the approaching object returns
+SCENE_PERIOD = PERIOD  # seconds: the synthetic scene restarts, so the approaching box returns
 
 
 class SourceError(RuntimeError):
@@ -40,22 +40,16 @@ class EndOfFile(SourceError):
     """A video file that ended and is not looped."""
 
 
-def demo_scene(width: int, height: int, seed: int) -> SyntheticScene:
-    """Return the demo scene: one object crossing, one approaching the camera, one wandering."""
-    return SyntheticScene(width, height, (
-        MovingObject(0.1 * width, 0.3 * height, 0.15 * height, vx=0.25 * width),
-        MovingObject(0.5 * width, 0.6 * height, 0.1 * height, growth=0.08 * height,
-                     band=(1 / 3, 2 / 3)),
-        MovingObject(0.85 * width, 0.7 * height, 0.12 * height, vx=-0.1 * width,
-                     vy=0.05 * height, band=(2 / 3, 1.0)),
-    ), seed=seed)
+def demo_scene(width: int, height: int, seed: int) -> CorridorScene:
+    """Return the demo scene: a corridor where people cross, a box approaches and a ball rolls."""
+    return CorridorScene(width, height, seed=seed)
 
 
 @dataclass
 class SyntheticSource:
     """Frames of the demo scene since opening, repeating every SCENE_PERIOD seconds."""
 
-    scene: SyntheticScene
+    scene: CorridorScene
     started: float
     channel_order: str = 'rgb'
 

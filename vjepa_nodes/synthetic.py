@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+SYNTHETIC = 'synthetic'  # the camera source that generates the demo scene (see camera_sources)
+
 
 @dataclass(frozen=True)
 class MovingObject:

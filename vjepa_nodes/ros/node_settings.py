@@ -30,10 +30,10 @@ import textwrap
 from typing import Any
 
 from vjepa_nodes.avoidance import PolicyConfig
-from vjepa_nodes.camera_sources import SYNTHETIC
 from vjepa_nodes.estop import EStopConfig
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.settings import check_settings, flat_settings, setting, setting_of, value_type
+from vjepa_nodes.synthetic import SYNTHETIC
 
 IMAGE_RELIABILITIES = ('auto', 'reliable', 'best_effort')
 
