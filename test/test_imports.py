@@ -149,6 +149,11 @@ def test_light_modules_and_the_package_import_neither_torch_nor_timm():
     # The convenient top-level API still works: the detector brings torch when it is used.
     assert 'torch' in _heavy_modules_after(
         'from vjepa_nodes import DetectorConfig, ObstacleDetector')
+    every_name = ('import vjepa_nodes, vjepa_nodes.encoder\n'
+                  'for package in (vjepa_nodes, vjepa_nodes.encoder):\n'
+                  '    assert dir(package) == sorted(package.__all__)\n'
+                  '    [getattr(package, name) for name in package.__all__]')
+    assert 'torch' in _heavy_modules_after(every_name)
 
 
 @pytest.mark.ros

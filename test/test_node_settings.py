@@ -107,3 +107,9 @@ def test_any_launch_text_is_a_checked_value_or_a_named_refusal(entry, text):
     else:
         assert setting_of(config_field).check(config_field.name, value,
                                               type(value)) == value
+
+
+def test_the_detector_node_fixes_the_channel_order_itself():
+    # It converts every image to RGB: a parameter could only swap the colours.
+    assert 'channel_order' not in {field.name for field, _ in parameters('obstacle_detector')}
+    assert '&#124;linear&#124;' in markdown_table('collision_avoidance')  # a | breaks no row

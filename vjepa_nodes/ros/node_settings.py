@@ -100,12 +100,17 @@ NODE_SETTINGS: dict[str, tuple[type, ...]] = {
     'obstacle_detector': (DetectorNodeSettings, DetectorConfig),
     'collision_avoidance': (AvoidanceNodeSettings, PolicyConfig, EStopConfig),
 }
+# Settings a node fixes itself instead of declaring: the detector node converts every image to
+# RGB, so a channel_order parameter could only swap the colours.
+UNDECLARED = {'obstacle_detector': ('channel_order',)}
 _TYPE_WORDS = {bool: 'bool', int: 'int', float: 'float', str: 'string'}
 
 
 def parameters(node: str) -> list[tuple[Field, Any]]:
     """Return (field, default) of every parameter `node` declares."""
-    return [entry for config in NODE_SETTINGS[node] for entry in flat_settings(config())]
+    return [(config_field, default) for config in NODE_SETTINGS[node]
+            for config_field, default in flat_settings(config())
+            if config_field.name not in UNDECLARED.get(node, ())]
 
 
 def parameter(node: str, name: str) -> tuple[Field, Any]:
@@ -154,7 +159,7 @@ def markdown_table(node: str) -> str:
             default, bool) else str(default)
         lines.append(f'| `{config_field.name}` | {_TYPE_WORDS[value_type(config_field)]} | '
                      f'`{shown}` | {spec.limits()} | {"yes" if spec.runtime else ""} | '
-                     f'{spec.description} |')
+                     f"{spec.description.replace('|', '&#124;')} |")
     return '\n'.join(lines)
 
 

@@ -30,18 +30,17 @@ from rcl_interfaces.msg import (
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from vjepa_nodes.ros.node_settings import NODE_SETTINGS
+from vjepa_nodes.ros.node_settings import parameters
 from vjepa_nodes.settings import flat_settings, setting_of, value_type
 
 Config = TypeVar('Config')
 
 
 def declare_settings(node: Node, node_name: str) -> None:
-    """Declare a parameter per setting of NODE_SETTINGS[node_name], with its default."""
-    for config in NODE_SETTINGS[node_name]:
-        for config_field, value in flat_settings(config()):
-            node.declare_parameter(config_field.name, '' if value is None else value,
-                                   descriptor(config_field))
+    """Declare every parameter of `node_name` (see node_settings.parameters), with its default."""
+    for config_field, value in parameters(node_name):
+        node.declare_parameter(config_field.name, '' if value is None else value,
+                               descriptor(config_field))
 
 
 def descriptor(config_field: Field) -> ParameterDescriptor:
@@ -61,7 +60,8 @@ def descriptor(config_field: Field) -> ParameterDescriptor:
 def settings_from_parameters(node: Node, config: Config,
                              changes: list[Parameter] = ()) -> Config:
     """
-    Return `config` with every setting read from the node's parameters, `changes` applied.
+    Return `config` with every declared setting read from the node's parameters, `changes`
+    applied; settings the node does not declare keep their values in `config`.
 
     Raises ValueError (from the config's own checks) naming the setting, its value and what
     is allowed.
@@ -74,6 +74,8 @@ def settings_from_parameters(node: Node, config: Config,
             values[config_field.name] = settings_from_parameters(node, current, changes)
             continue
         name = config_field.name
+        if not node.has_parameter(name):
+            continue
         value = changed[name] if name in changed else node.get_parameter(name).value
         values[name] = None if config_field.default is None and value == '' else value
     return replace(config, **values)
