@@ -60,8 +60,9 @@ def descriptor(config_field: Field) -> ParameterDescriptor:
 def settings_from_parameters(node: Node, config: Config,
                              changes: list[Parameter] = ()) -> Config:
     """
-    Return `config` with every declared setting read from the node's parameters, `changes`
-    applied; settings the node does not declare keep their values in `config`.
+    Return `config` with its declared settings read from the node's parameters, `changes` in.
+
+    Settings the node does not declare keep their values in `config`.
 
     Raises ValueError (from the config's own checks) naming the setting, its value and what
     is allowed.
