@@ -18,7 +18,8 @@ The demo: camera, obstacle detector and collision avoidance over real DDS, for a
 The camera (the synthetic corridor scene), the detector (V-JEPA 2) and the avoidance node run
 as three processes on a private ROS domain; this one prints progress while the model loads and
 the first clips fill, then a line per scored clip, and at the end writes a plot of scores, flag
-and commands over time and a snapshot of the clip with the most motion, its heat map on top.
+and commands over time and, for the left, centre and right, the clip with the most motion
+there, its heat map on top.
 """
 
 import argparse
@@ -28,6 +29,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
@@ -39,6 +41,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from vjepa_nodes.perception.config import REGIONS
 from vjepa_nodes.ros.image_conversions import stamp_seconds
 from vjepa_nodes.ros.processes import node_process, private_dds_env
 from vjepa_nodes.ros.score_messages import perception_from_msg
@@ -47,6 +50,14 @@ QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 BANNER = '!' * 78
 PROGRESS_PERIOD = 3.0  # s between progress lines until the first scores
 STOP_WAIT = 10.0  # s a node may take to stop after SIGINT
+
+
+class Snapshot(NamedTuple):
+    """The overlay of one scored clip, for the picture at the end."""
+
+    score: float  # of the region where it saw the most motion
+    image: np.ndarray
+    caption: str
 
 
 class Monitor(Node):
@@ -61,8 +72,8 @@ class Monitor(Node):
         self.detector_ready = False
         self.frames_since_ready = 0
         self.clips = 0  # analysed clips, the first one (no reference, no scores) included
-        self._scores_by_stamp: dict[float, float] = {}
-        self.snapshot: tuple[float, np.ndarray, str] | None = None  # (score, overlay, caption)
+        self._scores_by_stamp: dict[float, dict[str, float]] = {}
+        self.snapshots: dict[str, Snapshot] = {}  # region -> its clip with the most motion
         for kind, topic, callback in (
                 (String, 'avoidance_state', self._on_state), (Twist, 'cmd_vel', self._on_command),
                 (Image, 'debug_image', self._on_overlay), (Image, 'image', self._on_image),
@@ -98,7 +109,7 @@ class Monitor(Node):
         self.clips += 1
         if not report.has_reference:  # the first clip after a start: nothing to compare with
             return
-        self._scores_by_stamp[report.stamp] = report.motion_score
+        self._scores_by_stamp[report.stamp] = report.region_scores
         regions = report.region_scores
         row = {'t': self.elapsed(), **regions, 'score': report.motion_score,
                'obstacle': report.obstacle, 'state': self.state, 'linear': self.command[0],
@@ -113,13 +124,17 @@ class Monitor(Node):
 
     def _on_overlay(self, msg) -> None:
         # The detector publishes a clip's overlay right after its perception message.
-        score = self._scores_by_stamp.pop(stamp_seconds(msg.header), None)
-        if score is None or (self.snapshot and score <= self.snapshot[0]):
+        regions = self._scores_by_stamp.pop(stamp_seconds(msg.header), None)
+        if regions is None:
+            return
+        region = max(regions, key=regions.get)
+        best = self.snapshots.get(region)
+        if best is not None and regions[region] <= best.score:
             return
         image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3).copy()
-        caption = (f't={self.elapsed():.0f}s  motion {score:.2f}  avoidance: {self.state} '
-                   f'({self.command[0]:+.2f} m/s, {self.command[1]:+.2f} rad/s)')
-        self.snapshot = (score, image, caption)
+        caption = (f't={self.elapsed():.0f}s  most motion {region} ({regions[region]:.2f})  '
+                   f'{self.state} ({self.command[0]:+.2f} m/s, {self.command[1]:+.2f} rad/s)')
+        self.snapshots[region] = Snapshot(regions[region], image, caption)
 
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
@@ -159,14 +174,18 @@ def write_plot(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def write_snapshot(image: np.ndarray, caption: str, path: Path) -> None:
-    """Write the overlay twice as large with a caption strip below it."""
-    large = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2),
-                       interpolation=cv2.INTER_LINEAR)
-    strip = np.full((36, large.shape[1], 3), 30, np.uint8)
-    cv2.putText(strip, caption, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
-                cv2.LINE_AA)
-    cv2.imwrite(str(path), np.vstack([large, strip])[..., ::-1])
+def write_snapshots(snapshots: dict[str, Snapshot], path: Path) -> None:
+    """Write the snapshots side by side, left to right, each twice as large and captioned."""
+    panels = []
+    for snapshot in (snapshots[region] for region in REGIONS if region in snapshots):
+        image = snapshot.image
+        large = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2),
+                           interpolation=cv2.INTER_LINEAR)
+        strip = np.full((36, large.shape[1], 3), 30, np.uint8)
+        cv2.putText(strip, snapshot.caption, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        panels.append(np.vstack([large, strip]))
+    cv2.imwrite(str(path), np.hstack(panels)[..., ::-1])
 
 
 def stop(processes: list[subprocess.Popen]) -> list[int]:
@@ -228,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         codes = stop(processes)
-    rows, snapshot = monitor.rows, monitor.snapshot
+    rows, snapshots = monitor.rows, monitor.snapshots
     monitor.destroy_node()
     rclpy.try_shutdown()
     if any(codes):
@@ -240,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_plot(rows, args.out_dir / 'demo_plot.png')
     written = [args.out_dir / 'demo_plot.png']
-    if snapshot is not None:
-        write_snapshot(snapshot[1], snapshot[2], args.out_dir / 'demo_overlay.png')
+    if snapshots:
+        write_snapshots(snapshots, args.out_dir / 'demo_overlay.png')
         written.append(args.out_dir / 'demo_overlay.png')
     flagged = sum(row['obstacle'] for row in rows)
     print(f'{len(rows)} clips scored, obstacle flag on for {flagged}; nodes stopped cleanly '

@@ -51,10 +51,11 @@ class HeaderBook:
 
 
 def overlay(frame: np.ndarray, detection: DetectionResult) -> np.ndarray:
-    """Blend the heat map over an RGB frame, with the scores written on top."""
-    heat = np.clip(detection.heatmap * 255, 0, 255).astype(np.uint8)
-    colours = cv2.applyColorMap(heat, cv2.COLORMAP_JET)[..., ::-1]
-    image = cv2.addWeighted(np.ascontiguousarray(frame), 0.6, colours, 0.4, 0)
+    """Tint an RGB frame where it changed (more heat, more colour), with the scores on top."""
+    heat = np.clip(detection.heatmap, 0.0, 1.0)
+    colours = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    alpha = 0.7 * heat[..., None]  # unchanged pixels stay as the camera saw them
+    image = (frame * (1.0 - alpha) + colours * alpha).astype(np.uint8)
     scores = detection.region_scores
     text = (f"{detection.motion_score:.2f}  L{scores['left']:.2f} C{scores['center']:.2f} "
             f"R{scores['right']:.2f}{'  OBSTACLE' if detection.obstacle else ''}")
