@@ -273,3 +273,18 @@ def test_a_frozen_camera_is_reported_on_every_result(detector):
     assert problems[-1] == 'camera frozen: the same image for 2.3 s'
     detector.add_frame(scene.frame(2.4), stamp=2.4)  # sensor noise again: live
     assert detector.freeze.unchanged_for == 0.0
+
+
+def test_run_time_settings_change_through_one_checked_method():
+    from dataclasses import replace
+    detector = make_detector('tiny')
+    config = detector.config
+    faster = replace(config, stride=2, decision=replace(config.decision, debounce_clips=5))
+    detector.update_config(faster)
+    assert detector.config == faster and detector.buffer.stride == 2
+    assert detector.decision.config.debounce_clips == 5
+    with pytest.raises(ValueError, match='img_size, num_frames cannot change while running'):
+        detector.update_config(replace(faster, img_size=64, num_frames=4, stride=3))
+    assert detector.config == faster and detector.buffer.stride == 2  # nothing half-applied
+    with pytest.raises(ValueError, match='stride=0 is not allowed'):  # checked when made
+        replace(faster, stride=0)
