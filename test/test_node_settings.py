@@ -78,6 +78,19 @@ def test_launch_arguments_take_help_and_limits_from_the_declarations():
         parameter('obstacle_detector', 'device')[0]).description  # no limits to add
 
 
+def test_the_readme_names_every_launch_argument():
+    tree = ast.parse((ROOT / 'launch' / 'obstacle_detection.launch.py').read_text())
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and getattr(node.func, 'id', '') == 'DeclareLaunchArgument']
+    declared = {call.args[0].value for call in calls if isinstance(call.args[0], ast.Constant)}
+    tables = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+              and node.targets[0].id in ('OVERRIDES', 'SWITCHES')]
+    names = declared | {name for table in tables for name in table}
+    launch_section = (ROOT / 'README.md').read_text().split('## Launch and presets')[1]
+    assert {'namespace', 'params_file', 'model_size', 'use_camera'} <= names
+    assert not {name for name in names if f'`{name}`' not in launch_section}
+
+
 def test_launch_argument_text_becomes_a_checked_value():
     assert parse_text('obstacle_detector', 'img_size', '224') == 224
     assert parse_text('obstacle_detector', 'allow_random_weights', 'True') is True
