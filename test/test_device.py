@@ -82,3 +82,9 @@ def test_choice_is_logged_once(caplog):
     assert (device, dtype) == (torch.device('cuda', 0), torch.bfloat16)
     assert [r.getMessage() for r in caplog.records] == [
         'compute on cuda:0 in bf16 (requested device=auto, precision=auto)']
+
+
+def test_every_named_precision_has_a_dtype():
+    from vjepa_nodes.device import PRECISIONS
+    from vjepa_nodes.encoder.config import PRECISION_CHOICES
+    assert PRECISION_CHOICES == ('auto', *PRECISIONS)

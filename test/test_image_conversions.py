@@ -89,3 +89,20 @@ def test_frames_and_heatmaps_pack_into_images(ros):
         conversions.frame_to_image(frame, 'rgba8', header)
     with pytest.raises(ValueError, match='a mono8 image needs 1 uint8 channels, got 3'):
         conversions.frame_to_image(frame, 'mono8', header)
+
+
+def test_the_debug_overlay_tints_only_where_the_image_changed():
+    from vjepa_nodes.perception.detector import DetectionResult
+    from vjepa_nodes.ros.detector_outputs import overlay
+    frame = np.full((64, 96, 3), 120, np.uint8)
+    heat = np.zeros((64, 96), np.float32)
+    heat[40:, 64:] = 1.0  # the lower right changed clearly
+    result = DetectionResult(
+        motion_score=0.2, region_scores={'left': 0.0, 'center': 0.0, 'right': 0.6},
+        motion_map=np.zeros((4, 6)), heatmap=heat, obstacle=True, has_reference=True,
+        features_finite=True, features=None, clip_start=0.0, clip_end=1.0, latency=0.1,
+        geometry=None, last_frame=frame)
+    image = overlay(frame, result)
+    assert image.shape == frame.shape and image.dtype == np.uint8
+    assert (image[30:, :60] == 120).all()  # unchanged, below the text line: as the camera saw it
+    assert np.abs(image[48:, 72:].astype(int) - 120).max() > 50  # changed: tinted

@@ -283,6 +283,7 @@ def test_run_time_settings_change_through_one_checked_method():
     detector.update_config(faster)
     assert detector.config == faster and detector.buffer.stride == 2
     assert detector.decision.config.debounce_clips == 5
+    assert detector.scorer.config is faster.scoring
     with pytest.raises(ValueError, match='img_size, num_frames cannot change while running'):
         detector.update_config(replace(faster, img_size=64, num_frames=4, stride=3))
     assert detector.config == faster and detector.buffer.stride == 2  # nothing half-applied

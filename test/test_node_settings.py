@@ -22,7 +22,7 @@ import pytest
 from vjepa_nodes.ros.node_settings import (
     help_text, markdown_table, NODE_SETTINGS, parameter, parameters, parse_text,
     reference_yaml, TABLE_START, with_tables)
-from vjepa_nodes.settings import setting_of
+from vjepa_nodes.settings import setting_of, value_type
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,8 +118,8 @@ def test_any_launch_text_is_a_checked_value_or_a_named_refusal(entry, text):
     except ValueError as error:
         assert config_field.name in str(error)
     else:
-        assert setting_of(config_field).check(config_field.name, value,
-                                              type(value)) == value
+        assert type(value) is value_type(config_field)
+        assert setting_of(config_field).check(config_field.name, value, type(value)) == value
 
 
 def test_the_detector_node_fixes_the_channel_order_itself():

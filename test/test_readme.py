@@ -37,13 +37,15 @@ def test_the_readme_colcon_block_builds_and_runs_the_package(tmp_path):
     block = _tested_block()
     assert 'colcon build --packages-select vjepa_nodes' in block
     assert 'source install/setup.bash' in block
-    # As a reader runs it: from the checkout, in a shell of their own, with their own home.
+    # As a reader runs it: from the checkout, in a shell of their own (temporary files here).
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(('VIRTUAL_ENV', 'PYTHON', 'AMENT', 'COLCON'))}
     result = subprocess.run(['bash', '-e', '-c', block], cwd=ROOT, capture_output=True,
-                            text=True, env=dict(env, HOME=str(tmp_path)), timeout=600)
+                            text=True, env=dict(env, HOME=str(tmp_path), TMPDIR=str(tmp_path)),
+                            timeout=600)
     assert result.returncode == 0, f'{result.stdout}\n{result.stderr}'
-    installed = tmp_path / 'ros2_ws' / 'install' / 'vjepa_nodes'
-    assert (installed / 'share/vjepa_nodes/launch/obstacle_detection.launch.py').is_file()
+    installed = list(tmp_path.glob('*/install/vjepa_nodes/share/vjepa_nodes/launch/'
+                                   'obstacle_detection.launch.py'))
+    assert len(installed) == 1, 'the block built no workspace under TMPDIR'
     assert 'obstacle_detection.launch.py' in result.stdout
     assert 'output     (1, 4, 160) (B, N, D)' in result.stdout

@@ -26,7 +26,7 @@ import time
 import cv2
 import numpy as np
 
-from vjepa_nodes.corridor import CorridorScene, PERIOD
+from vjepa_nodes.corridor import CorridorScene, MOVING_FROM, PERIOD
 from vjepa_nodes.synthetic import SYNTHETIC
 
 SCENE_PERIOD = PERIOD  # seconds: the synthetic scene restarts, so the approaching box returns
@@ -43,6 +43,12 @@ class EndOfFile(SourceError):
 def demo_scene(width: int, height: int, seed: int) -> CorridorScene:
     """Return the demo scene: a corridor where people cross, a box approaches and a ball rolls."""
     return CorridorScene(width, height, seed=seed)
+
+
+def moving_demo_frames(width: int, height: int, fps: float, count: int) -> list[np.ndarray]:
+    """Return `count` frames of the demo scene at `fps` while something moves, for benchmarks."""
+    scene = demo_scene(width, height, seed=0)
+    return [scene.frame(MOVING_FROM + i / fps) for i in range(count)]
 
 
 @dataclass

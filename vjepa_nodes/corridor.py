@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 PERIOD = 24.0  # seconds; each still phase lasts 2 s, so that motion scores can fall
+MOVING_FROM = 7.0  # s: the box approaches; benchmarks time frames from here, not a still phase
 
 CAMERA_HEIGHT = 0.45  # metres: about knee height
 HORIZON = 0.4  # row of the vanishing point, fraction of the height: the camera looks a bit down

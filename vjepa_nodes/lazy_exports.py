@@ -15,6 +15,7 @@
 """Package attributes imported on first use, so `import vjepa_nodes` does not load torch."""
 
 from importlib import import_module
+import sys
 from typing import Any, Callable
 
 
@@ -32,5 +33,5 @@ def lazy_exports(package: str, exports: dict[str, str]
         return getattr(import_module(exports[name]), name)
 
     def __dir__() -> list[str]:  # noqa: N807
-        return sorted(exports)
+        return sorted({*vars(sys.modules[package]), *exports})
     return __getattr__, __dir__

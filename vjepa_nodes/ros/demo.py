@@ -43,13 +43,14 @@ from std_msgs.msg import String
 
 from vjepa_nodes.perception.config import REGIONS
 from vjepa_nodes.ros.image_conversions import stamp_seconds
-from vjepa_nodes.ros.processes import node_process, private_dds_env
+from vjepa_nodes.ros.processes import DEMO_NAMESPACE, node_process, private_dds_env
 from vjepa_nodes.ros.score_messages import perception_from_msg
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 BANNER = '!' * 78
 PROGRESS_PERIOD = 3.0  # s between progress lines until the first scores
 STOP_WAIT = 10.0  # s a node may take to stop after SIGINT
+PENDING_LIMIT = 50  # clips whose scores or overlay wait for the other half
 
 
 class Snapshot(NamedTuple):
@@ -64,7 +65,7 @@ class Monitor(Node):
     """Listen to every output; keep a time series for the plot and the clip with most motion."""
 
     def __init__(self, num_frames: int) -> None:
-        super().__init__('demo_monitor')
+        super().__init__('demo_monitor', namespace=DEMO_NAMESPACE)
         self.start = time.monotonic()
         self.num_frames = num_frames
         self.rows: list[dict] = []
@@ -72,12 +73,15 @@ class Monitor(Node):
         self.detector_ready = False
         self.frames_since_ready = 0
         self.clips = 0  # analysed clips, the first one (no reference, no scores) included
+        # A clip's overlay and perception message arrive on two topics in either order.
         self._scores_by_stamp: dict[float, dict[str, float]] = {}
+        self._overlays_by_stamp: dict[float, np.ndarray] = {}
         self.snapshots: dict[str, Snapshot] = {}  # region -> its clip with the most motion
         for kind, topic, callback in (
-                (String, 'avoidance_state', self._on_state), (Twist, 'cmd_vel', self._on_command),
-                (Image, 'debug_image', self._on_overlay), (Image, 'image', self._on_image),
                 (DiagnosticArray, 'perception', self._on_perception),
+                (Image, 'debug_image', self._on_overlay),
+                (String, 'avoidance_state', self._on_state), (Twist, 'cmd_vel', self._on_command),
+                (Image, 'image', self._on_image),
                 (DiagnosticArray, '/diagnostics', self._on_diagnostics)):
             self.create_subscription(kind, topic, callback, QOS)
 
@@ -109,7 +113,7 @@ class Monitor(Node):
         self.clips += 1
         if not report.has_reference:  # the first clip after a start: nothing to compare with
             return
-        self._scores_by_stamp[report.stamp] = report.region_scores
+        self._pair(report.stamp, regions=report.region_scores)
         regions = report.region_scores
         row = {'t': self.elapsed(), **regions, 'score': report.motion_score,
                'obstacle': report.obstacle, 'state': self.state, 'linear': self.command[0],
@@ -124,14 +128,26 @@ class Monitor(Node):
 
     def _on_overlay(self, msg) -> None:
         # The detector publishes a clip's overlay right after its perception message.
-        regions = self._scores_by_stamp.pop(stamp_seconds(msg.header), None)
+        image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3).copy()
+        self._pair(stamp_seconds(msg.header), image=image)
+
+    def _pair(self, stamp: float, regions: dict[str, float] | None = None,
+              image: np.ndarray | None = None) -> None:
+        """Match a clip's region scores and overlay by stamp; keep each region's best clip."""
         if regions is None:
+            regions = self._scores_by_stamp.pop(stamp, None)
+        if image is None:
+            image = self._overlays_by_stamp.pop(stamp, None)
+        if regions is None or image is None:  # the other half has not arrived yet
+            pending = self._overlays_by_stamp if regions is None else self._scores_by_stamp
+            pending[stamp] = image if regions is None else regions
+            while len(pending) > PENDING_LIMIT:  # halves whose other half never comes
+                pending.pop(next(iter(pending)))
             return
         region = max(regions, key=regions.get)
         best = self.snapshots.get(region)
         if best is not None and regions[region] <= best.score:
             return
-        image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3).copy()
         caption = (f't={self.elapsed():.0f}s  most motion {region} ({regions[region]:.2f})  '
                    f'{self.state} ({self.command[0]:+.2f} m/s, {self.command[1]:+.2f} rad/s)')
         self.snapshots[region] = Snapshot(regions[region], image, caption)
@@ -224,15 +240,16 @@ def main(argv: list[str] | None = None) -> int:
                 'num_frames': args.num_frames, 'stride': args.stride, 'device': 'auto',
                 **({'checkpoint': args.checkpoint} if args.checkpoint
                    else {'allow_random_weights': True})}
+    namespace = ('-r', f'__ns:={DEMO_NAMESPACE}')
     processes = [
         node_process('camera_node', {'source': 'synthetic', 'fps': args.fps, 'width': 320,
-                                     'height': 240, 'seed': 7}, env),
-        node_process('obstacle_detector_node', detector, env),
+                                     'height': 240, 'seed': 7}, env, namespace),
+        node_process('obstacle_detector_node', detector, env, namespace),
         # A CPU analyses a clip every second or two: allow for it before calling input stale.
-        # No robot is attached, so the demo starts with the e-stop released.
+        # The e-stop starts released: in DEMO_NAMESPACE its cmd_vel drives no robot.
         node_process('collision_avoidance_node', {
             'rate': 10.0, 'timeout': 3.0, 'max_perception_age': 5.0, 'start_latched': False},
-            env),
+            env, namespace),
     ]
     rclpy.init()
     monitor = Monitor(args.num_frames)

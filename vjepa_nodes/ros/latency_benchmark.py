@@ -41,7 +41,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, Header
 
-from vjepa_nodes.camera_sources import demo_scene
+from vjepa_nodes.camera_sources import moving_demo_frames
 from vjepa_nodes.ros.image_conversions import frame_to_image
 from vjepa_nodes.ros.processes import node_process, private_dds_env
 
@@ -54,9 +54,8 @@ class StampedCamera(Node):
     def __init__(self, size: tuple[int, int], fps: float) -> None:
         super().__init__('latency_benchmark')
         height, width = size
-        scene = demo_scene(width, height, seed=0)
-        self.images = [frame_to_image(scene.frame(i / fps), 'rgb8', Header())
-                       for i in range(int(2 * fps))]
+        self.images = [frame_to_image(frame, 'rgb8', Header())
+                       for frame in moving_demo_frames(width, height, fps, int(2 * fps))]
         self.sent = 0
         self.scores = 0
         self.latencies: list[float] = []  # heat map arrival - stamp

@@ -30,10 +30,11 @@ from rcl_interfaces.msg import (
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from vjepa_nodes.ros.node_settings import parameters
+from vjepa_nodes.ros.node_settings import parameters, UNDECLARED
 from vjepa_nodes.settings import flat_settings, setting_of, value_type
 
 Config = TypeVar('Config')
+_FIXED_BY_NODES = {name for names in UNDECLARED.values() for name in names}
 
 
 def declare_settings(node: Node, node_name: str) -> None:
@@ -62,7 +63,8 @@ def settings_from_parameters(node: Node, config: Config,
     """
     Return `config` with its declared settings read from the node's parameters, `changes` in.
 
-    Settings the node does not declare keep their values in `config`.
+    Settings that a node fixes itself (node_settings.UNDECLARED) keep their values in `config`
+    where the node does not declare them; any other missing parameter raises.
 
     Raises ValueError (from the config's own checks) naming the setting, its value and what
     is allowed.
@@ -75,7 +77,7 @@ def settings_from_parameters(node: Node, config: Config,
             values[config_field.name] = settings_from_parameters(node, current, changes)
             continue
         name = config_field.name
-        if not node.has_parameter(name):
+        if name in _FIXED_BY_NODES and not node.has_parameter(name):
             continue
         value = changed[name] if name in changed else node.get_parameter(name).value
         values[name] = None if config_field.default is None and value == '' else value

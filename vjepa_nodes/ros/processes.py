@@ -13,16 +13,19 @@
 # limitations under the License.
 
 """
-Node processes on a private ROS domain on this machine: for the demo, benchmarks and tests.
+Node processes whose DDS traffic stays on this machine: for the demo, benchmarks and tests.
 
-No discovery traffic leaves the machine, and runs that overlap on one machine do not see each
-other's topics.
+Discovery stays on localhost; without a ROS_DOMAIN_ID of the caller's, a random domain keeps runs
+apart. The demo and the soak also start their nodes in their own namespace (DEMO_NAMESPACE), so
+their `cmd_vel` never reaches a robot base listening on `/cmd_vel`, whatever the domain.
 """
 
 import os
 import random
 import subprocess
 import sys
+
+DEMO_NAMESPACE = '/vjepa_demo'
 
 
 def private_dds_env(base: dict | None = None) -> dict:
@@ -48,12 +51,23 @@ def node_process(module: str, parameters: dict | None = None, env: dict | None =
     """
     Start vjepa_nodes.ros.<module>'s main() as a process of this interpreter.
 
-    `parameters` become `-p name:=value`, `ros_arguments` follow them (e.g. `-r __node:=x`),
-    `env` defaults to private_dds_env(), and `popen` goes to subprocess.Popen (e.g. stderr).
+    `parameters` become `-p` arguments (parameter_arguments), `ros_arguments` follow them
+    (e.g. `-r __node:=x`), `env` defaults to private_dds_env(), and `popen` goes to
+    subprocess.Popen (e.g. stderr).
     """
     command = [sys.executable, '-c', f'from vjepa_nodes.ros.{module} import main; main()',
-               '--ros-args']
-    for name, value in (parameters or {}).items():
-        command += ['-p', f'{name}:={str(value).lower() if isinstance(value, bool) else value}']
-    return subprocess.Popen([*command, *ros_arguments],
-                            env=private_dds_env() if env is None else env, **popen)
+               '--ros-args', *parameter_arguments(parameters or {}), *ros_arguments]
+    return subprocess.Popen(command, env=private_dds_env() if env is None else env, **popen)
+
+
+def parameter_arguments(parameters: dict) -> list[str]:
+    """
+    Return `-p name:=value` arguments; ROS reads each value as YAML text.
+
+    Booleans become true/false; a string goes as written, so '5' is an integer and 'true' a
+    boolean to ROS (quote it, "'0'", to pass the string 0).
+    """
+    arguments = []
+    for name, value in parameters.items():
+        arguments += ['-p', f'{name}:={str(value).lower() if isinstance(value, bool) else value}']
+    return arguments

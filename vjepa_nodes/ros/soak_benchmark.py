@@ -40,7 +40,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-from vjepa_nodes.ros.processes import node_process, private_dds_env
+from vjepa_nodes.ros.processes import DEMO_NAMESPACE, node_process, private_dds_env
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 NODES = {'camera': 'camera_node', 'detector': 'obstacle_detector_node',
@@ -56,7 +56,8 @@ class NodeProcess:
     def __init__(self, name: str, parameters: dict, env: dict, log_path: str) -> None:
         self.name, self.log_path, self.samples, self.exit_code = name, log_path, [], None
         with open(log_path, 'w') as log:  # the child keeps its own copy of the file
-            self.process = node_process(NODES[name], parameters, env, stderr=log)
+            self.process = node_process(NODES[name], parameters, env,
+                                        ('-r', f'__ns:={DEMO_NAMESPACE}'), stderr=log)
 
     def sample(self) -> None:
         """Add a sample from /proc: RSS and peak RSS (MB), threads, CPU seconds."""
@@ -106,7 +107,7 @@ class Monitor(Node):
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import Twist
         from std_msgs.msg import Float32, String
-        super().__init__('soak_monitor')
+        super().__init__('soak_monitor', namespace=DEMO_NAMESPACE)
         self.nodes, self.t0, self.events = nodes, None, {}  # events: topic -> [(time, value)]
         for kind, topic, value in (
                 (Float32, 'motion_score', lambda msg: msg.data),

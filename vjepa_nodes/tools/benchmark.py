@@ -35,9 +35,10 @@ from typing import Callable
 
 import torch
 
-from vjepa_nodes.device import DEVICE_CHOICES, PRECISIONS
+from vjepa_nodes.device import DEVICE_CHOICES
 from vjepa_nodes.encoder import ENCODER_CONFIGS
-from vjepa_nodes.encoder.fast_path import COMPILE_MODES, FAST_PATHS
+from vjepa_nodes.encoder.config import FAST_PATHS, PRECISION_CHOICES
+from vjepa_nodes.encoder.fast_path import COMPILE_MODES
 from vjepa_nodes.tools.encoder_benchmark import encoder_rows, format_table, PLAIN
 from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
 
@@ -78,7 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--resolutions', type=_csv(_resolution), default=[(256, 256)],
                         help='comma list of S or HxW (default 256)')
     parser.add_argument('--devices', type=_csv(_choice(DEVICE_CHOICES)), default=['auto'])
-    parser.add_argument('--precisions', type=_csv(_choice(('auto', *PRECISIONS))),
+    parser.add_argument('--precisions', type=_csv(_choice(PRECISION_CHOICES)),
                         default=['auto'])
     parser.add_argument('--batch-sizes', type=_csv(int), default=[1])
     parser.add_argument('--fast-paths', type=_csv(_choice(FAST_PATHS)), default=[PLAIN, 'auto'])

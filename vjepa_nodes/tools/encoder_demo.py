@@ -22,13 +22,12 @@ import warnings
 
 import torch
 
-from vjepa_nodes.device import (
-    DEVICE_CHOICES, PRECISION_CHOICES, precision_name, resolve_device_and_precision)
+from vjepa_nodes.device import DEVICE_CHOICES, precision_name, resolve_device_and_precision
 from vjepa_nodes.encoder import (
     build_encoder, clip_token_grid, ENCODER_CONFIGS, get_encoder_config, RANDOM_WEIGHTS_SOURCE,
     RandomWeightsWarning)
-from vjepa_nodes.encoder.checkpoint import CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY
-from vjepa_nodes.encoder.config import IMAGENET_MEAN, IMAGENET_STD
+from vjepa_nodes.encoder.config import (
+    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, IMAGENET_MEAN, IMAGENET_STD, PRECISION_CHOICES)
 from vjepa_nodes.tools.timing import time_call
 
 

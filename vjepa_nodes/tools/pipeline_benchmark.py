@@ -27,10 +27,11 @@ import os
 import statistics
 import warnings
 
-from vjepa_nodes.camera_sources import demo_scene
+from vjepa_nodes.camera_sources import moving_demo_frames
 from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder import RandomWeightsWarning
-from vjepa_nodes.perception.detector import DetectorConfig, ObstacleDetector
+from vjepa_nodes.perception.config import DetectorConfig
+from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.tools.tables import align
 from vjepa_nodes.tools.timing import time_call, time_calls
 
@@ -60,8 +61,7 @@ class PipelineRow:
 def pipeline_rows(args: argparse.Namespace) -> tuple[list[PipelineRow], str]:
     """Time the detector for every model size, frame count, img_size, device and fast path."""
     height, width = args.camera
-    scene = demo_scene(width, height, seed=0)
-    camera = [scene.frame(i / args.camera_fps) for i in range(int(args.camera_fps))]
+    camera = moving_demo_frames(width, height, args.camera_fps, int(args.camera_fps))
     rows = []
     for model_size in args.model_sizes:
         for frames in args.frames:
