@@ -73,9 +73,8 @@ class Monitor(Node):
         self.detector_ready = False
         self.frames_since_ready = 0
         self.clips = 0  # analysed clips, the first one (no reference, no scores) included
-        # A clip's overlay and perception message arrive on two topics in either order.
-        self._scores_by_stamp: dict[float, dict[str, float]] = {}
-        self._overlays_by_stamp: dict[float, np.ndarray] = {}
+        # A clip's overlay and perception message arrive on two topics, in either order.
+        self._halves: dict[float, dict] = {}  # stamp -> what arrived of that clip
         self.snapshots: dict[str, Snapshot] = {}  # region -> its clip with the most motion
         for kind, topic, callback in (
                 (DiagnosticArray, 'perception', self._on_perception),
@@ -113,8 +112,8 @@ class Monitor(Node):
         self.clips += 1
         if not report.has_reference:  # the first clip after a start: nothing to compare with
             return
-        self._pair(report.stamp, regions=report.region_scores)
         regions = report.region_scores
+        self._pair(report.stamp, regions=regions)
         row = {'t': self.elapsed(), **regions, 'score': report.motion_score,
                'obstacle': report.obstacle, 'state': self.state, 'linear': self.command[0],
                'angular': self.command[1]}
@@ -127,23 +126,19 @@ class Monitor(Node):
               + (f'  PROBLEM: {report.problem}' if report.problem else ''), flush=True)
 
     def _on_overlay(self, msg) -> None:
-        # The detector publishes a clip's overlay right after its perception message.
         image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3).copy()
         self._pair(stamp_seconds(msg.header), image=image)
 
-    def _pair(self, stamp: float, regions: dict[str, float] | None = None,
-              image: np.ndarray | None = None) -> None:
-        """Match a clip's region scores and overlay by stamp; keep each region's best clip."""
-        if regions is None:
-            regions = self._scores_by_stamp.pop(stamp, None)
-        if image is None:
-            image = self._overlays_by_stamp.pop(stamp, None)
-        if regions is None or image is None:  # the other half has not arrived yet
-            pending = self._overlays_by_stamp if regions is None else self._scores_by_stamp
-            pending[stamp] = image if regions is None else regions
-            while len(pending) > PENDING_LIMIT:  # halves whose other half never comes
-                pending.pop(next(iter(pending)))
+    def _pair(self, stamp: float, **half) -> None:
+        """Join a clip's `regions` and overlay `image` by stamp; keep each region's best clip."""
+        clip = self._halves.setdefault(stamp, {})
+        clip.update(half)
+        if len(clip) < 2:  # the other half has not arrived yet
+            while len(self._halves) > PENDING_LIMIT:  # halves whose other half never came
+                del self._halves[next(iter(self._halves))]
             return
+        del self._halves[stamp]
+        regions, image = clip['regions'], clip['image']
         region = max(regions, key=regions.get)
         best = self.snapshots.get(region)
         if best is not None and regions[region] <= best.score:

@@ -155,8 +155,7 @@ def markdown_table(node: str) -> str:
              '| --- | --- | --- | --- | --- | --- |']
     for config_field, default in parameters(node):
         spec = setting_of(config_field)
-        shown = "''" if default is None else str(default).lower() if isinstance(
-            default, bool) else str(default)
+        shown = "''" if default is None else json.dumps(default).strip('"')
         lines.append(f'| `{config_field.name}` | {_TYPE_WORDS[value_type(config_field)]} | '
                      f'`{shown}` | {spec.limits()} | {"yes" if spec.runtime else ""} | '
                      f"{spec.description.replace('|', '&#124;')} |")
