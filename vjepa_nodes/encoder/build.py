@@ -27,6 +27,7 @@ from vjepa_nodes.encoder.vit import VJepa2Encoder
 
 _logger = logging.getLogger('vjepa_nodes')
 RANDOM_WEIGHTS_SOURCE = 'RANDOM (not pretrained; scores are meaningless)'
+RANDOM_WEIGHTS_SEED = 0
 
 
 class RandomWeightsWarning(UserWarning):
@@ -54,7 +55,11 @@ def build_encoder(model_size: str, *, checkpoint: str | Path | None = None,
                 f'no checkpoint given for model_size={model_size!r}: pass checkpoint=<.pt, '
                 '.safetensors, snapshot directory or Hugging Face id>, or set '
                 f'allow_random_weights=True for tests (scores are then meaningless).{hint}')
-        encoder = VJepa2Encoder(config)
+        # Seeded: every build of a size gets the same weights, so that backends, exports and
+        # their cache agree on what "random weights" are.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            encoder = VJepa2Encoder(config)
         encoder.weights_source = RANDOM_WEIGHTS_SOURCE
         message = f'V-JEPA 2 {model_size} encoder runs with {RANDOM_WEIGHTS_SOURCE}'
         _logger.warning(message)

@@ -98,6 +98,8 @@ FAST_PATHS = ('auto', 'none', 'compile', 'cuda_graph', 'compile+cuda_graph')
 # Entries of an official .pt that hold an encoder; the context encoder is the HF release's.
 CHECKPOINT_KEYS = ('encoder', 'target_encoder')
 DEFAULT_CHECKPOINT_KEY = CHECKPOINT_KEYS[0]
+# What runs the encoder: PyTorch, or an exported file (vjepa-export) in ONNX Runtime or TensorRT.
+BACKENDS = ('torch', 'onnxruntime', 'tensorrt')
 
 
 def get_encoder_config(model_size: str) -> EncoderConfig:

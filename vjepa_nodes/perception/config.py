@@ -22,7 +22,8 @@ documentation tools and light nodes can read it.
 from dataclasses import dataclass, field
 
 from vjepa_nodes.encoder.config import (
-    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS, FAST_PATHS, PRECISION_CHOICES)
+    BACKENDS, CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS, FAST_PATHS,
+    PRECISION_CHOICES)
 from vjepa_nodes.settings import check_settings, setting
 
 REGIONS = ('left', 'center', 'right')  # thirds of the view, left to right
@@ -100,6 +101,14 @@ class DetectorConfig:
                                   choices=CHECKPOINT_KEYS)
     allow_random_weights: bool = setting(
         False, 'run without a checkpoint on random weights (scores meaningless)')
+    backend: str = setting(
+        'torch', 'what runs the encoder: torch, onnxruntime (an exported .onnx) or tensorrt '
+        '(an engine built from one)', choices=BACKENDS)
+    engine_path: str | None = setting(
+        None, "onnxruntime: .onnx from vjepa-export ('' = export into cache_dir on the first "
+        'clip); tensorrt: .engine built from one; its .json sidecar must sit beside it')
+    cache_dir: str | None = setting(
+        None, "where onnxruntime keeps encoders it exported ('' = ~/.cache/vjepa_nodes/onnx)")
     resize_mode: str = setting(
         'full', 'full (whole field of view) or center_crop (official eval transform)',
         choices=RESIZE_MODES)

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from vjepa_nodes.device import resolve_device_and_precision
-from vjepa_nodes.encoder.build import build_encoder
 from vjepa_nodes.encoder.config import get_encoder_config
-from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
+from vjepa_nodes.encoder.fast_path import resolve_fast_path
 from vjepa_nodes.encoder.vit import clip_token_grid
 from vjepa_nodes.freshness import FreezeMonitor
+from vjepa_nodes.perception.backends import backend_dtype, build_backend
 from vjepa_nodes.perception.clip_buffer import BufferCounters, ClipBuffer, FrameStatus
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.preprocessing import (
@@ -60,7 +60,7 @@ class DetectionResult:
 
 class ObstacleDetector:
     """
-    Buffer frames into clips, encode them with V-JEPA 2, and score motion between clips.
+    Buffer frames into clips, encode them with V-JEPA 2 (config.backend), score clip changes.
 
     `add_frame` is cheap (it stores the frame); `detect` does the work for the newest clip.
     """
@@ -78,16 +78,14 @@ class ObstacleDetector:
         clip_token_grid(encoder_config, (1, 3, cfg.num_frames, cfg.img_size, cfg.img_size))
         # Everything cheap is built (and so validated) before the encoder loads its weights.
         self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)
-        self.device, self.dtype = resolve_device_and_precision(cfg.device, cfg.precision)
+        self.device, dtype = resolve_device_and_precision(cfg.device, cfg.precision)
+        self.dtype = backend_dtype(cfg, dtype)
         resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one before loading
         self.preprocess = Preprocessor(cfg.img_size, cfg.resize_mode, self.device, self.dtype,
                                        encoder_config.patch_size)
         self.scorer = MotionScorer(cfg.scoring)
         self.decision = ObstacleDecision(cfg.decision)
-        self.encoder = build_encoder(
-            cfg.model_size, checkpoint=cfg.checkpoint, checkpoint_key=cfg.checkpoint_key,
-            allow_random_weights=cfg.allow_random_weights).to(self.device, self.dtype)
-        self.run_encoder = EncoderRunner(self.encoder, cfg.fast_path)
+        self.backend = build_backend(cfg, self.device, self.dtype)
         self.freeze = FreezeMonitor()
         self.latest: DetectionResult | None = None
         self._scored_epoch: int | None = None
@@ -121,8 +119,8 @@ class ObstacleDetector:
             self._scored_epoch = clip.epoch
         start = time.perf_counter()
         pixels, geometry = self.preprocess(clip.frames, self.config.channel_order)
-        tokens = self.run_encoder(pixels)
-        grid = clip_token_grid(self.encoder.config, pixels.shape)
+        tokens = self.backend(pixels)
+        grid = clip_token_grid(self.backend.encoder_config, pixels.shape)
         motion = self.scorer.score(tokens, grid)
         obstacle = (self.decision.update(motion.motion_score) if motion.has_reference
                     else self.decision.obstacle)

@@ -43,7 +43,6 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
 from vjepa_nodes.device import precision_name
-from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.freshness import stamp_problem
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import DetectionResult, ObstacleDetector
@@ -109,12 +108,12 @@ class ObstacleDetectorNode(LifecycleNode):
             self.get_logger().error(f'cannot configure: {error}')
             return TransitionCallbackReturn.FAILURE
         detector = self._detector
-        if detector.encoder.weights_source == RANDOM_WEIGHTS_SOURCE:
+        if detector.backend.random_weights:
             self.get_logger().warning('RANDOM WEIGHTS: scores are meaningless; set checkpoint')
         self.get_logger().info(
             f'V-JEPA 2 {detector.config.model_size} on {detector.device} in '
-            f'{precision_name(detector.dtype)}, fast path {detector.run_encoder.fast_path.name}, '
-            f'weights: {detector.encoder.weights_source}')
+            f'{precision_name(detector.dtype)}, backend {detector.backend.description}, '
+            f'weights: {detector.backend.weights_source}')
         for name, kind in (('motion_score', Float32), ('region_scores', Float32MultiArray),
                            ('obstacle', Bool), ('perception', DiagnosticArray),
                            ('heatmap', Image), ('debug_image', Image)):
@@ -317,16 +316,16 @@ class ObstacleDetectorNode(LifecycleNode):
             counters = detector.counters
             unchanged = detector.freeze.unchanged_for
             facts = {'device': str(detector.device), 'precision': precision_name(detector.dtype),
-                     'fast path': detector.run_encoder.fast_path.name,
+                     'backend': detector.backend.description,
                      'model': f'V-JEPA 2 {detector.config.model_size}',
-                     'weights source': detector.encoder.weights_source,
+                     'weights source': detector.backend.weights_source,
                      'dropped frames': str(counters.dropped),
                      'rejected messages': str(self._rejected),
                      'stale images dropped': str(self._stale.total),
                      'failed clips': str(self._failures.total),
                      'unchanged images (s)': f'{unchanged:.1f}',
                      'restarts': str(counters.resets)}
-            if detector.encoder.weights_source == RANDOM_WEIGHTS_SOURCE:
+            if detector.backend.random_weights:
                 warnings.append('random weights: scores are meaningless')
             for meter, reason in ((self._failures, self._failure_reason),
                                   (self._stale, self._stale_reason)):

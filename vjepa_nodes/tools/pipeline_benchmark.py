@@ -90,7 +90,7 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
         detector = ObstacleDetector(config=config)
     row.device = str(detector.device)
     row.precision = precision_name(detector.dtype)
-    row.fast_path = detector.run_encoder.fast_path.name
+    row.fast_path = detector.backend.runner.fast_path.name
     period, frame_index, totals, adds = 1 / args.camera_fps, 0, [], []
     for _ in range(config.num_frames - config.stride):  # the first clip needs a full buffer
         frame_index += 1
@@ -111,7 +111,7 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
     if args.profile_dir:
         _profile(args.profile_dir, row, detector, camera, frame_index, period)
     pixels, _ = detector.preprocess([result.last_frame] * row.frames, config.channel_order)
-    _, encoder, _ = time_calls(lambda: detector.run_encoder(pixels), detector.device,
+    _, encoder, _ = time_calls(lambda: detector.backend(pixels), detector.device,
                                CLIPS, args.max_seconds)
     row.model_input = 'x'.join(str(side) for side in pixels.shape[-2:])
     row.add_frame_ms = statistics.median(adds) * 1e3

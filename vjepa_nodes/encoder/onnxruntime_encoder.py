@@ -1,0 +1,98 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Run an exported encoder file (vjepa-export) in ONNX Runtime on the best provider it has."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vjepa_nodes.device import PRECISIONS
+from vjepa_nodes.encoder.export_spec import ExportFileError, ExportSpec, INPUT_NAME
+
+# Tried in this order, as the installed onnxruntime build offers them.
+PROVIDER_ORDER = ('TensorrtExecutionProvider', 'CUDAExecutionProvider',
+                  'CoreMLExecutionProvider', 'CPUExecutionProvider')
+
+_logger = logging.getLogger('vjepa_nodes')
+
+
+def import_onnxruntime():
+    """Return the onnxruntime module, or raise ImportError saying what to install."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ImportError(
+            "backend 'onnxruntime' needs onnxruntime: pip install 'vjepa_nodes[onnx]' (or "
+            'onnxruntime-gpu; on a Jetson, NVIDIA\'s build: see docs/DEPLOY_JETSON.md)') from None
+    return onnxruntime
+
+
+def available_providers() -> list[str]:
+    """Return the providers of PROVIDER_ORDER this onnxruntime offers, best first."""
+    offered = import_onnxruntime().get_available_providers()
+    return [name for name in PROVIDER_ORDER if name in offered]
+
+
+def session_options():
+    """Session settings measured best for this model on a CPU (docs/PERFORMANCE.md)."""
+    onnxruntime = import_onnxruntime()
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+class OnnxRuntimeEncoder:
+    """
+    Call an exported encoder like the PyTorch one: clip tensor (B, 3, T, H, W) -> tokens.
+
+    Refuses clips the file was not exported for, with a message naming the difference.
+    """
+
+    def __init__(self, path: str | Path, spec: ExportSpec,
+                 providers: list[str] | None = None) -> None:
+        onnxruntime = import_onnxruntime()
+        self.path, self.spec = Path(path), spec
+        if not self.path.is_file():
+            raise ExportFileError(f'ONNX file {self.path} does not exist')
+        wanted = providers or available_providers()
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(self.path), session_options(), providers=wanted)
+        except Exception as error:  # noqa: B902 - onnxruntime raises its own untyped errors
+            raise ExportFileError(f'onnxruntime cannot load {self.path}: '
+                                  f'{str(error).splitlines()[0][:300]}') from None
+        self.provider = self.session.get_providers()[0]
+        self.dtype = PRECISIONS[spec.precision]
+        _logger.info(f'onnxruntime runs {self.path.name} on {self.provider} '
+                     f'(offered: {", ".join(wanted)})')
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        """Encode a normalised clip in the file's precision; tokens come back on its device."""
+        shape = tuple(clip.shape)
+        if shape[1:] != self.spec.clip_shape[1:] or not self.spec.accepts_batch(shape[0]):
+            raise ValueError(
+                f'{self.path.name} was exported for clips of shape {self.spec.clip_shape}'
+                f'{" (any batch)" if self.spec.dynamic_batch else ""}, got {shape}: export '
+                f'again with --frames {shape[2]} --resolution {shape[3]}x{shape[4]}')
+        if clip.dtype != self.dtype:
+            raise ValueError(f'{self.path.name} takes {self.spec.precision} clips, got '
+                             f'{clip.dtype}')
+        return torch.from_numpy(self.run_numpy(clip.detach().cpu().numpy())).to(clip.device)
+
+    def run_numpy(self, pixels: np.ndarray) -> np.ndarray:
+        """Run the session on a numpy clip as it is (no checks): tokens as numpy."""
+        return self.session.run(None, {INPUT_NAME: np.ascontiguousarray(pixels)})[0]

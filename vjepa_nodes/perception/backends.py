@@ -1,0 +1,227 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The detector's encoder backends: clip tensor in, tokens out, whatever runs them.
+
+- torch: the PyTorch encoder through its fast path.
+- onnxruntime: an exported file; without `engine_path`, the encoder is exported on the first
+  clip of each shape into a cache directory keyed by the export's sidecar fields, so the next
+  start with the same settings and weights loads it instead.
+- tensorrt: an engine built from an exported file (see docs/DEPLOY_JETSON.md).
+
+A given file is refused, before anything runs, when its sidecar does not match the detector's
+settings. Everything after the encoder (scoring, regions, heat map) is the same for all three.
+"""
+
+import logging
+import os
+from pathlib import Path
+import shutil
+import tempfile
+import threading
+
+import torch
+
+from vjepa_nodes.device import precision_name
+from vjepa_nodes.encoder.build import build_encoder, RANDOM_WEIGHTS_SOURCE
+from vjepa_nodes.encoder.config import EncoderConfig, get_encoder_config
+from vjepa_nodes.encoder.export_spec import (
+    ExportFileError, ExportSpec, PARITY_TOLERANCE, read_sidecar, spec_mismatches, write_sidecar)
+from vjepa_nodes.encoder.fast_path import EncoderRunner
+from vjepa_nodes.encoder.onnx_export import (
+    check_parity, export_onnx, export_spec, weights_digest)
+from vjepa_nodes.encoder.onnxruntime_encoder import import_onnxruntime, OnnxRuntimeEncoder
+from vjepa_nodes.encoder.tensorrt_encoder import TensorRTEncoder
+from vjepa_nodes.encoder.vit import VJepa2Encoder
+from vjepa_nodes.perception.config import DetectorConfig
+
+_logger = logging.getLogger('vjepa_nodes')
+ONNX_FILE = 'encoder.onnx'
+
+
+def default_cache_dir() -> Path:
+    """~/.cache/vjepa_nodes/onnx, or under $XDG_CACHE_HOME when that is set."""
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base) / 'vjepa_nodes' / 'onnx'
+
+
+def backend_dtype(config: DetectorConfig, dtype: torch.dtype) -> torch.dtype:
+    """Return the compute dtype for the backend: exported files hold fp32 or fp16, not bf16."""
+    if config.backend == 'torch' or dtype != torch.bfloat16:
+        return dtype
+    if config.precision == 'auto':
+        return torch.float16
+    raise ValueError(f"backend {config.backend!r} runs fp32 or fp16 files; precision bf16 is "
+                     'for the torch backend')
+
+
+def build_backend(config: DetectorConfig, device: torch.device, dtype: torch.dtype):
+    """Return the backend `config.backend` names, loaded and checked, for `device` and `dtype`."""
+    if config.backend == 'torch':
+        return TorchBackend(config, device, dtype)
+    if config.backend == 'onnxruntime':
+        if config.engine_path:
+            return FileBackend(config, device, dtype)
+        return CachedOnnxBackend(config, dtype)
+    if config.backend == 'tensorrt':
+        if not config.engine_path:
+            raise ValueError("backend 'tensorrt' needs engine_path: an engine built with the "
+                             'trtexec command vjepa-export prints (docs/DEPLOY_JETSON.md)')
+        return FileBackend(config, device, dtype)
+    raise ValueError(f'unknown backend {config.backend!r}')
+
+
+def _build_torch_encoder(config: DetectorConfig) -> VJepa2Encoder:
+    return build_encoder(config.model_size, checkpoint=config.checkpoint,
+                         checkpoint_key=config.checkpoint_key,
+                         allow_random_weights=config.allow_random_weights)
+
+
+class TorchBackend:
+    """The PyTorch encoder on the detector's device, through its fast path."""
+
+    name = 'torch'
+
+    def __init__(self, config: DetectorConfig, device: torch.device, dtype: torch.dtype) -> None:
+        self.encoder = _build_torch_encoder(config).to(device, dtype)
+        self.runner = EncoderRunner(self.encoder, config.fast_path)
+        self.encoder_config: EncoderConfig = self.encoder.config
+        self.weights_source = self.encoder.weights_source
+        self.random_weights = self.weights_source == RANDOM_WEIGHTS_SOURCE
+
+    @property
+    def description(self) -> str:
+        return f'torch, fast path {self.runner.fast_path.name}'
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.runner(clip)
+
+
+def _spec_for(config: DetectorConfig, dtype: torch.dtype, shape: tuple[int, ...] | None,
+              digest: str = '') -> ExportSpec:
+    """The export the detector needs; without a clip shape, the resolution is a placeholder."""
+    height, width = shape[3:] if shape else (config.img_size, config.img_size)
+    return ExportSpec(model_size=config.model_size, frames=config.num_frames, height=height,
+                      width=width, precision=precision_name(dtype), weights_digest=digest)
+
+
+class FileBackend:
+    """A given exported file: an .onnx in ONNX Runtime, or a TensorRT engine."""
+
+    def __init__(self, config: DetectorConfig, device: torch.device, dtype: torch.dtype) -> None:
+        path = Path(config.engine_path).expanduser()
+        self.name = config.backend
+        if not path.is_file():
+            raise ExportFileError(f'engine_path {path} does not exist')
+        spec = read_sidecar(path)
+        digest = ''
+        if config.checkpoint:  # the file must hold these weights
+            digest = weights_digest(_build_torch_encoder(config))
+        # The clip's resolution follows the camera (resize_mode full): checked on each clip.
+        problems = spec_mismatches(spec, _spec_for(config, dtype, None, digest),
+                                   check_resolution=config.resize_mode == 'center_crop',
+                                   check_digest=bool(digest))
+        if spec.random_weights and not config.allow_random_weights:
+            problems.append('it holds random weights (scores meaningless): set '
+                            'allow_random_weights to run it anyway')
+        if problems:
+            raise ExportFileError(f'refusing {path}: ' + '; '.join(problems))
+        self.encoder_config = get_encoder_config(spec.model_size)
+        self.weights_source = f'{spec.weights_source} (in {path.name})'
+        self.random_weights = spec.random_weights
+        if config.backend == 'tensorrt':
+            self.run = TensorRTEncoder(path, spec, device)
+            self.description = f'tensorrt, {path.name}'
+        else:
+            self.run = OnnxRuntimeEncoder(path, spec)
+            self.description = f'onnxruntime on {self.run.provider}, {path.name}'
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.run(clip)
+
+
+class CachedOnnxBackend:
+    """
+    ONNX Runtime on an encoder this backend exports itself, once per clip shape, into a cache.
+
+    The PyTorch encoder is kept only until the first file is ready; a later new clip shape (a
+    camera with another size) rebuilds it from the checkpoint.
+    """
+
+    name = 'onnxruntime'
+
+    def __init__(self, config: DetectorConfig, dtype: torch.dtype) -> None:
+        import_onnxruntime()  # say what to install before loading weights
+        self.config, self.dtype = config, dtype
+        self.cache_dir = Path(config.cache_dir).expanduser() if config.cache_dir else (
+            default_cache_dir())
+        self._encoder: VJepa2Encoder | None = _build_torch_encoder(config)
+        self.digest = weights_digest(self._encoder)
+        self.encoder_config = self._encoder.config
+        self.weights_source = self._encoder.weights_source
+        self.random_weights = self.weights_source == RANDOM_WEIGHTS_SOURCE
+        self.description = f'onnxruntime (exports into {self.cache_dir} on the first clip)'
+        self._runs: dict[tuple[int, ...], object] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        shape = tuple(clip.shape)
+        with self._lock:
+            if shape not in self._runs:
+                self._runs[shape] = self._load_or_export(shape)
+                self._encoder = None  # free the PyTorch copy of the weights
+            run = self._runs[shape]
+        return run(clip)
+
+    def _load_or_export(self, shape: tuple[int, ...]):
+        encoder = self._encoder or _build_torch_encoder(self.config)
+        spec = export_spec(encoder, self.config.model_size, *shape[2:],
+                           precision=precision_name(self.dtype), batch=shape[0])
+        if spec.weights_digest != self.digest:
+            raise ExportFileError('the checkpoint changed since the detector started: '
+                                  'configure the detector again')
+        path = self.cache_dir / spec.cache_key() / ONNX_FILE
+        if path.is_file():
+            try:
+                if not spec_mismatches(read_sidecar(path), spec):
+                    run = OnnxRuntimeEncoder(path, spec)
+                    _logger.info(f'onnxruntime: reusing the encoder exported to {path}')
+                    self.description = f'onnxruntime on {run.provider}, cached {path.parent.name}'
+                    return run
+            except ExportFileError as error:
+                _logger.warning(f'exporting again: the cached encoder is unusable ({error})')
+        run = OnnxRuntimeEncoder(self._export(encoder, spec, path.parent), spec)
+        self.description = f'onnxruntime on {run.provider}, exported {path.parent.name}'
+        return run
+
+    def _export(self, encoder: VJepa2Encoder, spec: ExportSpec, target: Path) -> Path:
+        """Export into a fresh directory, check it, then move it into place in one rename."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix='.export-', dir=target.parent))
+        try:
+            path = export_onnx(encoder, spec, staging / ONNX_FILE)
+            error = check_parity(encoder, OnnxRuntimeEncoder(path, spec).run_numpy, spec)
+            if not error <= PARITY_TOLERANCE[spec.precision]:
+                raise ExportFileError(
+                    f'the exported encoder differs from PyTorch by {error:.1e} (relative), more '
+                    f'than the {PARITY_TOLERANCE[spec.precision]:.0e} allowed in '
+                    f'{spec.precision}: not used')
+            _logger.info(f'exported encoder matches PyTorch to {error:.1e} (relative)')
+            write_sidecar(path, spec, parity_rel_error=error)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target / ONNX_FILE
