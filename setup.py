@@ -37,7 +37,9 @@ setup(
     # 'opencv-python', so listing them would break `ros2 run` on a ROS install.
     install_requires=['setuptools'],
     # 'test' is how colcon knows to run the tests with pytest.
-    extras_require={'ros': ros_wheels, 'test': ['pytest']},
+    # onnx: vjepa-export and the onnxruntime backend (a Jetson takes NVIDIA's onnxruntime-gpu).
+    extras_require={'ros': ros_wheels, 'onnx': ['onnx>=1.16', 'onnxscript>=0.3', 'onnxruntime>=1.18'],
+                    'test': ['pytest']},
     python_requires='>=3.10',
     zip_safe=True,
     maintainer='vjepa_nodes maintainers',
@@ -48,6 +50,7 @@ setup(
         'console_scripts': [
             'encoder_demo = vjepa_nodes.tools.encoder_demo:main',
             'vjepa-benchmark = vjepa_nodes.tools.benchmark:main',
+            'vjepa-export = vjepa_nodes.tools.export:main',
             'camera_node = vjepa_nodes.ros.camera_node:main',
             'collision_avoidance = vjepa_nodes.ros.collision_avoidance_node:main',
             'obstacle_detector = vjepa_nodes.ros.obstacle_detector_node:main',

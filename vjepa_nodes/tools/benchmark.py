@@ -31,7 +31,6 @@ import logging
 import os
 import platform
 import sys
-from typing import Callable
 
 import torch
 
@@ -39,33 +38,9 @@ from vjepa_nodes.device import DEVICE_CHOICES
 from vjepa_nodes.encoder import ENCODER_CONFIGS
 from vjepa_nodes.encoder.config import FAST_PATHS, PRECISION_CHOICES
 from vjepa_nodes.encoder.fast_path import COMPILE_MODES
+from vjepa_nodes.tools.arguments import choice, csv_of, resolution
 from vjepa_nodes.tools.encoder_benchmark import encoder_rows, format_table, PLAIN
 from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
-
-
-def _csv(kind: Callable) -> Callable[[str], list]:
-    def parse(text: str) -> list:
-        try:
-            return [kind(item) for item in text.split(',') if item]
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error))
-    return parse
-
-
-def _resolution(text: str) -> tuple[int, int]:
-    height, separator, width = text.partition('x')
-    sides = (int(height), int(width) if separator else int(height))
-    if min(sides) < 1:
-        raise ValueError(f'{text!r} is not a size: give S or HxW with positive sides')
-    return sides
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def check(text: str) -> str:
-        if text not in choices and not (choices is DEVICE_CHOICES and text.startswith('cuda:')):
-            raise ValueError(f'{text!r} is not one of {", ".join(choices)}')
-        return text
-    return check
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,16 +48,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='vjepa-benchmark', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model-sizes', type=_csv(_choice(tuple(ENCODER_CONFIGS))),
+    parser.add_argument('--model-sizes', type=csv_of(choice(tuple(ENCODER_CONFIGS))),
                         default=['large'])
-    parser.add_argument('--frames', type=_csv(int), default=[16])
-    parser.add_argument('--resolutions', type=_csv(_resolution), default=[(256, 256)],
+    parser.add_argument('--frames', type=csv_of(int), default=[16])
+    parser.add_argument('--resolutions', type=csv_of(resolution), default=[(256, 256)],
                         help='comma list of S or HxW (default 256)')
-    parser.add_argument('--devices', type=_csv(_choice(DEVICE_CHOICES)), default=['auto'])
-    parser.add_argument('--precisions', type=_csv(_choice(PRECISION_CHOICES)),
+    parser.add_argument('--devices', type=csv_of(choice(DEVICE_CHOICES)), default=['auto'])
+    parser.add_argument('--precisions', type=csv_of(choice(PRECISION_CHOICES)),
                         default=['auto'])
-    parser.add_argument('--batch-sizes', type=_csv(int), default=[1])
-    parser.add_argument('--fast-paths', type=_csv(_choice(FAST_PATHS)), default=[PLAIN, 'auto'])
+    parser.add_argument('--batch-sizes', type=csv_of(int), default=[1])
+    parser.add_argument('--fast-paths', type=csv_of(choice(FAST_PATHS)), default=[PLAIN, 'auto'])
     parser.add_argument('--compile-mode', default=COMPILE_MODES[0], choices=COMPILE_MODES)
     parser.add_argument('--iterations', type=int, default=20, help='timed calls per case (max)')
     parser.add_argument('--max-seconds', type=float, default=20.0,
@@ -102,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--end-to-end', action='store_true',
                         help='time stamp-to-score latency through a running detector node '
                              '(first of each list; the last fast path)')
-    parser.add_argument('--camera', type=_resolution, default=(480, 640), metavar='HxW',
+    parser.add_argument('--camera', type=resolution, default=(480, 640), metavar='HxW',
                         help='camera frame size for --pipeline and --end-to-end')
     parser.add_argument('--camera-fps', type=float, default=30.0)
     parser.add_argument('--stride', type=int, default=8, help='new frames per analysed clip')
