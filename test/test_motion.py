@@ -37,14 +37,21 @@ PIPELINE = settings(max_examples=4, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def make_detector(model_size: str) -> ObstacleDetector:
+def make_detector(model_size: str, **backend) -> ObstacleDetector:
     return ObstacleDetector(model_size, img_size=128, num_frames=8, stride=4, device='cpu',
-                            precision='fp32', allow_random_weights=True)
+                            precision='fp32', allow_random_weights=True, **backend)
 
 
 @pytest.fixture(scope='module')
 def detector():
     return make_detector('small')
+
+
+@pytest.fixture(scope='module')
+def onnx_detector(tmp_path_factory):
+    # Exports the same (seeded) random weights on its first clip, into a private cache.
+    return make_detector('small', backend='onnxruntime',
+                         cache_dir=str(tmp_path_factory.mktemp('onnx_cache')))
 
 
 def run(detector, scene, frames=24, brightness=lambda i: 1.0):
@@ -89,6 +96,33 @@ def check_properties(detector, seed):
 @PIPELINE
 def test_scores_follow_motion_not_texture_or_lighting(detector, seed):
     check_properties(detector, seed)
+
+
+@given(seed=st.integers(0, 10_000))
+@PIPELINE
+def test_properties_hold_with_the_onnxruntime_backend(onnx_detector, seed):
+    check_properties(onnx_detector, seed)
+
+
+# Scores of the two backends differ by float rounding only: export parity is ~4e-7 (relative).
+BACKEND_SCORE_TOLERANCE = 1e-4
+
+
+def test_onnxruntime_scores_equal_the_torch_backends(detector, onnx_detector):
+    moving = scene(5, MovingObject(100, 100, 60, vx=80, vy=30),
+                   MovingObject(250, 60, 30, vx=-120, band=(2 / 3, 1.0)))
+    with_torch, with_onnx = run(detector, moving, frames=40), run(onnx_detector, moving, frames=40)
+    assert len(with_torch) == len(with_onnx) == 8
+    assert 'onnxruntime' in onnx_detector.backend.description
+    for ours, theirs in zip(with_torch, with_onnx):
+        assert ours.motion_score > 0.01
+        assert theirs.motion_score == pytest.approx(ours.motion_score,
+                                                    abs=BACKEND_SCORE_TOLERANCE)
+        for region in ours.region_scores:
+            assert theirs.region_scores[region] == pytest.approx(
+                ours.region_scores[region], abs=BACKEND_SCORE_TOLERANCE)
+        assert np.abs(theirs.heatmap - ours.heatmap).max() < BACKEND_SCORE_TOLERANCE
+        assert theirs.obstacle == ours.obstacle
 
 
 @pytest.mark.slow
