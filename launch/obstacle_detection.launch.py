@@ -48,6 +48,8 @@ OVERRIDES = {
     'device': ('obstacle_detector', 'device'),
     'precision': ('obstacle_detector', 'precision'),
     'fast_path': ('obstacle_detector', 'fast_path'),
+    'backend': ('obstacle_detector', 'backend'),
+    'engine_path': ('obstacle_detector', 'engine_path'),
     'checkpoint': ('obstacle_detector', 'checkpoint'),
     'allow_random_weights': ('obstacle_detector', 'allow_random_weights'),
     'camera_source': ('camera', 'source'),

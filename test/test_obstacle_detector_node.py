@@ -166,6 +166,39 @@ def test_bad_configuration_fails_configure_with_the_reason(ros):
     assert rig.node.trigger_configure() == Result.FAILURE
 
 
+def test_the_onnxruntime_backend_serves_the_same_topics(ros, tmp_path):
+    rig = Rig(ros, backend='onnxruntime', cache_dir=str(tmp_path))
+    rig.start()
+    rig.send(8)  # the first clip exports the encoder into tmp_path (seconds for this size)
+    assert wait_for(lambda: rig.out['perception'], timeout=60.0)
+    rig.send(8)
+    assert wait_for(lambda: len(rig.out['region_scores']) >= 2)
+    assert list(tmp_path.glob('*/encoder.onnx'))
+    assert rig.out['heatmap'] and all(0.0 <= s.data < 1.0 for s in rig.out['motion_score'])
+    assert wait_for(lambda: any(
+        kv.key == 'backend' and kv.value.startswith('onnxruntime on CPUExecutionProvider')
+        for array in rig.out['/diagnostics'] for kv in array.status[0].values), timeout=3.0)
+
+
+@pytest.mark.parametrize('damage', ['other_frames', 'missing', 'corrupt'])
+def test_a_refused_engine_file_leaves_the_node_unconfigured(ros, tmp_path, damage):
+    from rclpy.lifecycle import TransitionCallbackReturn as Result
+    from vjepa_nodes.tools import export
+    path = tmp_path / 'tiny.onnx'
+    frames = '8' if damage == 'other_frames' else '4'
+    assert export.main(['--model-size', 'tiny', '--allow-random-weights', '--frames', frames,
+                        '--resolution', '48x64', '--output', str(path)]) == 0
+    if damage == 'missing':
+        path.unlink()
+    elif damage == 'corrupt':
+        path.write_bytes(b'\0' * 64)
+    rig = Rig(ros, backend='onnxruntime', engine_path=str(path))
+    assert rig.node.trigger_configure() == Result.FAILURE
+    assert rig.node._detector is None and not rig.node._outputs  # nothing published
+    rig.send(4)
+    assert rig.camera.get_subscription_count() == 0
+
+
 def test_parameter_updates_are_validated(ros):
     from rclpy.parameter import Parameter
     rig = Rig(ros)
