@@ -53,6 +53,25 @@ def test_rows_for_every_combination_with_errors_against_fp32(tmp_path, capsys):
     assert printed.count('\n tiny') + printed.count('\ntiny') == 8
 
 
+def test_onnxruntime_rows_sit_beside_the_torch_rows_of_each_case(tmp_path, capsys):
+    result, printed = run(tmp_path, capsys, '--precisions', 'fp32,fp16,bf16',
+                          '--fast-paths', 'none', '--backends', 'torch,onnxruntime')
+    rows = [(r['precision'], r['implementation'], r['fast_path']) for r in result['rows']]
+    assert rows == [('fp32', 'vjepa_nodes', 'none'), ('fp32', 'onnxruntime', 'CPU'),
+                    ('fp16', 'vjepa_nodes', 'none'), ('fp16', 'onnxruntime', 'CPU'),
+                    ('bf16', 'vjepa_nodes', 'none'), ('bf16', 'onnxruntime', '-')]
+    fp32, fp16 = (next(r for r in result['rows'] if r['implementation'] == 'onnxruntime'
+                       and r['precision'] == precision) for precision in ('fp32', 'fp16'))
+    assert 0 < fp32['rel_error_vs_fp32'] < 1e-5 and 1e-5 < fp16['rel_error_vs_fp32'] < 3e-3
+    plain = result['rows'][0]['ms_per_clip']
+    for row in (fp32, fp16):
+        assert row['timed_calls'] == result['rows'][0]['timed_calls']  # timed in turns
+        assert row['speedup_vs_cpu'] == pytest.approx(plain / row['ms_per_clip'])
+        assert row['setup_s'] > row['ms_per_clip'] / 1e3  # the export is set-up
+    assert 'exported files hold fp32 or fp16' in result['rows'][-1]['note']
+    assert 'onnxruntime [CPU]' in printed
+
+
 def test_missing_devices_and_references_become_notes_not_failures(tmp_path, capsys):
     result, printed = run(tmp_path, capsys, '--devices', 'cpu,cuda', '--fast-paths', 'none',
                           '--compare', '--official-repo', str(tmp_path))

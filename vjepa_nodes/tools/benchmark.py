@@ -16,7 +16,8 @@
 vjepa-benchmark: time V-JEPA 2 clip encoding and the detector around it; print a table, write JSON.
 
 Every combination of model size x frame count x resolution x device x precision x batch size x
-fast path is timed on the same random clip. Each row also gives the relative error against plain
+fast path is timed on the same random clip; `--backends torch,onnxruntime` adds the encoder
+exported to ONNX for each case, timed in turns with the PyTorch paths (same load on both). Each row also gives the relative error against plain
 fp32 on the same device (same weights, same clip) and the speed-up over the plain fp32 CPU row of
 the same shape when the CPU was measured too. `--compare` adds Hugging Face transformers (eager and
 compiled) and, with `--official-repo`, the official code. `--pipeline` times the detector on camera
@@ -39,7 +40,8 @@ from vjepa_nodes.encoder import ENCODER_CONFIGS
 from vjepa_nodes.encoder.config import FAST_PATHS, PRECISION_CHOICES
 from vjepa_nodes.encoder.fast_path import COMPILE_MODES
 from vjepa_nodes.tools.arguments import choice, csv_of, resolution
-from vjepa_nodes.tools.encoder_benchmark import encoder_rows, format_table, PLAIN
+from vjepa_nodes.tools.encoder_benchmark import (
+    BENCHMARK_BACKENDS, encoder_rows, format_table, PLAIN)
 from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
 
 
@@ -57,6 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--precisions', type=csv_of(choice(PRECISION_CHOICES)),
                         default=['auto'])
     parser.add_argument('--batch-sizes', type=csv_of(int), default=[1])
+    parser.add_argument('--backends', type=csv_of(choice(BENCHMARK_BACKENDS)), default=['torch'],
+                        help='torch (each --fast-paths entry) and/or onnxruntime (the encoder '
+                        'exported for each case, timed in turns with torch); TensorRT engines: '
+                        'trtexec --loadEngine=FILE.engine prints their latency')
     parser.add_argument('--fast-paths', type=csv_of(choice(FAST_PATHS)), default=[PLAIN, 'auto'])
     parser.add_argument('--compile-mode', default=COMPILE_MODES[0], choices=COMPILE_MODES)
     parser.add_argument('--iterations', type=int, default=20, help='timed calls per case (max)')

@@ -15,8 +15,9 @@
 The encoder cases of vjepa-benchmark: one Row per timed case, and the table of them.
 
 Every combination of model size x frame count x resolution x device x precision x batch size x
-fast path is timed on the same random clip; `--compare` adds the reference implementations
-(reference_models). Each row gives the relative error against plain fp32 on the same device (same
+fast path is timed on the same random clip; `--backends onnxruntime` adds the encoder exported
+for each case, timed in turns with the PyTorch paths, and `--compare` the reference
+implementations (reference_models). Each row gives the relative error against plain fp32 on the same device (same
 weights, same clip) and the speed-up over the plain fp32 CPU row of the same shape when the CPU was
 measured too.
 """
@@ -26,19 +27,25 @@ import copy
 from dataclasses import asdict, dataclass, field
 import gc
 import os
+from pathlib import Path
 import statistics
+import tempfile
 import warnings
 
 import torch
 
 from vjepa_nodes.device import precision_name, PRECISIONS, resolve_device_and_precision
 from vjepa_nodes.encoder import build_encoder, RandomWeightsWarning
+from vjepa_nodes.encoder.export_spec import EXPORT_PRECISIONS
 from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
+from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
+from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
 from vjepa_nodes.tools import reference_models
 from vjepa_nodes.tools.tables import align
-from vjepa_nodes.tools.timing import synchronize, time_calls
+from vjepa_nodes.tools.timing import synchronize, time_calls, time_together
 
 PLAIN = 'none'
+BENCHMARK_BACKENDS = ('torch', 'onnxruntime')
 
 
 @dataclass
@@ -52,8 +59,10 @@ class Row:
     device: str
     precision: str
     batch: int
-    implementation: str  # 'vjepa_nodes', 'transformers', 'transformers+compile', 'official'
-    fast_path: str = '-'
+    # 'vjepa_nodes' (torch backend), 'onnxruntime', 'transformers', 'transformers+compile',
+    # 'official'
+    implementation: str
+    fast_path: str = '-'  # onnxruntime: its execution provider
     setup_s: float | None = None  # first call: compilation, autotuning, graph capture
     ms_per_batch: float | None = None
     ms_per_clip: float | None = None
@@ -118,8 +127,7 @@ def _device_rows(args, model_size, master, device, dtype, generator) -> list[Row
                 except (RuntimeError, ValueError) as error:
                     rows.append(Row(**{**asdict(base), 'note': f'failed: {_first_line(error)}'}))
                     continue
-                for fast_path in fast_paths:
-                    rows.append(_time_ours(args, base, encoder, fast_path, clip, expected))
+                rows += _time_ours(args, base, encoder, master, fast_paths, clip, expected)
                 if args.compare:
                     rows += _time_references(args, base, master.config, clip)
     return rows
@@ -136,26 +144,69 @@ def _first_line(error: Exception) -> str:
     return f'{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ""}'
 
 
-def _time_ours(args, base: Row, encoder, fast_path: str, clip, expected) -> Row:
+def _time_ours(args, base: Row, encoder, master, fast_paths: list[str], clip,
+               expected) -> list[Row]:
+    """Time each fast path and, with --backends onnxruntime, the exported file, in turns."""
+    cases = [] if 'torch' not in args.backends else [
+        _torch_case(args, base, encoder, fast_path, clip) for fast_path in fast_paths]
+    if 'onnxruntime' in args.backends:
+        cases.append(_onnxruntime_case(base, master, clip))
+    runnable = [(row, call, outputs) for row, call, outputs in cases if call is not None]
+    try:
+        timings = time_together([call for _, call, _ in runnable], clip.device,
+                                args.iterations, args.max_seconds)
+    except (RuntimeError, ValueError) as error:
+        for row, _, _ in runnable:
+            row.note = f'failed: {_first_line(error)}'
+        return [row for row, _, _ in cases]
+    for (row, call, outputs), timing in zip(runnable, timings):
+        _fill_times(row, *timing)
+        if expected is not None:
+            row.rel_error_vs_fp32 = relative_error(outputs[0], expected)
+        if args.profile_dir:
+            _profile(args.profile_dir, row, call)
+    return [row for row, _, _ in cases]
+
+
+def _torch_case(args, base: Row, encoder, fast_path: str, clip):
     row = Row(**{**asdict(base), 'fast_path': fast_path})
     try:
         # Fresh compiler state per case: past its recompile limit dynamo would run eager quietly.
         torch._dynamo.reset()
         runner = EncoderRunner(encoder, fast_path, args.compile_mode)
-        row.fast_path = runner.fast_path.name
-        typed = clip.to(runner.dtype)  # as the preprocessor hands it over
-        outputs = []
-
-        def call():
-            outputs[:] = [runner(typed)]
-        _measure(row, call, clip.device, args)
-        if expected is not None:
-            row.rel_error_vs_fp32 = relative_error(outputs[0], expected)
-        if args.profile_dir:
-            _profile(args.profile_dir, row, call)
     except (RuntimeError, ValueError) as error:
         row.note = f'failed: {_first_line(error)}'
-    return row
+        return row, None, None
+    row.fast_path = runner.fast_path.name
+    typed = clip.to(runner.dtype)  # as the preprocessor hands it over
+    outputs = []
+
+    def call():
+        outputs[:] = [runner(typed)]
+    return row, call, outputs
+
+
+def _onnxruntime_case(base: Row, master, clip):
+    """Export the fp32 master for this clip and precision; the export counts as set-up."""
+    row = Row(**{**asdict(base), 'implementation': 'onnxruntime'})
+    if base.precision not in EXPORT_PRECISIONS:
+        row.note = f'unavailable: exported files hold {" or ".join(EXPORT_PRECISIONS)}'
+        return row, None, None
+    directory = tempfile.TemporaryDirectory(prefix='vjepa-benchmark-')
+    state = {}
+
+    def call():
+        if not state:  # the first call: export, load, run
+            spec = export_spec(master, base.model, *clip.shape[2:], base.precision,
+                               batch=base.batch)
+            path = export_onnx(master, spec, Path(directory.name) / 'encoder.onnx',
+                               report=lambda text: None)
+            state['run'] = OnnxRuntimeEncoder(path, spec)
+            row.fast_path = state['run'].provider.removesuffix('ExecutionProvider')
+            state['clip'] = clip.to(state['run'].dtype)
+        outputs[:] = [state['run'](state['clip'])]
+    outputs = []
+    return row, call, outputs  # the call holds the directory: it goes when the call goes
 
 
 def _time_references(args, base: Row, config, clip) -> list[Row]:
@@ -195,7 +246,10 @@ def _time_reference(row: Row, build, compiled: bool, clip: torch.Tensor, args) -
 
 
 def _measure(row: Row, call, device: torch.device, args) -> None:
-    first, samples, fallbacks = time_calls(call, device, args.iterations, args.max_seconds)
+    _fill_times(row, *time_calls(call, device, args.iterations, args.max_seconds))
+
+
+def _fill_times(row: Row, first: float, samples: list[float], fallbacks: list[str]) -> None:
     row.setup_s = first
     row.timed_calls = len(samples)
     row.ms_per_batch = statistics.median(samples) * 1e3
@@ -250,8 +304,8 @@ def format_table(rows: list[Row]) -> str:
             if header == 'clip':
                 value = f'{row.frames}x{row.height}x{row.width}' if row.frames else '-'
             elif header == 'implementation':
-                value = row.implementation + (f' [{row.fast_path}]'
-                                              if row.implementation == 'vjepa_nodes' else '')
+                value = row.implementation + (f' [{row.fast_path}]' if row.implementation in (
+                    'vjepa_nodes', 'onnxruntime') else '')
             else:
                 raw = getattr(row, attribute)
                 value = '-' if raw is None else spec.format(raw)

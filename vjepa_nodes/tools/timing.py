@@ -49,19 +49,33 @@ def time_call(call: Callable[[], Result], device: torch.device | None) -> tuple[
 
 def time_calls(call: Callable[[], object], device: torch.device, iterations: int,
                max_seconds: float) -> tuple[float, list[float], list[str]]:
-    """
-    Return (first call s, timed call s, CPU-fallback warnings) for `call` on `device`.
+    """Return (first call s, timed call s, CPU-fallback warnings) of one call: see time_together."""
+    return time_together([call], device, iterations, max_seconds)[0]
 
-    The first call (compilation, capture) is timed apart; the second sizes the run: two more
-    warm-up calls when calls are short, then up to `iterations` calls within `max_seconds`
-    (at least 2), each synchronised: a clip's latency.
+
+def time_together(calls: list[Callable[[], object]], device: torch.device, iterations: int,
+                  max_seconds: float) -> list[tuple[float, list[float], list[str]]]:
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        first = time_call(call, device)[0]
-    fallbacks = sorted({str(w.message) for w in caught if 'fall back' in str(w.message)})
-    steady = time_call(call, device)[0]
+    Return (first call s, timed call s, CPU-fallback warnings) for each of `calls` on `device`.
+
+    Each first call (compilation, capture, export) is timed apart; the second sizes the run: two
+    more warm-up calls when calls are short, then rounds of one call each, in turn, up to
+    `iterations` rounds within `max_seconds` (at least 2), each call synchronised: a clip's
+    latency. Taking turns exposes every call to the same background load, so their ratio holds
+    on a busy machine.
+    """
+    firsts, fallbacks = [], []
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            firsts.append(time_call(call, device)[0])
+        fallbacks.append(sorted({str(w.message) for w in caught if 'fall back' in str(w.message)}))
+    steady = sum(time_call(call, device)[0] for call in calls)
     if steady < 1.0:  # warm-up: caches, clocks, allocator
-        steady = min(time_call(call, device)[0] for _ in range(2))
-    budget = max(2, min(iterations, int(max_seconds / max(steady, 1e-6))))
-    return first, [time_call(call, device)[0] for _ in range(budget)], fallbacks
+        steady = min(sum(time_call(call, device)[0] for call in calls) for _ in range(2))
+    rounds = max(2, min(iterations, int(max_seconds / max(steady, 1e-6))))
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(rounds):
+        for call, timed in zip(calls, samples):
+            timed.append(time_call(call, device)[0])
+    return list(zip(firsts, samples, fallbacks))
