@@ -10,6 +10,10 @@
 #   pipeline  the detector around the encoder on 480x640 frames
 #   warmstart the fast path again in a new process: compile time with torch's on-disk cache
 #   tests     the fast-path tests, CUDA-graph ones included
+#   onnx      ViT-L exported to ONNX: vjepa-export's parity (fp32, fp16) and onnxruntime beside
+#             PyTorch on the host CPU (CPU onnxruntime only: its wheels travel in
+#             .device_wheels/, an ignored folder the run must carry)
+#   onnxgpu   the PyTorch CUDA rows of the same clip in the precisions an export holds
 #   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
 #             .whl/, installed into a venv beside the machine's torch)
 set -u
@@ -56,6 +60,18 @@ for stage in "$@"; do
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
       PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \
         test/test_fast_path.py ;;
+    onnx) python3 -m pip install -q --no-index --no-deps --target /tmp/onnxsite \
+        .device_wheels/*.whl
+      export PYTHONPATH=$PYTHONPATH:/tmp/onnxsite
+      for precision in fp32 fp16; do
+        python3 -m vjepa_nodes.tools.export --model-size large --allow-random-weights \
+          --precision $precision --output "/tmp/onnx/vitl_16x256_$precision.onnx"
+        cp "/tmp/onnx/vitl_16x256_$precision.json" "$OUT/"
+      done
+      $bench --model-sizes large --devices cpu --precisions fp32,fp16 --fast-paths none \
+        --backends torch,onnxruntime --iterations 5 --json "$OUT/onnx_cpu.json" ;;
+    onnxgpu) $bench --model-sizes large --devices cuda --precisions fp32,fp16,bf16 \
+        --fast-paths none,auto --json "$OUT/onnx_cuda_torch.json" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done
