@@ -38,7 +38,8 @@ setup(
     install_requires=['setuptools'],
     # 'test' is how colcon knows to run the tests with pytest.
     # onnx: vjepa-export and the onnxruntime backend (a Jetson takes NVIDIA's onnxruntime-gpu).
-    extras_require={'ros': ros_wheels, 'onnx': ['onnx>=1.16', 'onnxscript>=0.3', 'onnxruntime>=1.18'],
+    extras_require={'ros': ros_wheels,
+                    'onnx': ['onnx>=1.16', 'onnxscript>=0.3', 'onnxruntime>=1.18'],
                     'test': ['pytest']},
     python_requires='>=3.10',
     zip_safe=True,

@@ -77,7 +77,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = str(export_onnx(encoder, spec, f'{directory}/encoder.onnx', report=print))
         for name, make in VARIANTS.items():
-            session = onnxruntime.InferenceSession(path, make(), providers=['CPUExecutionProvider'])
+            session = onnxruntime.InferenceSession(path, make(),
+                                                   providers=['CPUExecutionProvider'])
             tokens = torch.from_numpy(session.run(None, {'clip': clip.numpy()})[0])
             errors[name] = ((tokens - expected).norm() / expected.norm()).item()
             calls[name] = lambda session=session: session.run(None, {'clip': clip.numpy()})

@@ -18,10 +18,9 @@ import importlib.util
 import json
 import logging
 
+from checkpoint_files import official_checkpoint, perturb_vectors
 import pytest
 import torch
-
-from checkpoint_files import official_checkpoint, perturb_vectors
 from vjepa_nodes.encoder.build import build_encoder
 from vjepa_nodes.encoder.export_spec import ExportFileError, sidecar_path
 from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
@@ -30,7 +29,7 @@ from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
 
 # 320x240 frames at img_size 64, resize_mode full: 48x80 clips (H x W) of 4 frames.
-SETTINGS = dict(model_size='tiny', img_size=64, num_frames=4, stride=2, device='cpu')
+SETTINGS = {'model_size': 'tiny', 'img_size': 64, 'num_frames': 4, 'stride': 2, 'device': 'cpu'}
 CLIP = (4, 48, 48)  # frames, height, width: center_crop at img_size 48, the tests' exports
 
 
@@ -56,17 +55,17 @@ def test_a_matching_onnx_file_runs_and_says_what_it_is(tmp_path):
 
 
 @pytest.mark.parametrize(('settings', 'message'), [
-    (dict(model_size='small'), 'model_size is tiny in the file but the detector needs small'),
-    (dict(num_frames=8), 'frames is 4 in the file but the detector needs 8'),
-    (dict(precision='fp16'), 'precision is fp32 in the file but the detector needs fp16'),
-    (dict(img_size=64), 'resolution is 48x48 in the file but the detector needs 64x64'),
-    (dict(allow_random_weights=False), 'it holds random weights'),
+    ({'model_size': 'small'}, 'model_size is tiny in the file but the detector needs small'),
+    ({'num_frames': 8}, 'frames is 4 in the file but the detector needs 8'),
+    ({'precision': 'fp16'}, 'precision is fp32 in the file but the detector needs fp16'),
+    ({'img_size': 64}, 'resolution is 48x48 in the file but the detector needs 64x64'),
+    ({'allow_random_weights': False}, 'it holds random weights'),
 ])
 def test_a_file_made_for_other_settings_is_refused_naming_the_mismatch(tmp_path, settings,
                                                                        message):
     path = export_tiny(tmp_path)
-    config = {**dict(backend='onnxruntime', engine_path=str(path), img_size=48,
-                     resize_mode='center_crop', allow_random_weights=True), **settings}
+    config = {'backend': 'onnxruntime', 'engine_path': str(path), 'img_size': 48,
+              'resize_mode': 'center_crop', 'allow_random_weights': True, **settings}
     with pytest.raises(ExportFileError, match=f'refusing .*tiny.onnx: .*{message}'):
         detector(**config)
 
@@ -79,8 +78,8 @@ def test_the_weights_digest_is_checked_when_a_checkpoint_is_given(tmp_path):
                    tmp_path / f'{name}.pt')
     from_first = build_encoder('tiny', checkpoint=tmp_path / 'first.pt')
     path = export_tiny(tmp_path, encoder=from_first)
-    config = dict(backend='onnxruntime', engine_path=str(path), img_size=48,
-                  resize_mode='center_crop')
+    config = {'backend': 'onnxruntime', 'engine_path': str(path), 'img_size': 48,
+              'resize_mode': 'center_crop'}
     assert detector(**config, checkpoint=str(tmp_path / 'first.pt')).backend.description
     with pytest.raises(ExportFileError, match='weights digest is .* but the detector needs'):
         detector(**config, checkpoint=str(tmp_path / 'second.pt'))
@@ -89,7 +88,7 @@ def test_the_weights_digest_is_checked_when_a_checkpoint_is_given(tmp_path):
 
 
 def test_missing_and_corrupt_files_are_refused_before_anything_runs(tmp_path):
-    settings = dict(backend='onnxruntime', allow_random_weights=True)
+    settings = {'backend': 'onnxruntime', 'allow_random_weights': True}
     with pytest.raises(ExportFileError, match='engine_path .*none.onnx does not exist'):
         detector(**settings, engine_path=str(tmp_path / 'none.onnx'))
     path = export_tiny(tmp_path)
@@ -114,14 +113,14 @@ def test_a_clip_of_another_resolution_is_refused_with_the_export_to_make(tmp_pat
 @pytest.mark.skipif(importlib.util.find_spec('tensorrt') is not None,
                     reason='tests the message shown where TensorRT is not installed')
 def test_tensorrt_says_what_it_needs(tmp_path):
-    with pytest.raises(ValueError, match="backend 'tensorrt' needs engine_path"):
+    with pytest.raises(ValueError, match='backend tensorrt needs engine_path'):
         detector(backend='tensorrt', allow_random_weights=True)
     path = export_tiny(tmp_path)
     engine = path.with_suffix('.engine')
     engine.write_bytes(b'engine')
-    settings = dict(backend='tensorrt', engine_path=str(engine), img_size=48,
-                    resize_mode='center_crop', allow_random_weights=True)
-    with pytest.raises(ValueError, match="runs on a CUDA device, not cpu"):
+    settings = {'backend': 'tensorrt', 'engine_path': str(engine), 'img_size': 48,
+                'resize_mode': 'center_crop', 'allow_random_weights': True}
+    with pytest.raises(ValueError, match='runs on a CUDA device, not cpu'):
         detector(**settings)
     if torch.cuda.is_available():
         with pytest.raises(ImportError, match="needs NVIDIA's tensorrt Python package"):
@@ -148,12 +147,13 @@ def run_clip(onnx):
 
 
 def test_the_cache_exports_on_the_first_clip_and_a_second_start_reuses_it(tmp_path, caplog):
-    settings = dict(backend='onnxruntime', cache_dir=str(tmp_path), allow_random_weights=True)
+    settings = {'backend': 'onnxruntime', 'cache_dir': str(tmp_path),
+                'allow_random_weights': True}
     with caplog.at_level(logging.INFO, logger='vjepa_nodes'):
         first = detector(**settings)
         assert not any(tmp_path.iterdir())  # nothing exported before the first clip
         assert run_clip(first) is not None
-    exported = [path for path in tmp_path.glob('*/encoder.onnx')]
+    exported = list(tmp_path.glob('*/encoder.onnx'))
     assert [path.parent.name[:18] for path in exported] == ['tiny_4x48x80_fp32_']  # one file
     assert 'exported tiny_4x48x80_fp32_' in first.backend.description
     assert 'matches PyTorch to' in caplog.text

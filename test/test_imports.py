@@ -150,7 +150,8 @@ def test_light_modules_and_the_package_import_neither_torch_nor_timm():
     light = ('vjepa_nodes', 'vjepa_nodes.synthetic', 'vjepa_nodes.camera_sources',
              'vjepa_nodes.avoidance', 'vjepa_nodes.estop', 'vjepa_nodes.freshness',
              'vjepa_nodes.perception.config', 'vjepa_nodes.encoder.config',
-             'vjepa_nodes.ros.node_settings', 'vjepa_nodes.ros.processes')
+             'vjepa_nodes.encoder.export_spec', 'vjepa_nodes.ros.node_settings',
+             'vjepa_nodes.ros.processes')
     assert _heavy_modules_after('\n'.join(f'import {name}' for name in light)) == []
     # The convenient top-level API still works: the detector brings torch when it is used.
     assert 'torch' in _heavy_modules_after(

@@ -17,16 +17,15 @@
 import dataclasses
 import json
 
+from checkpoint_files import perturb_vectors, relative_error
 from hypothesis import given, strategies as st
 import pytest
 import torch
-
-from checkpoint_files import perturb_vectors, relative_error
+from vjepa_nodes.encoder import onnx_export
 from vjepa_nodes.encoder.build import build_encoder
 from vjepa_nodes.encoder.config import ENCODER_CONFIGS
 from vjepa_nodes.encoder.export_spec import (
     ExportFileError, ExportSpec, read_sidecar, sidecar_path, spec_mismatches)
-from vjepa_nodes.encoder import onnx_export
 from vjepa_nodes.encoder.onnx_export import (
     check_parity, export_onnx, export_spec, trtexec_command, weights_digest)
 from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
@@ -142,7 +141,8 @@ def test_a_corrupt_onnx_file_is_refused_with_its_name(tmp_path):
 
 SPECS = st.builds(ExportSpec, model_size=st.sampled_from(sorted(ENCODER_CONFIGS)),
                   frames=st.sampled_from([2, 8, 16]), height=st.sampled_from([32, 224, 256]),
-                  width=st.sampled_from([32, 256, 288]), precision=st.sampled_from(['fp32', 'fp16']),
+                  width=st.sampled_from([32, 256, 288]),
+                  precision=st.sampled_from(['fp32', 'fp16']),
                   batch=st.integers(1, 4), dynamic_batch=st.booleans(),
                   weights_digest=st.sampled_from(['a' * 64, 'b' * 64]))
 

@@ -156,5 +156,6 @@ def trtexec_command(path: str | Path, spec: ExportSpec) -> str:
     """Return the trtexec command that builds a fixed-shape fp16 TensorRT engine on a Jetson."""
     path = Path(path)
     shape = 'x'.join(str(side) for side in spec.clip_shape)
-    return (f'/usr/src/tensorrt/bin/trtexec --onnx={path} --saveEngine={path.with_suffix(".engine")} '
-            f'--fp16 --shapes={INPUT_NAME}:{shape}')
+    engine = path.with_suffix('.engine')
+    return (f'/usr/src/tensorrt/bin/trtexec --onnx={path} --saveEngine={engine} --fp16 '
+            f'--shapes={INPUT_NAME}:{shape}')

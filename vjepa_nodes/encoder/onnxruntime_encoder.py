@@ -37,7 +37,7 @@ def import_onnxruntime():
     except ImportError:
         raise ImportError(
             "backend 'onnxruntime' needs onnxruntime: pip install 'vjepa_nodes[onnx]' (or "
-            'onnxruntime-gpu; on a Jetson, NVIDIA\'s build: see docs/DEPLOY_JETSON.md)') from None
+            "onnxruntime-gpu; on a Jetson, NVIDIA's build: see docs/DEPLOY_JETSON.md)") from None
     return onnxruntime
 
 

@@ -63,7 +63,7 @@ def backend_dtype(config: DetectorConfig, dtype: torch.dtype) -> torch.dtype:
         return dtype
     if config.precision == 'auto':
         return torch.float16
-    raise ValueError(f"backend {config.backend!r} runs fp32 or fp16 files; precision bf16 is "
+    raise ValueError(f'backend {config.backend!r} runs fp32 or fp16 files; precision bf16 is '
                      'for the torch backend')
 
 
@@ -77,7 +77,7 @@ def build_backend(config: DetectorConfig, device: torch.device, dtype: torch.dty
         return CachedOnnxBackend(config, dtype)
     if config.backend == 'tensorrt':
         if not config.engine_path:
-            raise ValueError("backend 'tensorrt' needs engine_path: an engine built with the "
+            raise ValueError('backend tensorrt needs engine_path: an engine built with the '
                              'trtexec command vjepa-export prints (docs/DEPLOY_JETSON.md)')
         return FileBackend(config, device, dtype)
     raise ValueError(f'unknown backend {config.backend!r}')
@@ -111,7 +111,7 @@ class TorchBackend:
 
 def _spec_for(config: DetectorConfig, dtype: torch.dtype, shape: tuple[int, ...] | None,
               digest: str = '') -> ExportSpec:
-    """The export the detector needs; without a clip shape, the resolution is a placeholder."""
+    """Return the export the detector needs; without a clip shape, the resolution is img_size."""
     height, width = shape[3:] if shape else (config.img_size, config.img_size)
     return ExportSpec(model_size=config.model_size, frames=config.num_frames, height=height,
                       width=width, precision=precision_name(dtype), weights_digest=digest)

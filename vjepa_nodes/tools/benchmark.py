@@ -17,9 +17,10 @@ vjepa-benchmark: time V-JEPA 2 clip encoding and the detector around it; print a
 
 Every combination of model size x frame count x resolution x device x precision x batch size x
 fast path is timed on the same random clip; `--backends torch,onnxruntime` adds the encoder
-exported to ONNX for each case, timed in turns with the PyTorch paths (same load on both). Each row also gives the relative error against plain
-fp32 on the same device (same weights, same clip) and the speed-up over the plain fp32 CPU row of
-the same shape when the CPU was measured too. `--compare` adds Hugging Face transformers (eager and
+exported to ONNX for each case, timed in turns with the PyTorch paths (same load on both). Each
+row also gives the relative error against plain fp32 on the same device (same weights, same
+clip) and the speed-up over the plain fp32 CPU row of the same shape when the CPU was measured
+too. `--compare` adds Hugging Face transformers (eager and
 compiled) and, with `--official-repo`, the official code. `--pipeline` times the detector on camera
 frames, `--end-to-end` the running ROS 2 node (see latency_benchmark).
 """

@@ -17,9 +17,9 @@ The encoder cases of vjepa-benchmark: one Row per timed case, and the table of t
 Every combination of model size x frame count x resolution x device x precision x batch size x
 fast path is timed on the same random clip; `--backends onnxruntime` adds the encoder exported
 for each case, timed in turns with the PyTorch paths, and `--compare` the reference
-implementations (reference_models). Each row gives the relative error against plain fp32 on the same device (same
-weights, same clip) and the speed-up over the plain fp32 CPU row of the same shape when the CPU was
-measured too.
+implementations (reference_models). Each row gives the relative error against plain fp32 on the
+same device (same weights, same clip) and the speed-up over the plain fp32 CPU row of the same
+shape when the CPU was measured too.
 """
 
 import argparse

@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         choices=CHECKPOINT_KEYS)
     parser.add_argument('--frames', type=int, default=16)
     parser.add_argument('--resolution', type=resolution, default=(256, 256), metavar='HxW',
-                        help="model input in pixels, e.g. 224x288 (what the detector feeds: "
+                        help='model input in pixels, e.g. 224x288 (what the detector feeds: '
                         'see docs/DEPLOY_JETSON.md); one number means square')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--dynamic-batch', action='store_true',

@@ -49,7 +49,7 @@ def time_call(call: Callable[[], Result], device: torch.device | None) -> tuple[
 
 def time_calls(call: Callable[[], object], device: torch.device, iterations: int,
                max_seconds: float) -> tuple[float, list[float], list[str]]:
-    """Return (first call s, timed call s, CPU-fallback warnings) of one call: see time_together."""
+    """Return (first call s, timed call s, CPU-fallback warnings) of `call`: see time_together."""
     return time_together([call], device, iterations, max_seconds)[0]
 
 
