@@ -17,13 +17,16 @@
 import importlib.util
 import json
 import logging
+import os
 
 from checkpoint_files import official_checkpoint, perturb_vectors
 import pytest
 import torch
 from vjepa_nodes.encoder.build import build_encoder
-from vjepa_nodes.encoder.export_spec import ExportFileError, sidecar_path
+from vjepa_nodes.encoder.export_spec import (
+    ExportFileError, PARITY_TOLERANCE, sidecar_path, write_sidecar)
 from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
+from vjepa_nodes.encoder.tensorrt_encoder import import_tensorrt
 from vjepa_nodes.perception.backends import backend_dtype, default_cache_dir
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
@@ -36,7 +39,9 @@ CLIP = (4, 48, 48)  # frames, height, width: center_crop at img_size 48, the tes
 def export_tiny(tmp_path, name='tiny', precision='fp32', encoder=None, clip=CLIP, **kwargs):
     encoder = encoder or build_encoder('tiny', allow_random_weights=True)
     spec = export_spec(encoder, 'tiny', *clip, precision, **kwargs)
-    return export_onnx(encoder, spec, tmp_path / f'{name}.onnx')
+    path = export_onnx(encoder, spec, tmp_path / f'{name}.onnx')
+    write_sidecar(path, spec)
+    return path
 
 
 def detector(**settings):
@@ -139,10 +144,10 @@ def test_exported_files_run_fp32_or_fp16_and_auto_never_picks_bf16():
         backend_dtype(DetectorConfig(backend='tensorrt', precision='bf16'), torch.bfloat16)
 
 
-def run_clip(onnx):
+def run_clip(onnx, start=0.0):
     for index in range(4):
         onnx.add_frame(torch.randint(0, 255, (240, 320, 3), dtype=torch.uint8).numpy(),
-                       index / 10)
+                       start + index / 10)
     return onnx.detect()
 
 
@@ -181,3 +186,51 @@ def test_the_cache_never_runs_random_weights_unasked_and_defaults_to_the_user_ca
     monkeypatch.delenv('XDG_CACHE_HOME')
     monkeypatch.setenv('HOME', str(tmp_path))
     assert default_cache_dir() == tmp_path / '.cache' / 'vjepa_nodes' / 'onnx'
+
+
+def test_a_failed_export_is_remembered_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setitem(PARITY_TOLERANCE, 'fp32', 0.0)  # no export can pass
+    onnx = detector(backend='onnxruntime', cache_dir=str(tmp_path), allow_random_weights=True)
+    with pytest.raises(ExportFileError, match='differs from PyTorch by .* not used'):
+        run_clip(onnx)
+    with pytest.raises(ExportFileError, match='on an earlier clip of this shape; configure'):
+        run_clip(onnx, start=0.5)  # at once: not another export
+    assert list(tmp_path.iterdir()) == []  # no staging folder, no cache entry
+
+
+@pytest.mark.parametrize('sidecar', ['[1]', '{"model_size": "tiny", "frames": "4"}', ''])
+def test_a_cache_entry_with_a_bad_sidecar_is_exported_again(tmp_path, caplog, sidecar):
+    settings = {'backend': 'onnxruntime', 'cache_dir': str(tmp_path),
+                'allow_random_weights': True}
+    run_clip(detector(**settings))
+    (entry,) = tmp_path.glob('*/encoder.json')
+    entry.write_text(sidecar)
+    with caplog.at_level(logging.WARNING, logger='vjepa_nodes'):
+        assert run_clip(detector(**settings)) is not None
+    assert 'exporting again: the cached encoder is unusable' in caplog.text
+    assert json.loads(entry.read_text())['frames'] == 4
+
+
+def test_stale_half_written_exports_are_removed(tmp_path):
+    stale, fresh = tmp_path / '.export-stale', tmp_path / '.export-busy'
+    for folder in (stale, fresh):
+        folder.mkdir()
+    os.utime(stale, (0, 0))
+    detector(backend='onnxruntime', cache_dir=str(tmp_path), allow_random_weights=True)
+    assert not stale.exists() and fresh.exists()  # another process may be writing that one
+
+
+def test_a_sidecar_of_another_file_is_caught_by_the_file_itself(tmp_path):
+    path = export_tiny(tmp_path)
+    other = export_tiny(tmp_path, name='other', clip=(2, 48, 48))
+    sidecar_path(path).write_text(sidecar_path(other).read_text())  # says 2 frames
+    with pytest.raises(ExportFileError, match='do not belong together'):
+        detector(backend='onnxruntime', engine_path=str(path), num_frames=2, img_size=48,
+                 resize_mode='center_crop', allow_random_weights=True)
+
+
+@pytest.mark.skipif(importlib.util.find_spec('tensorrt') is not None,
+                    reason='tests the message shown where TensorRT is not installed')
+def test_without_tensorrt_the_error_says_what_to_install():
+    with pytest.raises(ImportError, match="needs NVIDIA's tensorrt Python package: on a Jetson"):
+        import_tensorrt()

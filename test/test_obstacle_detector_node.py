@@ -180,9 +180,16 @@ def test_the_onnxruntime_backend_serves_the_same_topics(ros, tmp_path):
         for array in rig.out['/diagnostics'] for kv in array.status[0].values), timeout=3.0)
 
 
-@pytest.mark.parametrize('damage', ['other_frames', 'missing', 'corrupt'])
-def test_a_refused_engine_file_leaves_the_node_unconfigured(ros, tmp_path, damage):
+@pytest.mark.parametrize(('damage', 'reason'), [
+    ('other_frames', 'frames is 8 in the file but the detector needs 4'),
+    ('missing', 'engine_path .*tiny.onnx does not exist'),
+    ('corrupt', 'onnxruntime cannot load .*tiny.onnx'),
+])
+def test_a_refused_engine_file_leaves_the_node_unconfigured(ros, tmp_path, damage, reason):
+    import re
+    from rcl_interfaces.msg import Log
     from rclpy.lifecycle import TransitionCallbackReturn as Result
+    from rclpy.qos import DurabilityPolicy, QoSProfile
     from vjepa_nodes.tools import export
     path = tmp_path / 'tiny.onnx'
     frames = '8' if damage == 'other_frames' else '4'
@@ -193,8 +200,13 @@ def test_a_refused_engine_file_leaves_the_node_unconfigured(ros, tmp_path, damag
     elif damage == 'corrupt':
         path.write_bytes(b'\0' * 64)
     rig = Rig(ros, backend='onnxruntime', engine_path=str(path))
+    logged = []  # /rosout keeps recent lines for subscribers that join late
+    rig.peer.create_subscription(Log, '/rosout', logged.append, QoSProfile(
+        depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     assert rig.node.trigger_configure() == Result.FAILURE
     assert rig.node._detector is None and not rig.node._outputs  # nothing published
+    assert wait_for(lambda: any(re.search(f'cannot configure: .*{reason}', line.msg)
+                                for line in logged))
     rig.send(4)
     assert rig.camera.get_subscription_count() == 0
 

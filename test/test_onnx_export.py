@@ -25,7 +25,8 @@ from vjepa_nodes.encoder import onnx_export
 from vjepa_nodes.encoder.build import build_encoder
 from vjepa_nodes.encoder.config import ENCODER_CONFIGS
 from vjepa_nodes.encoder.export_spec import (
-    ExportFileError, ExportSpec, read_sidecar, sidecar_path, spec_mismatches)
+    ExportFileError, ExportSpec, PARITY_TOLERANCE, read_sidecar, sidecar_path, spec_mismatches,
+    write_sidecar)
 from vjepa_nodes.encoder.onnx_export import (
     check_parity, export_onnx, export_spec, trtexec_command, weights_digest)
 from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
@@ -41,6 +42,7 @@ FP16_PARITY = 3e-3
 def exported(tmp_path, encoder, model_size, frames, height, width, precision, **kwargs):
     spec = export_spec(encoder, model_size, frames, height, width, precision, **kwargs)
     path = export_onnx(encoder, spec, tmp_path / f'{model_size}_{precision}.onnx')
+    write_sidecar(path, spec)
     return path, spec
 
 
@@ -188,6 +190,10 @@ def test_export_cli_writes_a_checked_file_and_prints_the_engine_command(tmp_path
     (['--allow-random-weights', '--output', 'x.onnx', '--precision', 'bf16'], 'invalid choice'),
     (['--allow-random-weights', '--output', 'x.onnx', '--resolution', '0x4'], 'resolution'),
     (['--allow-random-weights', '--output', 'x.onnx', '--batch', '0'], 'at least 1'),
+    (['--allow-random-weights', '--output', 'x.onnx', '--frames', '3'],
+     '3 frames is not a positive multiple of 2'),
+    (['--allow-random-weights', '--output', 'x.onnx', '--resolution', '250'],
+     '250x250 pixels is not a multiple of 16'),
 ])
 def test_export_cli_refuses_bad_arguments_before_any_work(arguments, message, capsys):
     with pytest.raises(SystemExit) as stopped:
@@ -195,11 +201,19 @@ def test_export_cli_refuses_bad_arguments_before_any_work(arguments, message, ca
     assert stopped.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_export_cli_reports_a_bad_clip_shape_and_a_missing_checkpoint(tmp_path, capsys):
+def test_a_file_that_fails_the_check_gets_no_sidecar(tmp_path, monkeypatch, capsys):
+    output = tmp_path / 'tiny.onnx'
+    arguments = ['--model-size', 'tiny', '--allow-random-weights', '--frames', '2',
+                 '--resolution', '32', '--output', str(output)]
+    assert export.main(arguments) == 0 and sidecar_path(output).is_file()
+    monkeypatch.setitem(PARITY_TOLERANCE, 'fp32', 0.0)  # no export can pass
+    assert export.main(arguments) == 1  # over the old, checked file
+    assert 'no sidecar is written' in capsys.readouterr().err
+    assert output.is_file() and not sidecar_path(output).exists()
+
+
+def test_export_cli_reports_a_missing_checkpoint(tmp_path, capsys):
     output = tmp_path / 'x.onnx'
-    assert export.main(['--model-size', 'tiny', '--allow-random-weights', '--frames', '3',
-                        '--output', str(output)]) == 2
-    assert '3 frames is not a positive multiple of 2' in capsys.readouterr().err
     assert export.main(['--model-size', 'tiny', '--checkpoint', str(tmp_path / 'none.pt'),
                         '--output', str(output)]) == 2
     assert 'none.pt' in capsys.readouterr().err and not output.exists()

@@ -68,8 +68,8 @@ def test_install_layout_is_what_ros2_run_and_launch_look_for(workspace):
     assert {p.name for p in (prefix / 'share/vjepa_nodes/config').glob('*.yaml')} == {
         'obstacle_detection.yaml', 'mac_dev.yaml', 'jetson.yaml'}
     assert not (prefix / 'share/vjepa_nodes/launch/__pycache__').exists()
-    for executable in ('encoder_demo', 'vjepa-benchmark', 'camera_node', 'collision_avoidance',
-                       'obstacle_detector', 'demo'):
+    for executable in ('encoder_demo', 'vjepa-benchmark', 'vjepa-export', 'vjepa-soak',
+                       'camera_node', 'collision_avoidance', 'obstacle_detector', 'demo'):
         assert os.access(prefix / 'lib/vjepa_nodes' / executable, os.X_OK), executable
     code = ('from ament_index_python import packages\n'
             "print(packages.get_package_prefix('vjepa_nodes'))\n"
@@ -89,6 +89,11 @@ def test_installed_executable_runs_from_the_install_space(workspace):
                 '--height', '32', '--width', '32', '--iterations', '1'],
                cwd=workspace, env=env)
     assert 'output     (1, 4, 160) (B, N, D)' in out
+    # `ros2 run vjepa_nodes vjepa-export` runs this file.
+    out = _run([workspace / 'install/vjepa_nodes/lib/vjepa_nodes/vjepa-export', '--model-size',
+                'tiny', '--allow-random-weights', '--frames', '2', '--resolution', '32',
+                '--output', workspace / 'tiny.onnx'], cwd=workspace, env=env)
+    assert 'relative error against PyTorch fp32' in out and (workspace / 'tiny.json').is_file()
 
 
 @pytest.mark.ros

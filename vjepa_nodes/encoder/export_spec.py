@@ -28,6 +28,7 @@ from pathlib import Path
 
 EXPORT_PRECISIONS = ('fp32', 'fp16')
 INPUT_NAME, OUTPUT_NAME = 'clip', 'tokens'
+DEFAULT_OPSET = 18  # torch.onnx's dynamo exporter targets it; TensorRT 8.6 and 10 read it
 # Export parity (relative error against PyTorch fp32 on the same clip) that vjepa-export accepts.
 PARITY_TOLERANCE = {'fp32': 1e-4, 'fp16': 1e-2}
 
@@ -50,10 +51,15 @@ class ExportSpec:
     weights_source: str = ''
     weights_digest: str = ''  # sha256 of the fp32 weights (onnx_export.weights_digest)
     random_weights: bool = False
-    opset: int = 18
+    opset: int = DEFAULT_OPSET
     package_version: str = ''
 
     def __post_init__(self) -> None:
+        for spec_field in fields(self):  # a sidecar is a file: check what it gives
+            value = getattr(self, spec_field.name)
+            if type(value) is not spec_field.type:
+                raise ValueError(f'{spec_field.name} must be {spec_field.type.__name__}, got '
+                                 f'{value!r}')
         if self.precision not in EXPORT_PRECISIONS:
             raise ValueError(f'export precision must be one of {", ".join(EXPORT_PRECISIONS)}, '
                              f'got {self.precision!r}')
@@ -64,6 +70,14 @@ class ExportSpec:
 
     def accepts_batch(self, batch: int) -> bool:
         return self.dynamic_batch or batch == self.batch
+
+    def clip_problem(self, shape: tuple[int, ...]) -> str:
+        """Say why a clip of `shape` does not fit this export ('' if it does)."""
+        if tuple(shape[1:]) == self.clip_shape[1:] and self.accepts_batch(shape[0]):
+            return ''
+        batch = ' (any batch)' if self.dynamic_batch else ''
+        return (f'exported for clips of shape {self.clip_shape}{batch}, got {tuple(shape)}: '
+                f'export again with --frames {shape[2]} --resolution {shape[3]}x{shape[4]}')
 
     def cache_key(self) -> str:
         """Name of this spec in the export cache: readable, and unique per field values."""
@@ -101,9 +115,11 @@ def read_sidecar(path: str | Path) -> ExportSpec:
             f'writes beside it (export again, or keep the .json next to {Path(path).name})')
     try:
         data = json.loads(sidecar.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f'expected a JSON object, got {type(data).__name__}')
         known = {spec_field.name for spec_field in fields(ExportSpec)}
         return ExportSpec(**{key: value for key, value in data.items() if key in known})
-    except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+    except (ValueError, TypeError, OSError) as error:  # JSONDecodeError is a ValueError
         raise ExportFileError(f'{sidecar} is not a vjepa-export sidecar: {error}') from None
 
 
@@ -117,8 +133,9 @@ def spec_mismatches(found: ExportSpec, expected: ExportSpec, *, check_resolution
         pairs.append(('resolution', f'{found.height}x{found.width}',
                       f'{expected.height}x{expected.width}'))
     if check_digest:
-        pairs.append(('weights digest', found.weights_digest[:16], expected.weights_digest[:16]))
-    problems = [f'{name} is {have} in the file but the detector needs {want}'
+        pairs.append(('weights digest', found.weights_digest, expected.weights_digest))
+    # Digests are shown shortened: 16 hex digits tell weights apart for a reader.
+    problems = [f'{name} is {str(have)[:16]} in the file but the detector needs {str(want)[:16]}'
                 for name, have, want in pairs if have != want]
     if not found.accepts_batch(expected.batch):
         problems.append(f'the file takes batches of {found.batch}, the detector sends '

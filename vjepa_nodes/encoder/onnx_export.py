@@ -35,8 +35,9 @@ import torch
 from torch import nn
 
 from vjepa_nodes.device import PRECISIONS
+from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.export_spec import (
-    ExportSpec, INPUT_NAME, OUTPUT_NAME, package_version, write_sidecar)
+    DEFAULT_OPSET, ExportSpec, INPUT_NAME, OUTPUT_NAME, package_version, sidecar_path)
 from vjepa_nodes.encoder.vit import clip_token_grid, VJepa2Encoder
 
 # Weights beyond this go to a `.onnx.data` file beside the graph: protobuf caps a file at
@@ -60,15 +61,16 @@ def weights_digest(encoder: VJepa2Encoder) -> str:
 
 def export_spec(encoder: VJepa2Encoder, model_size: str, frames: int, height: int, width: int,
                 precision: str, *, batch: int = 1, dynamic_batch: bool = False,
-                opset: int = 18) -> ExportSpec:
-    """Return the spec of exporting `encoder` (its weights digest included) for one clip shape."""
+                opset: int = DEFAULT_OPSET) -> ExportSpec:
+    """Return the spec of exporting `encoder` for one clip shape, with its weights' digest."""
     clip_token_grid(encoder.config, (batch, 3, frames, height, width))  # refuse a bad shape now
-    source = encoder.weights_source
+    source = str(encoder.weights_source)
     return ExportSpec(
         model_size=model_size, frames=frames, height=height, width=width, precision=precision,
-        batch=batch, dynamic_batch=dynamic_batch, weights_source=str(source),
-        weights_digest=weights_digest(encoder), random_weights=source.startswith('RANDOM'),
-        opset=opset, package_version=package_version())
+        batch=batch, dynamic_batch=dynamic_batch, weights_source=source,
+        weights_digest=weights_digest(encoder),
+        random_weights=source == RANDOM_WEIGHTS_SOURCE, opset=opset,
+        package_version=package_version())
 
 
 class ExportGraph(nn.Module):
@@ -108,12 +110,15 @@ def timed_step(label: str, report: Report) -> Iterator[None]:
 def export_onnx(encoder: VJepa2Encoder, spec: ExportSpec, path: str | Path,
                 report: Report = _logger.info) -> Path:
     """
-    Write `encoder` as ONNX for `spec` to `path` (its sidecar beside it); return the path.
+    Write `encoder` as ONNX for `spec` to `path`; return the path.
 
-    `encoder` is in fp32 and stays unchanged; an fp16 export converts a copy.
+    `encoder` is in fp32 and stays unchanged; an fp16 export converts a copy. The sidecar is
+    left to the caller, to write once the file passed check_parity: an old sidecar at `path`
+    is removed first, so no backend loads a file that was not checked.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    sidecar_path(path).unlink(missing_ok=True)
     model = copy.deepcopy(encoder) if spec.precision != 'fp32' else encoder
     model = model.to(PRECISIONS[spec.precision])
     grid = clip_token_grid(encoder.config, spec.clip_shape)
@@ -130,7 +135,6 @@ def export_onnx(encoder: VJepa2Encoder, spec: ExportSpec, path: str | Path,
             input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=spec.opset,
             dynamic_shapes=dynamic, external_data=weight_bytes > EXTERNAL_DATA_BYTES,
             verbose=False)
-    write_sidecar(path, spec)
     return path
 
 

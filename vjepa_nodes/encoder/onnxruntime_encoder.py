@@ -16,6 +16,8 @@
 
 import logging
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,14 +25,16 @@ import torch
 from vjepa_nodes.device import PRECISIONS
 from vjepa_nodes.encoder.export_spec import ExportFileError, ExportSpec, INPUT_NAME
 
+if TYPE_CHECKING:
+    import onnxruntime
+
 # Tried in this order, as the installed onnxruntime build offers them.
 PROVIDER_ORDER = ('TensorrtExecutionProvider', 'CUDAExecutionProvider',
                   'CoreMLExecutionProvider', 'CPUExecutionProvider')
-
 _logger = logging.getLogger('vjepa_nodes')
 
 
-def import_onnxruntime():
+def import_onnxruntime() -> ModuleType:
     """Return the onnxruntime module, or raise ImportError saying what to install."""
     try:
         import onnxruntime
@@ -47,7 +51,7 @@ def available_providers() -> list[str]:
     return [name for name in PROVIDER_ORDER if name in offered]
 
 
-def session_options():
+def session_options() -> 'onnxruntime.SessionOptions':
     """
     Session settings for this model, measured on the 2-core dev CPU (docs/PERFORMANCE.md).
 
@@ -81,21 +85,27 @@ class OnnxRuntimeEncoder:
             self.session = onnxruntime.InferenceSession(
                 str(self.path), session_options(), providers=wanted)
         except Exception as error:  # noqa: B902 - onnxruntime raises its own untyped errors
-            raise ExportFileError(f'onnxruntime cannot load {self.path}: '
-                                  f'{str(error).splitlines()[0][:300]}') from None
+            reason = (str(error).splitlines() or [type(error).__name__])[0][:300]
+            raise ExportFileError(f'onnxruntime cannot load {self.path}: {reason}') from None
         self.provider = self.session.get_providers()[0]
         self.dtype = PRECISIONS[spec.precision]
+        graph_input = self.session.get_inputs()[0]
+        wanted_type = {'fp32': 'tensor(float)', 'fp16': 'tensor(float16)'}[spec.precision]
+        fixed = [side if isinstance(side, int) else None for side in graph_input.shape]
+        if (graph_input.name, graph_input.type) != (INPUT_NAME, wanted_type) or fixed[1:] != list(
+                spec.clip_shape[1:]):
+            raise ExportFileError(
+                f'{self.path} takes {graph_input.name!r} {graph_input.type} of shape '
+                f'{graph_input.shape}, but its sidecar says {INPUT_NAME!r} {spec.precision} '
+                f'{spec.clip_shape}: the file and its sidecar do not belong together')
         _logger.info(f'onnxruntime runs {self.path.name} on {self.provider} '
                      f'(offered: {", ".join(wanted)})')
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         """Encode a normalised clip in the file's precision; tokens come back on its device."""
-        shape = tuple(clip.shape)
-        if shape[1:] != self.spec.clip_shape[1:] or not self.spec.accepts_batch(shape[0]):
-            raise ValueError(
-                f'{self.path.name} was exported for clips of shape {self.spec.clip_shape}'
-                f'{" (any batch)" if self.spec.dynamic_batch else ""}, got {shape}: export '
-                f'again with --frames {shape[2]} --resolution {shape[3]}x{shape[4]}')
+        problem = self.spec.clip_problem(clip.shape)
+        if problem:
+            raise ValueError(f'{self.path.name} was {problem}')
         if clip.dtype != self.dtype:
             raise ValueError(f'{self.path.name} takes {self.spec.precision} clips, got '
                              f'{clip.dtype}')

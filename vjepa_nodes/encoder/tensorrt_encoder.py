@@ -21,6 +21,7 @@ NVIDIA GPU there): everything around it is tested, this class is kept small and 
 """
 
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
@@ -28,7 +29,7 @@ from vjepa_nodes.device import PRECISIONS
 from vjepa_nodes.encoder.export_spec import ExportFileError, ExportSpec, INPUT_NAME, OUTPUT_NAME
 
 
-def import_tensorrt():
+def import_tensorrt() -> ModuleType:
     """Return the tensorrt module, or raise ImportError saying what to install."""
     try:
         import tensorrt
@@ -52,10 +53,11 @@ class TensorRTEncoder:
         self.path, self.spec, self.device = Path(path), spec, device
         if not self.path.is_file():
             raise ExportFileError(f'TensorRT engine {self.path} does not exist')
-        self._logger = tensorrt.Logger(tensorrt.Logger.WARNING)  # the engine refers to it
+        # Kept for the engine's lifetime: the engine refers to both.
+        self._logger = tensorrt.Logger(tensorrt.Logger.WARNING)
+        self._runtime = tensorrt.Runtime(self._logger)
         with torch.cuda.device(device):
-            engine = tensorrt.Runtime(self._logger).deserialize_cuda_engine(
-                self.path.read_bytes())
+            engine = self._runtime.deserialize_cuda_engine(self.path.read_bytes())
             if engine is None:
                 raise ExportFileError(
                     f'{self.path} is not a TensorRT engine this TensorRT '
@@ -67,15 +69,24 @@ class TensorRTEncoder:
             raise ExportFileError(f'{self.path} has tensors {sorted(names)}, expected '
                                   f'{INPUT_NAME!r} and {OUTPUT_NAME!r}: not a vjepa-export model')
         self.dtype = PRECISIONS[spec.precision]
-        self.output_dtype = torch.from_numpy(
-            tensorrt.nptype(engine.get_tensor_dtype(OUTPUT_NAME))(0).reshape(1)).dtype
+        input_dtype, self.output_dtype = (
+            torch.from_numpy(tensorrt.nptype(engine.get_tensor_dtype(name))(0).reshape(1)).dtype
+            for name in (INPUT_NAME, OUTPUT_NAME))
+        # -1 marks a dynamic side (a --dynamic-batch export).
+        engine_shape = tuple(engine.get_tensor_shape(INPUT_NAME))
+        if input_dtype != self.dtype or any(side not in (-1, wanted) for side, wanted in zip(
+                engine_shape, spec.clip_shape)) or len(engine_shape) != len(spec.clip_shape):
+            raise ExportFileError(
+                f'{self.path} takes {input_dtype} clips of shape {engine_shape}, but its sidecar '
+                f'says {spec.precision} {spec.clip_shape}: the engine and the sidecar do not '
+                'belong together')
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         """Encode a clip of the engine's shape; returns tokens on the engine's GPU."""
+        problem = self.spec.clip_problem(clip.shape)
+        if problem:
+            raise ValueError(f'{self.path.name} was {problem}')
         shape = tuple(clip.shape)
-        if shape[1:] != self.spec.clip_shape[1:] or not self.spec.accepts_batch(shape[0]):
-            raise ValueError(f'{self.path.name} was built for clips of shape '
-                             f'{self.spec.clip_shape}, got {shape}')
         clip = clip.to(self.device, self.dtype).contiguous()
         with torch.cuda.device(self.device):
             if not self.context.set_input_shape(INPUT_NAME, shape):

@@ -25,12 +25,15 @@ A given file is refused, before anything runs, when its sidecar does not match t
 settings. Everything after the encoder (scoring, regions, heat map) is the same for all three.
 """
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
 import shutil
 import tempfile
 import threading
+import time
+from typing import Protocol
 
 import torch
 
@@ -49,6 +52,8 @@ from vjepa_nodes.perception.config import DetectorConfig
 
 _logger = logging.getLogger('vjepa_nodes')
 ONNX_FILE = 'encoder.onnx'
+STAGING_PREFIX = '.export-'
+STALE_STAGING_SECONDS = 3600.0  # far longer than any export takes
 
 
 def default_cache_dir() -> Path:
@@ -67,9 +72,26 @@ def backend_dtype(config: DetectorConfig, dtype: torch.dtype) -> torch.dtype:
                      'for the torch backend')
 
 
-def build_backend(config: DetectorConfig, device: torch.device, dtype: torch.dtype):
+class EncoderBackend(Protocol):
+    """What the detector needs from a backend."""
+
+    name: str  # a BACKENDS entry
+    description: str  # for logs and /diagnostics: provider, file, fast path
+    encoder_config: EncoderConfig
+    weights_source: str
+    random_weights: bool
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        """Encode a normalised clip (B, 3, T, H, W) in the detector's dtype into tokens."""
+
+
+def build_backend(config: DetectorConfig, device: torch.device,
+                  dtype: torch.dtype) -> EncoderBackend:
     """Return the backend `config.backend` names, loaded and checked, for `device` and `dtype`."""
     if config.backend == 'torch':
+        if config.engine_path:
+            _logger.warning(f'engine_path {config.engine_path} is not used: backend is torch '
+                            '(set backend to onnxruntime or tensorrt to run it)')
         return TorchBackend(config, device, dtype)
     if config.backend == 'onnxruntime':
         if config.engine_path:
@@ -109,12 +131,11 @@ class TorchBackend:
         return self.runner(clip)
 
 
-def _spec_for(config: DetectorConfig, dtype: torch.dtype, shape: tuple[int, ...] | None,
-              digest: str = '') -> ExportSpec:
-    """Return the export the detector needs; without a clip shape, the resolution is img_size."""
-    height, width = shape[3:] if shape else (config.img_size, config.img_size)
-    return ExportSpec(model_size=config.model_size, frames=config.num_frames, height=height,
-                      width=width, precision=precision_name(dtype), weights_digest=digest)
+def _needed_spec(config: DetectorConfig, dtype: torch.dtype, digest: str) -> ExportSpec:
+    """Return the export the detector needs (the resolution: center_crop's img_size square)."""
+    return ExportSpec(model_size=config.model_size, frames=config.num_frames,
+                      height=config.img_size, width=config.img_size,
+                      precision=precision_name(dtype), weights_digest=digest)
 
 
 class FileBackend:
@@ -130,7 +151,7 @@ class FileBackend:
         if config.checkpoint:  # the file must hold these weights
             digest = weights_digest(_build_torch_encoder(config))
         # The clip's resolution follows the camera (resize_mode full): checked on each clip.
-        problems = spec_mismatches(spec, _spec_for(config, dtype, None, digest),
+        problems = spec_mismatches(spec, _needed_spec(config, dtype, digest),
                                    check_resolution=config.resize_mode == 'center_crop',
                                    check_digest=bool(digest))
         if spec.random_weights and not config.allow_random_weights:
@@ -156,63 +177,88 @@ class CachedOnnxBackend:
     """
     ONNX Runtime on an encoder this backend exports itself, once per clip shape, into a cache.
 
-    The PyTorch encoder is kept only until the first file is ready; a later new clip shape (a
-    camera with another size) rebuilds it from the checkpoint.
+    The PyTorch encoder is kept only until the first file is ready; a later clip shape that is
+    not cached yet (a camera with another size) loads it again from the checkpoint. A shape
+    whose export failed is not tried again on every clip: it fails at once, with the reason.
     """
 
     name = 'onnxruntime'
 
     def __init__(self, config: DetectorConfig, dtype: torch.dtype) -> None:
         import_onnxruntime()  # say what to install before loading weights
-        self.config, self.dtype = config, dtype
+        self.config = config
         self.cache_dir = Path(config.cache_dir).expanduser() if config.cache_dir else (
             default_cache_dir())
         self._encoder: VJepa2Encoder | None = _build_torch_encoder(config)
-        self.digest = weights_digest(self._encoder)
+        # The clip's size follows the camera; each clip shape replaces height, width, batch.
+        self._spec = export_spec(self._encoder, config.model_size, config.num_frames,
+                                 config.img_size, config.img_size, precision_name(dtype))
         self.encoder_config = self._encoder.config
         self.weights_source = self._encoder.weights_source
-        self.random_weights = self.weights_source == RANDOM_WEIGHTS_SOURCE
+        self.random_weights = self._spec.random_weights
         self.description = f'onnxruntime (exports into {self.cache_dir} on the first clip)'
-        self._runs: dict[tuple[int, ...], object] = {}
+        self._runs: dict[tuple[int, ...], OnnxRuntimeEncoder] = {}
+        self._failures: dict[tuple[int, ...], str] = {}
         self._lock = threading.Lock()
+        _remove_stale_staging(self.cache_dir)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         shape = tuple(clip.shape)
         with self._lock:
+            if shape in self._failures:
+                raise ExportFileError(f'{self._failures[shape]} (on an earlier clip of this '
+                                      'shape; configure the detector again to retry)')
             if shape not in self._runs:
-                self._runs[shape] = self._load_or_export(shape)
+                try:
+                    self._runs[shape] = self._load_or_export(shape)
+                except Exception as error:  # noqa: B902 - remembered, then raised as it came
+                    self._failures[shape] = f'{type(error).__name__}: {error}'
+                    raise
                 self._encoder = None  # free the PyTorch copy of the weights
             run = self._runs[shape]
         return run(clip)
 
-    def _load_or_export(self, shape: tuple[int, ...]):
-        encoder = self._encoder or _build_torch_encoder(self.config)
-        spec = export_spec(encoder, self.config.model_size, *shape[2:],
-                           precision=precision_name(self.dtype), batch=shape[0])
-        if spec.weights_digest != self.digest:
-            raise ExportFileError('the checkpoint changed since the detector started: '
-                                  'configure the detector again')
-        path = self.cache_dir / spec.cache_key() / ONNX_FILE
-        if path.is_file():
+    def _load_or_export(self, shape: tuple[int, ...]) -> OnnxRuntimeEncoder:
+        spec = dataclasses.replace(self._spec, batch=shape[0], height=shape[3], width=shape[4])
+        target = self.cache_dir / spec.cache_key()
+        if (target / ONNX_FILE).is_file():
             try:
-                if not spec_mismatches(read_sidecar(path), spec):
-                    run = OnnxRuntimeEncoder(path, spec)
-                    _logger.info(f'onnxruntime: reusing the encoder exported to {path}')
-                    self.description = f'onnxruntime on {run.provider}, cached {path.parent.name}'
-                    return run
+                run = self._load(target, spec)
+                _logger.info(f'onnxruntime: reusing the encoder exported to {target}')
+                self.description = f'onnxruntime on {run.provider}, cached {target.name}'
+                return run
             except ExportFileError as error:
                 _logger.warning(f'exporting again: the cached encoder is unusable ({error})')
-        run = OnnxRuntimeEncoder(self._export(encoder, spec, path.parent), spec)
-        self.description = f'onnxruntime on {run.provider}, exported {path.parent.name}'
+        encoder = self._encoder or self._rebuild()
+        self._export(encoder, spec, target)
+        run = self._load(target, spec)
+        self.description = f'onnxruntime on {run.provider}, exported {target.name}'
         return run
 
-    def _export(self, encoder: VJepa2Encoder, spec: ExportSpec, target: Path) -> Path:
+    @staticmethod
+    def _load(target: Path, spec: ExportSpec) -> OnnxRuntimeEncoder:
+        problems = spec_mismatches(read_sidecar(target / ONNX_FILE), spec)
+        if problems:
+            raise ExportFileError(f'{target}: ' + '; '.join(problems))
+        return OnnxRuntimeEncoder(target / ONNX_FILE, spec)
+
+    def _rebuild(self) -> VJepa2Encoder:
+        encoder = _build_torch_encoder(self.config)
+        if weights_digest(encoder) != self._spec.weights_digest:
+            raise ExportFileError('the checkpoint changed since the detector was configured: '
+                                  'configure it again')
+        return encoder
+
+    def _export(self, encoder: VJepa2Encoder, spec: ExportSpec, target: Path) -> None:
         """Export into a fresh directory, check it, then move it into place in one rename."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix='.export-', dir=target.parent))
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target.parent))
         try:
             path = export_onnx(encoder, spec, staging / ONNX_FILE)
-            error = check_parity(encoder, OnnxRuntimeEncoder(path, spec).run_numpy, spec)
+            # On the CPU, as vjepa-export checks: a GPU provider's rounding is not the export's.
+            check = OnnxRuntimeEncoder(path, spec, providers=['CPUExecutionProvider'])
+            error = check_parity(encoder, check.run_numpy, spec)
+            del check
             if not error <= PARITY_TOLERANCE[spec.precision]:
                 raise ExportFileError(
                     f'the exported encoder differs from PyTorch by {error:.1e} (relative), more '
@@ -221,7 +267,17 @@ class CachedOnnxBackend:
             _logger.info(f'exported encoder matches PyTorch to {error:.1e} (relative)')
             write_sidecar(path, spec, parity_rel_error=error)
             shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
+            try:
+                staging.rename(target)
+            except OSError:  # another process put its export there first: _load checks it
+                _logger.info(f'another process exported {target.name} meanwhile; using it')
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return target / ONNX_FILE
+
+
+def _remove_stale_staging(cache_dir: Path) -> None:
+    """Remove exports left half-written by a process that died (a ViT-L one holds 1.2 GB)."""
+    deadline = time.time() - STALE_STAGING_SECONDS
+    for staging in cache_dir.glob(STAGING_PREFIX + '*'):
+        if staging.stat().st_mtime < deadline:
+            shutil.rmtree(staging, ignore_errors=True)

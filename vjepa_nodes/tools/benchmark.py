@@ -28,6 +28,8 @@ frames, `--end-to-end` the running ROS 2 node (see latency_benchmark).
 import argparse
 from dataclasses import asdict
 import datetime
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -93,7 +95,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--startup-timeout', type=float, default=600.0,
                         help='--end-to-end: seconds allowed for the first result')
     parser.add_argument('--json', default='vjepa_benchmark.json', help='where to write results')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    missing = [name for name in ('onnxruntime', 'onnxscript')
+               if 'onnxruntime' in args.backends and importlib.util.find_spec(name) is None]
+    if missing:
+        parser.error(f'--backends onnxruntime needs {" and ".join(missing)}: pip install '
+                     "'vjepa_nodes[onnx]'")
+    return args
 
 
 def machine_info() -> dict:
@@ -106,11 +114,11 @@ def machine_info() -> dict:
     if torch.cuda.is_available():
         info['gpu'] = torch.cuda.get_device_name(0)
         info['cuda'] = torch.version.cuda
-    try:
-        import transformers
-        info['transformers'] = transformers.__version__
-    except ImportError:
-        pass
+    for name in ('transformers', 'onnxruntime'):
+        try:
+            info[name] = importlib.import_module(name).__version__
+        except ImportError:
+            pass
     return info
 
 

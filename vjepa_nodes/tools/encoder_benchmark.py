@@ -42,7 +42,7 @@ from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
 from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
 from vjepa_nodes.tools import reference_models
 from vjepa_nodes.tools.tables import align
-from vjepa_nodes.tools.timing import synchronize, time_calls, time_together
+from vjepa_nodes.tools.timing import synchronize, time_call, time_calls, time_together
 
 PLAIN = 'none'
 BENCHMARK_BACKENDS = ('torch', 'onnxruntime')
@@ -193,20 +193,22 @@ def _onnxruntime_case(base: Row, master, clip):
         row.note = f'unavailable: exported files hold {" or ".join(EXPORT_PRECISIONS)}'
         return row, None, None
     directory = tempfile.TemporaryDirectory(prefix='vjepa-benchmark-')
-    state = {}
+    try:
+        spec = export_spec(master, base.model, *clip.shape[2:], base.precision,
+                           batch=base.batch)
+        export_seconds, run = time_call(lambda: OnnxRuntimeEncoder(export_onnx(
+            master, spec, Path(directory.name) / 'encoder.onnx', report=lambda text: None),
+            spec), None)
+    except (RuntimeError, ValueError, OSError) as error:
+        row.note = f'failed: {_first_line(error)}'
+        return row, None, None
+    row.fast_path = run.provider.removesuffix('ExecutionProvider')
+    row.setup_s = export_seconds  # the first call adds to it
+    typed, outputs = clip.to(run.dtype), []
 
-    def call():
-        if not state:  # the first call: export, load, run
-            spec = export_spec(master, base.model, *clip.shape[2:], base.precision,
-                               batch=base.batch)
-            path = export_onnx(master, spec, Path(directory.name) / 'encoder.onnx',
-                               report=lambda text: None)
-            state['run'] = OnnxRuntimeEncoder(path, spec)
-            row.fast_path = state['run'].provider.removesuffix('ExecutionProvider')
-            state['clip'] = clip.to(state['run'].dtype)
-        outputs[:] = [state['run'](state['clip'])]
-    outputs = []
-    return row, call, outputs  # the call holds the directory: it goes when the call goes
+    def call(directory=directory):  # the exported file lives as long as this call
+        outputs[:] = [run(typed)]
+    return row, call, outputs
 
 
 def _time_references(args, base: Row, config, clip) -> list[Row]:
@@ -250,7 +252,7 @@ def _measure(row: Row, call, device: torch.device, args) -> None:
 
 
 def _fill_times(row: Row, first: float, samples: list[float], fallbacks: list[str]) -> None:
-    row.setup_s = first
+    row.setup_s = (row.setup_s or 0.0) + first
     row.timed_calls = len(samples)
     row.ms_per_batch = statistics.median(samples) * 1e3
     row.ms_per_clip = row.ms_per_batch / row.batch

@@ -17,9 +17,9 @@ vjepa-export: write the V-JEPA 2 encoder as ONNX for one clip shape, checked aga
 
 Writes FILE.onnx (and FILE.onnx.data for large models) and the sidecar FILE.json that the
 detector's onnxruntime and tensorrt backends check before loading. The file is then run in
-ONNX Runtime on the CPU beside PyTorch on a random clip; above the tolerance the sidecar is
-removed (no backend loads the file) and the exit status is 1. Finally it prints the trtexec
-command that builds a TensorRT engine from the file on a Jetson.
+ONNX Runtime on the CPU beside PyTorch on a random clip; the sidecar is written only when they
+agree within the tolerance (else the exit status is 1 and no backend loads the file). Finally
+it prints the trtexec command that builds a TensorRT engine from the file on a Jetson.
 """
 
 import argparse
@@ -29,15 +29,15 @@ import sys
 import warnings
 
 from vjepa_nodes.encoder.build import build_encoder, RandomWeightsWarning
-from vjepa_nodes.encoder.config import CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS
+from vjepa_nodes.encoder.config import (
+    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS, get_encoder_config)
 from vjepa_nodes.encoder.export_spec import (
-    EXPORT_PRECISIONS, PARITY_TOLERANCE, sidecar_path, write_sidecar)
+    DEFAULT_OPSET, EXPORT_PRECISIONS, PARITY_TOLERANCE, sidecar_path, write_sidecar)
 from vjepa_nodes.encoder.onnx_export import (
     check_parity, export_onnx, export_spec, timed_step, trtexec_command)
 from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
+from vjepa_nodes.encoder.vit import clip_token_grid
 from vjepa_nodes.tools.arguments import resolution
-
-DEFAULT_OPSET = 18  # torch.onnx's dynamo exporter targets it; TensorRT 8.6 and 10 read it
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,6 +67,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f'--output must end in .onnx, got {args.output}')
     if args.batch < 1:
         parser.error(f'--batch must be at least 1, got {args.batch}')
+    try:
+        clip_token_grid(get_encoder_config(args.model_size),
+                        (args.batch, 3, args.frames, *args.resolution))
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -101,14 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f'relative error against PyTorch fp32: {error:.2e} (tolerance {tolerance:.0e} in '
           f'{spec.precision})')
     if not error <= tolerance:
-        sidecar_path(path).unlink(missing_ok=True)
-        _say(f'error: {path} does not match PyTorch; its sidecar was removed so that no '
-             'backend loads it')
+        _say(f'error: {path} does not match PyTorch: no sidecar is written, so no backend '
+             'loads it')
         return 1
     write_sidecar(path, spec, parity_rel_error=error)
     print(f'wrote {path} and {sidecar_path(path)}')
     print('build a TensorRT engine from it on the Jetson (fp16, fixed shapes):')
     print(f'  {trtexec_command(path, spec)}')
+    if spec.precision == 'fp32':
+        print('(on a GPU the detector runs fp16 unless precision says fp32: export with '
+              '--precision fp16 for it)')
     return 0
 
 
