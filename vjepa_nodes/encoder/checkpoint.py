@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from vjepa_nodes.encoder.config import (
-    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS, HF_MODEL_IDS, OFFICIAL_URLS)
+    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, HF_MODEL_IDS, MODEL_VERSIONS, OFFICIAL_URLS)
 
 StateDict = dict[str, torch.Tensor]
 _HF_REPO_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
@@ -55,14 +55,17 @@ class CheckpointError(ValueError):
 
 
 def load_checkpoint(source: str | Path, checkpoint_key: str = DEFAULT_CHECKPOINT_KEY,
-                    ) -> tuple[StateDict, str]:
+                    default_key: str = DEFAULT_CHECKPOINT_KEY) -> tuple[StateDict, str]:
     """
     Return (state dict in official names, where it came from) for a checkpoint source.
 
     :param source: an official `.pt` file, a `.safetensors` file, a Hugging Face snapshot
         directory, or a Hugging Face model id (fetched and cached through huggingface_hub).
     :param checkpoint_key: top-level entry of an official `.pt` to use: 'encoder' (what the
-        Hugging Face release holds) or 'target_encoder' (the EMA encoder the official evals use).
+        Hugging Face release holds) or 'target_encoder' (the EMA encoder the official evals use);
+        V-JEPA 2.1 files hold 'ema_encoder' (B, L) or 'target_encoder' (g, G).
+    :param default_key: the entry the model's release uses; only then is a bare state dict
+        (no entries) taken as the encoder.
     """
     if checkpoint_key not in CHECKPOINT_KEYS:
         raise ValueError(
@@ -72,7 +75,8 @@ def load_checkpoint(source: str | Path, checkpoint_key: str = DEFAULT_CHECKPOINT
         path = _safetensors_in_directory(path)
     if path.name.endswith(('.safetensors', '.safetensors.index.json')):
         return to_official_names(_read_safetensors(path), path), str(path)
-    raw, entry = _select_entry(_read_torch_file(path), checkpoint_key, path)
+    raw, entry = _select_entry(_read_torch_file(path), checkpoint_key, path,
+                               bare_ok=checkpoint_key == default_key)
     return to_official_names(raw, path), f'{path} [{entry}]' if entry else str(path)
 
 
@@ -108,21 +112,26 @@ def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: s
     if not_float:
         problems.append(f'non-float weights ({len(not_float)}): {_short_list(not_float)}')
     raise CheckpointError(
-        f'checkpoint {path} does not fit model_size={model_size!r}; '
+        f'checkpoint {path} does not fit V-JEPA {model.config.model_version} '
+        f'model_size={model_size!r}; '
         f'it {guess_model_size(state_dict)}. ' + '; '.join(problems))
 
 
 def guess_model_size(state_dict: StateDict) -> str:
-    """Describe which known encoder size a state dict's shapes match."""
+    """Describe which known encoder version and size a state dict's keys and shapes match."""
     proj = state_dict.get('patch_embed.proj.weight')
     depth = len({key.split('.')[1] for key in state_dict if key.startswith('blocks.')})
     if proj is None:
         return f'has no patch embedding and {depth} blocks, so it is not a V-JEPA 2 encoder'
+    # Only 2.1 has per-layer output norms and modality embeddings; only 2 has a final `norm`.
+    version = '2.1' if 'norms_block.0.weight' in state_dict else '2'
     width = proj.shape[0]
-    for name, cfg in ENCODER_CONFIGS.items():
+    for name, cfg in MODEL_VERSIONS[version].items():
         if (cfg.embed_dim, cfg.depth) == (width, depth):
-            return f'looks like model_size={name!r} (width {width}, {depth} blocks)'
-    return f'matches no known model size (width {width}, {depth} blocks)'
+            return (f'looks like model_size={name!r} (width {width}, {depth} blocks) of '
+                    f"V-JEPA {version} (model_version='{version}')")
+    return (f'looks like V-JEPA {version} but matches none of its sizes (width {width}, {depth} '
+            'blocks)')
 
 
 def _resolve_source(source: str | Path) -> Path:
@@ -209,8 +218,8 @@ def _read_torch_file(path: Path) -> object:
             'file may be truncated (an interrupted download) or not a checkpoint') from exc
 
 
-def _select_entry(checkpoint: object, checkpoint_key: str,
-                  path: Path) -> tuple[StateDict, str | None]:
+def _select_entry(checkpoint: object, checkpoint_key: str, path: Path,
+                  bare_ok: bool) -> tuple[StateDict, str | None]:
     """Return the chosen entry of a training checkpoint and its name (None: a bare state dict)."""
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
@@ -222,13 +231,14 @@ def _select_entry(checkpoint: object, checkpoint_key: str,
         return entry, checkpoint_key
     bare = checkpoint and all(isinstance(value, torch.Tensor) for value in checkpoint.values())
     # A bare state dict (as saved by model.state_dict()) holds one encoder: the default choice.
-    if bare and checkpoint_key == DEFAULT_CHECKPOINT_KEY:
+    if bare and bare_ok:
         return checkpoint, None
     what = ('is a bare state dict' if bare else
             f'has the top-level keys {_short_list(sorted(map(str, checkpoint))) or "(none)"}')
     raise CheckpointError(
         f'{path} has no {checkpoint_key!r} entry: it {what}. Official checkpoints hold '
-        '"encoder" and "target_encoder"; choose with checkpoint_key')
+        '"encoder" and "target_encoder" (V-JEPA 2) or "ema_encoder" and "target_encoder" '
+        '(V-JEPA 2.1); choose with checkpoint_key')
 
 
 def _strip_official_prefixes(state_dict: StateDict) -> StateDict:

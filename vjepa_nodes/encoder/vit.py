@@ -29,35 +29,53 @@ def clip_token_grid(config: EncoderConfig,
         raise ValueError(f'expected a clip of shape (B, C, T, H, W), got {tuple(clip_shape)}')
     _, chans, frames, height, width = clip_shape
     tubelet, patch = config.tubelet_size, config.patch_size
+    image = config.modality_embeddings and frames == 1  # V-JEPA 2.1's single-image path
     problems = []
     if chans != config.in_chans:
         problems.append(f'{chans} channels instead of {config.in_chans}')
-    if frames < tubelet or frames % tubelet:
-        problems.append(f'{frames} frames is not a positive multiple of {tubelet}')
+    if not image and (frames < tubelet or frames % tubelet):
+        problems.append(f'{frames} frames is not a positive multiple of {tubelet}'
+                        + (' (or 1: an image)' if config.modality_embeddings else ''))
     if min(height, width) < patch or height % patch or width % patch:
         problems.append(f'{height}x{width} pixels is not a multiple of {patch}')
+    elif config.rope_pretrain_grid and min(height, width) < 2 * patch:
+        # Rescaled positions divide by (patches - 1): one patch per side has no position.
+        problems.append(f'{height}x{width} pixels: V-JEPA {config.model_version} needs at least '
+                        f'2 patches ({2 * patch} pixels) per side')
     if problems:
         raise ValueError(f'invalid clip shape {tuple(clip_shape)}: ' + '; '.join(problems))
-    return (frames // tubelet, height // patch, width // patch)
+    return (1 if image else frames // tubelet, height // patch, width // patch)
 
 
 class VJepa2Encoder(nn.Module):
     """
-    Pre-norm ViT with 3D RoPE, a final LayerNorm and no pooling, as released by Meta.
+    Pre-norm ViT with 3D RoPE and no pooling, as released by Meta: V-JEPA 2 or 2.1 (config).
 
-    Accepts any even frame count and any height and width that are multiples of the patch size.
-    Returns every token, ordered time-major then row-major.
+    Accepts any even frame count (V-JEPA 2.1 also 1: an image) and any height and width that are
+    multiples of the patch size. Returns every token, ordered time-major then row-major. V-JEPA 2
+    ends in one LayerNorm (`norm`); V-JEPA 2.1 normalises its last block with the last of its
+    `norms_block` and adds a modality embedding after its video or image tokenizer.
     """
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.config = config
+        dim = config.embed_dim
         self.patch_embed = PatchEmbed3D(
-            config.in_chans, config.embed_dim, config.patch_size, config.tubelet_size)
+            config.in_chans, dim, config.patch_size, config.tubelet_size)
+        if config.modality_embeddings:
+            self.patch_embed_img = PatchEmbed3D(config.in_chans, dim, config.patch_size, 1)
+            # As initialised in the official code: near zero, so untrained they change nothing.
+            self.img_mod_embed = nn.Parameter(1e-6 * torch.randn(1, 1, dim))
+            self.video_mod_embed = nn.Parameter(1e-6 * torch.randn(1, 1, dim))
         self.blocks = nn.ModuleList(
-            Block(config.embed_dim, config.num_heads, config.mlp_hidden_dim, config.norm_eps)
+            Block(dim, config.num_heads, config.mlp_hidden_dim, config.norm_eps)
             for _ in range(config.depth))
-        self.norm = nn.LayerNorm(config.embed_dim, eps=config.norm_eps)
+        if config.hierarchical_layers:
+            self.norms_block = nn.ModuleList(
+                nn.LayerNorm(dim, eps=config.norm_eps) for _ in config.hierarchical_layers)
+        else:
+            self.norm = nn.LayerNorm(dim, eps=config.norm_eps)
         # Where the weights came from, for logs and diagnostics; set by build_encoder.
         self.weights_source = 'default initialisation'
         self._rope_cache: dict[tuple, RopeTables] = {}
@@ -70,12 +88,20 @@ class VJepa2Encoder(nn.Module):
             # with autograd enabled can still use the cached tables.
             with torch.inference_mode(False):
                 self._rope_cache[key] = rope_tables(
-                    grid, self.config.head_dim, self.config.rope_theta, device)
+                    grid, self.config.head_dim, self.config.rope_theta, device,
+                    self.config.rope_pairing, self.config.rope_pretrain_grid)
         return self._rope_cache[key]
 
-    def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        """Encode a normalised float clip (B, C, T, H, W) into tokens (B, N, D)."""
-        return self.encode(*self.prepare(clip))
+    def forward(self, clip: torch.Tensor, hierarchical: bool = False) -> torch.Tensor:
+        """
+        Encode a normalised float clip (B, C, T, H, W) into tokens (B, N, D).
+
+        `hierarchical` (V-JEPA 2.1): the normalised outputs of config.hierarchical_layers,
+        concatenated per token: (B, N, 4 D).
+        """
+        if hierarchical and not self.config.hierarchical_layers:
+            raise ValueError(f'V-JEPA {self.config.model_version} has no hierarchical features')
+        return self.encode(*self.prepare(clip), hierarchical=hierarchical)
 
     def prepare(self, clip: torch.Tensor) -> tuple[torch.Tensor, RopeTables]:
         """Check a clip; return it in the weights' dtype with its grid's RoPE tables."""
@@ -85,14 +111,30 @@ class VJepa2Encoder(nn.Module):
                              'convert and normalise frames first')
         return clip.to(self.patch_embed.proj.weight.dtype), self.rope(grid, clip.device)
 
-    def encode(self, clip: torch.Tensor, rope: RopeTables) -> torch.Tensor:
+    def encode(self, clip: torch.Tensor, rope: RopeTables,
+               hierarchical: bool = False) -> torch.Tensor:
         """
         Encode a checked clip in the weights' dtype with its grid's RoPE tables.
 
         The pure tensor part of `forward`, free of Python-side caches, so that it compiles and
         captures into a CUDA graph as a whole.
         """
-        x = self.patch_embed(clip)
-        for block in self.blocks:
+        x = self._tokens(clip)
+        layers = self.config.hierarchical_layers
+        if not layers:
+            for block in self.blocks:
+                x = block(x, rope)
+            return self.norm(x)
+        outputs = []
+        for index, block in enumerate(self.blocks):
             x = block(x, rope)
-        return self.norm(x)
+            if hierarchical and index in layers:
+                outputs.append(self.norms_block[layers.index(index)](x))
+        return torch.cat(outputs, dim=-1) if hierarchical else self.norms_block[-1](x)
+
+    def _tokens(self, clip: torch.Tensor) -> torch.Tensor:
+        if not self.config.modality_embeddings:
+            return self.patch_embed(clip)
+        if clip.shape[2] == 1:
+            return self.patch_embed_img(clip) + self.img_mod_embed
+        return self.patch_embed(clip) + self.video_mod_embed

@@ -1,0 +1,61 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The official V-JEPA 2.1 encoder, built from a git copy of facebookresearch/vjepa2 (not vendored).
+
+The code is read at the 2.1 merge commit from a local git mirror (VJEPA2_OFFICIAL_GIT; any clone
+or bare mirror that holds that commit, such as a fork made after March 2026). Without one, the
+tests that need it are skipped with the reason.
+"""
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+
+OFFICIAL_GIT = os.environ.get('VJEPA2_OFFICIAL_GIT', '/work/.mirror/DhvanilSheth+vjepa2/repo')
+MERGE_COMMIT = '45d025f636dfc58fc2426905fc4a1ab755b1c3e5'  # "V-JEPA 2.1 (#130)", 2026-03-17
+# Our size -> the official builder in app/vjepa_2_1/models/vision_transformer.py (src/hub maps
+# the released g and G to the 22- and 26-head variants).
+BUILDERS = {'tiny': 'vit_tiny', 'base': 'vit_base', 'large': 'vit_large',
+            'giant': 'vit_giant_xformers', 'gigantic': 'vit_gigantic_xformers'}
+# What src/hub/backbones.py passes when it builds a 2.1 encoder.
+HUB_KWARGS = {'patch_size': 16, 'img_size': (384, 384), 'num_frames': 64, 'tubelet_size': 2,
+              'use_sdpa': True, 'uniform_power': False, 'use_rope': True,
+              'img_temporal_dim_size': 1, 'interpolate_rope': True}
+
+
+def official_module(directory: Path):
+    """Extract the official 2.1 code into `directory`; return its vision_transformer module."""
+    git = ['git', f'--git-dir={OFFICIAL_GIT}']
+    if subprocess.run([*git, 'cat-file', '-e', MERGE_COMMIT], capture_output=True).returncode:
+        pytest.skip(f'no git mirror of facebookresearch/vjepa2 holding {MERGE_COMMIT[:7]} at '
+                    f'{OFFICIAL_GIT} (set VJEPA2_OFFICIAL_GIT)')
+    archive = subprocess.run([*git, 'archive', MERGE_COMMIT, 'app/vjepa_2_1', 'src'],
+                             capture_output=True, check=True).stdout
+    subprocess.run(['tar', '-x', '-C', str(directory)], input=archive, check=True)
+    sys.path.insert(0, str(directory))
+    try:
+        from app.vjepa_2_1.models import vision_transformer
+    finally:
+        sys.path.remove(str(directory))
+    return vision_transformer
+
+
+def official_encoder(vision_transformer, model_size: str):
+    """Return the official encoder of `model_size` as the hub builds it, random weights."""
+    return vision_transformer.__dict__[BUILDERS[model_size]](**HUB_KWARGS).eval()
