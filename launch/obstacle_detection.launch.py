@@ -41,6 +41,7 @@ from vjepa_nodes.ros.node_settings import help_text, parse_text
 # Launch argument -> (node, parameter). Empty by default: the value from the node's default or
 # params_file stands. Help text, type and limits come from the parameter's one declaration.
 OVERRIDES = {
+    'model_version': ('obstacle_detector', 'model_version'),
     'model_size': ('obstacle_detector', 'model_size'),
     'img_size': ('obstacle_detector', 'img_size'),
     'num_frames': ('obstacle_detector', 'num_frames'),

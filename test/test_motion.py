@@ -125,6 +125,10 @@ def test_onnxruntime_scores_equal_the_torch_backends(detector, onnx_detector):
         assert theirs.obstacle == ours.obstacle
 
 
+def test_properties_hold_with_the_vjepa21_vit_base_architecture():
+    check_properties(make_detector('base', model_version='2.1'), seed=11)
+
+
 @pytest.mark.slow
 def test_properties_hold_with_the_vit_large_architecture():
     check_properties(make_detector('large'), seed=7)

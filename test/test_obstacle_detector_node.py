@@ -166,6 +166,16 @@ def test_bad_configuration_fails_configure_with_the_reason(ros):
     assert rig.node.trigger_configure() == Result.FAILURE
 
 
+def test_a_vjepa21_encoder_serves_the_same_topics(ros):
+    rig = Rig(ros, model_version='2.1')  # its test-only tiny size
+    rig.start()
+    rig.send(16)
+    assert wait_for(lambda: len(rig.out['region_scores']) >= 2)
+    assert wait_for(lambda: any(
+        kv.key == 'model' and kv.value == 'V-JEPA 2.1 tiny'
+        for array in rig.out['/diagnostics'] for kv in array.status[0].values), timeout=3.0)
+
+
 def test_the_onnxruntime_backend_serves_the_same_topics(ros, tmp_path):
     rig = Rig(ros, backend='onnxruntime', cache_dir=str(tmp_path))
     rig.start()

@@ -22,6 +22,8 @@ from vjepa_nodes.encoder.build import build_encoder
 from vjepa_nodes.encoder.checkpoint import CheckpointError
 from vjepa_nodes.encoder.config import ENCODER_CONFIGS_2_1, get_encoder_config
 from vjepa_nodes.encoder.vit import VJepa2Encoder
+from vjepa_nodes.perception.config import DetectorConfig
+from vjepa_nodes.perception.detector import ObstacleDetector
 
 PARITY = 1e-5  # relative, fp32
 CLIPS = [(1, 3, 4, 48, 80),  # a short non-square clip
@@ -134,3 +136,29 @@ def test_the_sizes_and_their_release_entries():
         get_encoder_config('huge', '2.1')
     with pytest.raises(ValueError, match="unknown model_version '3'"):
         get_encoder_config('large', '3')
+
+
+def test_the_detector_takes_a_version_and_a_size_of_that_version():
+    config = DetectorConfig(model_version=2.1, model_size='base')  # as YAML or -p give it
+    assert config.model_version == '2.1' and config.checkpoint_entry is None
+    assert DetectorConfig(checkpoint_key='target_encoder').checkpoint_entry == 'target_encoder'
+    with pytest.raises(ValueError, match="unknown model_size 'base' for V-JEPA 2;"):
+        DetectorConfig(model_size='base')
+    with pytest.raises(ValueError, match='model_version=.3. is not allowed'):
+        DetectorConfig(model_version='3')
+
+
+def test_the_onnxruntime_backend_runs_a_vjepa21_export_like_torch(tmp_path):
+    settings = {'model_version': '2.1', 'model_size': 'tiny', 'img_size': 64, 'num_frames': 4,
+                'stride': 2, 'device': 'cpu', 'allow_random_weights': True}
+    with_torch = ObstacleDetector(**settings)
+    with_onnx = ObstacleDetector(**settings, backend='onnxruntime', cache_dir=str(tmp_path))
+    frames = torch.randint(0, 255, (6, 240, 320, 3), dtype=torch.uint8).numpy()
+    for index, frame in enumerate(frames):
+        for detector in (with_torch, with_onnx):
+            detector.add_frame(frame, index / 10)
+        ours, theirs = with_torch.detect(), with_onnx.detect()
+        if ours is not None:
+            assert relative_error(theirs.features, ours.features) < PARITY
+    (sidecar,) = tmp_path.glob('*/encoder.json')
+    assert '"model_version": "2.1"' in sidecar.read_text()

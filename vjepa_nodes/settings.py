@@ -46,6 +46,8 @@ class Setting:
         """Return `value` as `kind` (an integer may stand for a float); raise if not allowed."""
         if kind is float and type(value) is int:
             value = float(value)
+        if kind is str and type(value) in (int, float) and str(value) in self.choices:
+            value = str(value)  # a version such as 2.1 arrives from YAML or -p as a number
         if type(value) is not kind:
             raise ValueError(f'{name} must be {_TYPE_NAMES[kind]}, got '
                              f'{_TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}')

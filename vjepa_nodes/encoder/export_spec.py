@@ -48,6 +48,7 @@ class ExportSpec:
     precision: str  # of the graph's input and output: 'fp32' or 'fp16'
     batch: int = 1
     dynamic_batch: bool = False
+    model_version: str = '2'
     weights_source: str = ''
     weights_digest: str = ''  # sha256 of the fp32 weights (onnx_export.weights_digest)
     random_weights: bool = False
@@ -126,7 +127,8 @@ def read_sidecar(path: str | Path) -> ExportSpec:
 def spec_mismatches(found: ExportSpec, expected: ExportSpec, *, check_resolution: bool = True,
                     check_digest: bool = True) -> list[str]:
     """Return what differs between an exported file's spec and what the detector needs."""
-    pairs = [('model_size', found.model_size, expected.model_size),
+    pairs = [('model_version', found.model_version, expected.model_version),
+             ('model_size', found.model_size, expected.model_size),
              ('frames', found.frames, expected.frames),
              ('precision', found.precision, expected.precision)]
     if check_resolution:

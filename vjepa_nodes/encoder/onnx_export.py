@@ -67,7 +67,8 @@ def export_spec(encoder: VJepa2Encoder, model_size: str, frames: int, height: in
     source = str(encoder.weights_source)
     return ExportSpec(
         model_size=model_size, frames=frames, height=height, width=width, precision=precision,
-        batch=batch, dynamic_batch=dynamic_batch, weights_source=source,
+        batch=batch, dynamic_batch=dynamic_batch, model_version=encoder.config.model_version,
+        weights_source=source,
         weights_digest=weights_digest(encoder),
         random_weights=source == RANDOM_WEIGHTS_SOURCE, opset=opset,
         package_version=package_version())

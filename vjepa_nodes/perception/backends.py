@@ -106,8 +106,8 @@ def build_backend(config: DetectorConfig, device: torch.device,
 
 
 def _build_torch_encoder(config: DetectorConfig) -> VJepa2Encoder:
-    return build_encoder(config.model_size, checkpoint=config.checkpoint,
-                         checkpoint_key=config.checkpoint_key,
+    return build_encoder(config.model_size, model_version=config.model_version,
+                         checkpoint=config.checkpoint, checkpoint_key=config.checkpoint_entry,
                          allow_random_weights=config.allow_random_weights)
 
 
@@ -133,7 +133,8 @@ class TorchBackend:
 
 def _needed_spec(config: DetectorConfig, dtype: torch.dtype, digest: str) -> ExportSpec:
     """Return the export the detector needs (the resolution: center_crop's img_size square)."""
-    return ExportSpec(model_size=config.model_size, frames=config.num_frames,
+    return ExportSpec(model_size=config.model_size, model_version=config.model_version,
+                      frames=config.num_frames,
                       height=config.img_size, width=config.img_size,
                       precision=precision_name(dtype), weights_digest=digest)
 
@@ -159,7 +160,7 @@ class FileBackend:
                             'allow_random_weights to run it anyway')
         if problems:
             raise ExportFileError(f'refusing {path}: ' + '; '.join(problems))
-        self.encoder_config = get_encoder_config(spec.model_size)
+        self.encoder_config = get_encoder_config(spec.model_size, spec.model_version)
         self.weights_source = f'{spec.weights_source} (in {path.name})'
         self.random_weights = spec.random_weights
         if config.backend == 'tensorrt':

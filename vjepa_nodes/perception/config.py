@@ -22,13 +22,15 @@ documentation tools and light nodes can read it.
 from dataclasses import dataclass, field
 
 from vjepa_nodes.encoder.config import (
-    BACKENDS, CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS, FAST_PATHS,
+    BACKENDS, CHECKPOINT_KEYS, FAST_PATHS, get_encoder_config, MODEL_VERSIONS,
     PRECISION_CHOICES)
 from vjepa_nodes.settings import check_settings, setting
 
 REGIONS = ('left', 'center', 'right')  # thirds of the view, left to right
 RESIZE_MODES = ('full', 'center_crop')
 CHANNEL_ORDERS = ('rgb', 'bgr')
+# Every size of every version, in order of appearance; the pair is checked by get_encoder_config.
+MODEL_SIZES = tuple(dict.fromkeys(size for configs in MODEL_VERSIONS.values() for size in configs))
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,12 @@ class DetectorConfig:
     Settings without `runtime` need a new detector (the node: cleanup + configure) to change.
     """
 
+    model_version: str = setting(
+        '2', "V-JEPA 2 or 2.1 ('2.1': dense features; sizes base, large, giant, gigantic)",
+        choices=tuple(MODEL_VERSIONS))
     model_size: str = setting(
-        'large', 'V-JEPA 2 encoder size (tiny and small: tests only, no weights)',
-        choices=tuple(ENCODER_CONFIGS))
+        'large', 'encoder size (V-JEPA 2: large, huge, giant; tiny and small: tests only, no '
+        'weights)', choices=MODEL_SIZES)
     img_size: int = setting(
         256, 'the model sees about img_size x img_size pixels (full mode keeps the aspect: '
         '640x480 at 256 gives 288x224)', low=32, high=1024, step=16)
@@ -97,8 +102,10 @@ class DetectorConfig:
                              choices=FAST_PATHS)
     checkpoint: str | None = setting(
         None, "official .pt, .safetensors, HF snapshot directory or HF id ('' = none)")
-    checkpoint_key: str = setting(DEFAULT_CHECKPOINT_KEY, 'entry of an official .pt',
-                                  choices=CHECKPOINT_KEYS)
+    checkpoint_key: str = setting(
+        'auto', "entry of an official .pt; auto: the release's (encoder; 2.1: ema_encoder for "
+        'base and large, target_encoder for giant and gigantic)',
+        choices=('auto', *CHECKPOINT_KEYS))
     allow_random_weights: bool = setting(
         False, 'run without a checkpoint on random weights (scores meaningless)')
     backend: str = setting(
@@ -124,3 +131,9 @@ class DetectorConfig:
 
     def __post_init__(self) -> None:
         check_settings(self)
+        get_encoder_config(self.model_size, self.model_version)  # a size of that version
+
+    @property
+    def checkpoint_entry(self) -> str | None:
+        """Return the entry of an official .pt to read (None: the one the release uses)."""
+        return None if self.checkpoint_key == 'auto' else self.checkpoint_key

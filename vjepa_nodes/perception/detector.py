@@ -74,7 +74,7 @@ class ObstacleDetector:
             config = DetectorConfig(**overrides, **({} if model_size is None
                                                     else {'model_size': model_size}))
         cfg = self.config = config
-        encoder_config = get_encoder_config(cfg.model_size)
+        encoder_config = get_encoder_config(cfg.model_size, cfg.model_version)
         clip_token_grid(encoder_config, (1, 3, cfg.num_frames, cfg.img_size, cfg.img_size))
         # Everything cheap is built (and so validated) before the encoder loads its weights.
         self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)

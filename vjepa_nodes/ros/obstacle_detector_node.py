@@ -111,7 +111,8 @@ class ObstacleDetectorNode(LifecycleNode):
         if detector.backend.random_weights:
             self.get_logger().warning('RANDOM WEIGHTS: scores are meaningless; set checkpoint')
         self.get_logger().info(
-            f'V-JEPA 2 {detector.config.model_size} on {detector.device} in '
+            f'V-JEPA {detector.config.model_version} {detector.config.model_size} on '
+            f'{detector.device} in '
             f'{precision_name(detector.dtype)}, backend {detector.backend.description}, '
             f'weights: {detector.backend.weights_source}')
         for name, kind in (('motion_score', Float32), ('region_scores', Float32MultiArray),
@@ -317,7 +318,8 @@ class ObstacleDetectorNode(LifecycleNode):
             unchanged = detector.freeze.unchanged_for
             facts = {'device': str(detector.device), 'precision': precision_name(detector.dtype),
                      'backend': detector.backend.description,
-                     'model': f'V-JEPA 2 {detector.config.model_size}',
+                     'model': (f'V-JEPA {detector.config.model_version} '
+                               f'{detector.config.model_size}'),
                      'weights source': detector.backend.weights_source,
                      'dropped frames': str(counters.dropped),
                      'rejected messages': str(self._rejected),

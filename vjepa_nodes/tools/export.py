@@ -29,14 +29,14 @@ import sys
 import warnings
 
 from vjepa_nodes.encoder.build import build_encoder, RandomWeightsWarning
-from vjepa_nodes.encoder.config import (
-    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, ENCODER_CONFIGS, get_encoder_config)
+from vjepa_nodes.encoder.config import CHECKPOINT_KEYS, get_encoder_config, MODEL_VERSIONS
 from vjepa_nodes.encoder.export_spec import (
     DEFAULT_OPSET, EXPORT_PRECISIONS, PARITY_TOLERANCE, sidecar_path, write_sidecar)
 from vjepa_nodes.encoder.onnx_export import (
     check_parity, export_onnx, export_spec, timed_step, trtexec_command)
 from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
 from vjepa_nodes.encoder.vit import clip_token_grid
+from vjepa_nodes.perception.config import MODEL_SIZES
 from vjepa_nodes.tools.arguments import resolution
 
 
@@ -45,13 +45,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='vjepa-export', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model-size', default='large', choices=tuple(ENCODER_CONFIGS))
+    parser.add_argument('--model-version', default='2', choices=tuple(MODEL_VERSIONS))
+    parser.add_argument('--model-size', default='large', choices=MODEL_SIZES)
     weights = parser.add_mutually_exclusive_group(required=True)
     weights.add_argument('--checkpoint', help='official .pt, .safetensors, HF directory or id')
     weights.add_argument('--allow-random-weights', action='store_true',
                          help='export random weights (for tests and timing only)')
-    parser.add_argument('--checkpoint-key', default=DEFAULT_CHECKPOINT_KEY,
-                        choices=CHECKPOINT_KEYS)
+    parser.add_argument('--checkpoint-key', default=None, choices=CHECKPOINT_KEYS,
+                        help="entry of an official .pt (default: the release's)")
     parser.add_argument('--frames', type=int, default=16)
     parser.add_argument('--resolution', type=resolution, default=(256, 256), metavar='HxW',
                         help='model input in pixels, e.g. 224x288 (what the detector feeds: '
@@ -68,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.batch < 1:
         parser.error(f'--batch must be at least 1, got {args.batch}')
     try:
-        clip_token_grid(get_encoder_config(args.model_size),
+        clip_token_grid(get_encoder_config(args.model_size, args.model_version),
                         (args.batch, 3, args.frames, *args.resolution))
     except ValueError as error:
         parser.error(str(error))
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         with timed_step(f'loading the {args.model_size} encoder', _say), \
                 warnings.catch_warnings():
             warnings.simplefilter('ignore', RandomWeightsWarning)  # said below, once
-            encoder = build_encoder(args.model_size, checkpoint=args.checkpoint,
+            encoder = build_encoder(args.model_size, model_version=args.model_version,
+                                    checkpoint=args.checkpoint,
                                     checkpoint_key=args.checkpoint_key,
                                     allow_random_weights=args.allow_random_weights)
         spec = export_spec(encoder, args.model_size, args.frames, *args.resolution,
