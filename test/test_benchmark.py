@@ -93,11 +93,24 @@ def test_pipeline_mode_splits_encoder_and_the_rest(tmp_path, capsys):
     assert 'encoder ms' in printed
 
 
-def test_unknown_choices_are_refused_before_work(capsys):
+@pytest.mark.parametrize(('models', 'message'), [
+    ('colossal', "unknown model_size 'colossal' for V-JEPA 2"),
+    ('2.1:huge', "unknown model_size 'huge' for V-JEPA 2.1"),
+    ('3:large', "unknown model_version '3'"),
+])
+def test_unknown_models_are_refused_before_work(capsys, models, message):
     with pytest.raises(SystemExit) as exit_info:
-        main(['--model-sizes', 'colossal'])
+        main(['--model-sizes', models])
     assert exit_info.value.code == 2
-    assert "'colossal' is not one of" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
+
+
+def test_vjepa21_models_are_timed_beside_vjepa2(tmp_path, capsys):
+    result, printed = run(tmp_path, capsys, '--model-sizes', 'tiny,2.1:tiny', '--resolutions',
+                          '48x64', '--fast-paths', 'none')
+    assert [row['model'] for row in result['rows']] == ['tiny', '2.1:tiny']
+    assert all(row['ms_per_clip'] > 0 for row in result['rows'])
+    assert '2.1:tiny' in printed
 
 
 def test_table_formats_missing_values_as_dashes():

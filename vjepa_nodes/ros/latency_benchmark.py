@@ -44,6 +44,7 @@ from std_msgs.msg import Float32, Header
 from vjepa_nodes.camera_sources import moving_demo_frames
 from vjepa_nodes.ros.image_conversions import frame_to_image
 from vjepa_nodes.ros.processes import node_process, private_dds_env
+from vjepa_nodes.tools.arguments import split_model
 
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -95,7 +96,8 @@ def run_end_to_end(args: argparse.Namespace) -> int:
     os.environ.update(private_dds_env())
     height, width = args.camera
     parameters = {
-        'model_size': args.model_sizes[0], 'num_frames': args.frames[0],
+        'model_size': split_model(args.model_sizes[0])[0],
+        'model_version': split_model(args.model_sizes[0])[1], 'num_frames': args.frames[0],
         'img_size': args.resolutions[0][0], 'device': args.devices[0],
         'precision': args.precisions[0], 'fast_path': args.fast_paths[-1],
         'stride': args.stride, 'image_reliability': 'reliable',

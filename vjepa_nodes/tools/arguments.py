@@ -18,6 +18,7 @@ import argparse
 from typing import Callable
 
 from vjepa_nodes.device import DEVICE_CHOICES
+from vjepa_nodes.encoder.config import get_encoder_config
 
 
 def csv_of(kind: Callable) -> Callable[[str], list]:
@@ -46,3 +47,15 @@ def choice(choices: tuple[str, ...]) -> Callable[[str], str]:
             raise ValueError(f'{text!r} is not one of {", ".join(choices)}')
         return text
     return check
+
+
+def model_name(text: str) -> str:
+    """Check a model name: a V-JEPA 2 size ('large') or VERSION:SIZE ('2.1:base')."""
+    get_encoder_config(*split_model(text))
+    return text
+
+
+def split_model(name: str) -> tuple[str, str]:
+    """Return (model_size, model_version) of a model name ('large', '2.1:base')."""
+    version, _, size = name.rpartition(':')
+    return size, version or '2'

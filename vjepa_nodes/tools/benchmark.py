@@ -39,10 +39,9 @@ import sys
 import torch
 
 from vjepa_nodes.device import DEVICE_CHOICES
-from vjepa_nodes.encoder import ENCODER_CONFIGS
 from vjepa_nodes.encoder.config import FAST_PATHS, PRECISION_CHOICES
 from vjepa_nodes.encoder.fast_path import COMPILE_MODES
-from vjepa_nodes.tools.arguments import choice, csv_of, resolution
+from vjepa_nodes.tools.arguments import choice, csv_of, model_name, resolution
 from vjepa_nodes.tools.encoder_benchmark import (
     BENCHMARK_BACKENDS, encoder_rows, format_table, PLAIN)
 from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
@@ -53,8 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='vjepa-benchmark', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model-sizes', type=csv_of(choice(tuple(ENCODER_CONFIGS))),
-                        default=['large'])
+    parser.add_argument('--model-sizes', type=csv_of(model_name), default=['large'],
+                        help='V-JEPA 2 sizes (large, huge, giant) and V-JEPA 2.1 ones as '
+                        '2.1:SIZE (2.1:base, 2.1:large, 2.1:giant, 2.1:gigantic)')
     parser.add_argument('--frames', type=csv_of(int), default=[16])
     parser.add_argument('--resolutions', type=csv_of(resolution), default=[(256, 256)],
                         help='comma list of S or HxW (default 256)')

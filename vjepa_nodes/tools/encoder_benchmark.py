@@ -41,6 +41,7 @@ from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
 from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
 from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
 from vjepa_nodes.tools import reference_models
+from vjepa_nodes.tools.arguments import split_model
 from vjepa_nodes.tools.tables import align
 from vjepa_nodes.tools.timing import synchronize, time_call, time_calls, time_together
 
@@ -89,7 +90,8 @@ def encoder_rows(args: argparse.Namespace) -> list[Row]:
     for model_size in args.model_sizes:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RandomWeightsWarning)  # benchmark.main() says it once
-            master = build_encoder(model_size, checkpoint=args.checkpoint,
+            size, version = split_model(model_size)
+            master = build_encoder(size, model_version=version, checkpoint=args.checkpoint,
                                    allow_random_weights=not args.checkpoint)
         for device_name in args.devices:
             for precision in args.precisions:
@@ -128,7 +130,7 @@ def _device_rows(args, model_size, master, device, dtype, generator) -> list[Row
                     rows.append(Row(**{**asdict(base), 'note': f'failed: {_first_line(error)}'}))
                     continue
                 rows += _time_ours(args, base, encoder, master, fast_paths, clip, expected)
-                if args.compare:
+                if args.compare and master.config.model_version == '2':  # the references are 2's
                     rows += _time_references(args, base, master.config, clip)
     return rows
 
@@ -194,8 +196,8 @@ def _onnxruntime_case(base: Row, master, clip):
         return row, None, None
     directory = tempfile.TemporaryDirectory(prefix='vjepa-benchmark-')
     try:
-        spec = export_spec(master, base.model, *clip.shape[2:], base.precision,
-                           batch=base.batch)
+        spec = export_spec(master, split_model(base.model)[0], *clip.shape[2:],
+                           base.precision, batch=base.batch)
         export_seconds, run = time_call(lambda: OnnxRuntimeEncoder(export_onnx(
             master, spec, Path(directory.name) / 'encoder.onnx', report=lambda text: None),
             spec), None)

@@ -33,6 +33,7 @@ from vjepa_nodes.encoder import RandomWeightsWarning
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.tools.tables import align
+from vjepa_nodes.tools.arguments import split_model
 from vjepa_nodes.tools.timing import time_call, time_calls
 
 CLIPS = 12  # timed clips per case, after two warm-up clips
@@ -80,8 +81,9 @@ def pipeline_rows(args: argparse.Namespace) -> tuple[list[PipelineRow], str]:
 
 
 def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> None:
+    size, version = split_model(row.model)
     config = DetectorConfig(
-        model_size=row.model, img_size=row.img_size, num_frames=row.frames, device=row.device,
+        model_version=version, model_size=size, img_size=row.img_size, num_frames=row.frames, device=row.device,
         precision=row.precision, fast_path=row.fast_path, stride=args.stride,
         checkpoint=args.checkpoint,
         allow_random_weights=not args.checkpoint)
