@@ -14,6 +14,8 @@
 #             PyTorch on the host CPU (CPU onnxruntime only: its wheels travel in
 #             .device_wheels/, an ignored folder the run must carry)
 #   onnxgpu   the PyTorch CUDA rows of the same clip in the precisions an export holds
+#   vjepa21   V-JEPA 2.1 ViT-B and ViT-L beside V-JEPA 2 ViT-L, 16x256 bf16: plain and the
+#             fast path (time and peak GPU memory), and their fp32 error
 #   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
 #             .whl/, installed into a venv beside the machine's torch)
 set -u
@@ -72,6 +74,12 @@ for stage in "$@"; do
         --backends torch,onnxruntime --iterations 5 --json "$OUT/onnx_cpu.json" ;;
     onnxgpu) $bench --model-sizes large --devices cuda --precisions fp32,fp16,bf16 \
         --fast-paths none,auto --json "$OUT/onnx_cuda_torch.json" ;;
+    vjepa21) for model in large 2.1:base 2.1:large; do
+        $bench --model-sizes $model --devices cuda --precisions bf16 --fast-paths auto \
+          --json "$OUT/vjepa21_${model/:/_}_fast.json"
+      done
+      $bench --model-sizes large,2.1:base,2.1:large --devices cuda --precisions bf16 \
+        --fast-paths none --json "$OUT/vjepa21_plain.json" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done

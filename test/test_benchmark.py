@@ -118,7 +118,7 @@ def test_table_formats_missing_values_as_dashes():
                              ms_per_clip=1.234)])
     header, line = text.splitlines()
     assert header.split()[:3] == ['model', 'clip', 'device']
-    assert '1.23' in line and line.split().count('-') == 4
+    assert '1.23' in line and line.split().count('-') == 6
 
 
 def test_auto_is_timed_once_where_it_means_a_named_path(tmp_path, capsys):

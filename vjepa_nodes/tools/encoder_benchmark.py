@@ -71,6 +71,8 @@ class Row:
     timed_calls: int = 0
     rel_error_vs_fp32: float | None = None
     speedup_vs_cpu: float | None = None
+    weights_mb: float | None = None  # the encoder's weights in the row's precision
+    peak_gpu_mb: float | None = None  # CUDA: most memory allocated while the row was timed
     note: str = ''
     cpu_fallback_ops: list[str] = field(default_factory=list)
 
@@ -154,6 +156,8 @@ def _time_ours(args, base: Row, encoder, master, fast_paths: list[str], clip,
     if 'onnxruntime' in args.backends:
         cases.append(_onnxruntime_case(base, master, clip))
     runnable = [(row, call, outputs) for row, call, outputs in cases if call is not None]
+    if clip.device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(clip.device)
     try:
         timings = time_together([call for _, call, _ in runnable], clip.device,
                                 args.iterations, args.max_seconds)
@@ -161,8 +165,11 @@ def _time_ours(args, base: Row, encoder, master, fast_paths: list[str], clip,
         for row, _, _ in runnable:
             row.note = f'failed: {_first_line(error)}'
         return [row for row, _, _ in cases]
+    peak = (torch.cuda.max_memory_allocated(clip.device) / 1e6 if clip.device.type == 'cuda'
+            else None)
     for (row, call, outputs), timing in zip(runnable, timings):
         _fill_times(row, *timing)
+        row.peak_gpu_mb = peak if len(runnable) == 1 else None  # one row's own peak only
         if expected is not None:
             row.rel_error_vs_fp32 = relative_error(outputs[0], expected)
         if args.profile_dir:
@@ -180,6 +187,7 @@ def _torch_case(args, base: Row, encoder, fast_path: str, clip):
         row.note = f'failed: {_first_line(error)}'
         return row, None, None
     row.fast_path = runner.fast_path.name
+    row.weights_mb = sum(t.numel() * t.element_size() for t in encoder.state_dict().values()) / 1e6
     typed = clip.to(runner.dtype)  # as the preprocessor hands it over
     outputs = []
 
@@ -294,7 +302,8 @@ COLUMNS = [  # header, Row attribute, format
     ('prec', 'precision', '{}'), ('batch', 'batch', '{}'), ('implementation', None, '{}'),
     ('setup s', 'setup_s', '{:.1f}'), ('ms/clip', 'ms_per_clip', '{:.2f}'),
     ('clips/s', 'clips_per_s', '{:.1f}'), ('vs CPU', 'speedup_vs_cpu', 'x{:.1f}'),
-    ('rel.err', 'rel_error_vs_fp32', '{:.1e}'),
+    ('rel.err', 'rel_error_vs_fp32', '{:.1e}'), ('weights MB', 'weights_mb', '{:.0f}'),
+    ('peak GPU MB', 'peak_gpu_mb', '{:.0f}'),
 ]
 
 
