@@ -32,8 +32,8 @@ from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder import RandomWeightsWarning
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
-from vjepa_nodes.tools.tables import align
 from vjepa_nodes.tools.arguments import split_model
+from vjepa_nodes.tools.tables import align
 from vjepa_nodes.tools.timing import time_call, time_calls
 
 CLIPS = 12  # timed clips per case, after two warm-up clips
@@ -83,10 +83,9 @@ def pipeline_rows(args: argparse.Namespace) -> tuple[list[PipelineRow], str]:
 def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> None:
     size, version = split_model(row.model)
     config = DetectorConfig(
-        model_version=version, model_size=size, img_size=row.img_size, num_frames=row.frames, device=row.device,
-        precision=row.precision, fast_path=row.fast_path, stride=args.stride,
-        checkpoint=args.checkpoint,
-        allow_random_weights=not args.checkpoint)
+        model_version=version, model_size=size, img_size=row.img_size, num_frames=row.frames,
+        device=row.device, precision=row.precision, fast_path=row.fast_path, stride=args.stride,
+        checkpoint=args.checkpoint, allow_random_weights=not args.checkpoint)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RandomWeightsWarning)
         detector = ObstacleDetector(config=config)
