@@ -32,6 +32,7 @@ from torch import nn
 
 from vjepa_nodes.encoder.config import (
     CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, HF_MODEL_IDS, MODEL_VERSIONS, OFFICIAL_URLS)
+from vjepa_nodes.encoder.download import DownloadError, fetch, is_url
 
 StateDict = dict[str, torch.Tensor]
 _HF_REPO_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
@@ -60,7 +61,8 @@ def load_checkpoint(source: str | Path, checkpoint_key: str = DEFAULT_CHECKPOINT
     Return (state dict in official names, where it came from) for a checkpoint source.
 
     :param source: an official `.pt` file, a `.safetensors` file, a Hugging Face snapshot
-        directory, or a Hugging Face model id (fetched and cached through huggingface_hub).
+        directory, a Hugging Face model id (fetched and cached through huggingface_hub), or an
+        https URL of a file (downloaded once into a cache; `#sha256=<hex>` checks it).
     :param checkpoint_key: top-level entry of an official `.pt` to use: 'encoder' (what the
         Hugging Face release holds) or 'target_encoder' (the EMA encoder the official evals use);
         V-JEPA 2.1 files hold 'ema_encoder' (B, L) or 'target_encoder' (g, G).
@@ -135,6 +137,11 @@ def guess_model_size(state_dict: StateDict) -> str:
 
 
 def _resolve_source(source: str | Path) -> Path:
+    if is_url(source):
+        try:
+            return fetch(str(source))
+        except DownloadError as error:
+            raise CheckpointError(str(error)) from None
     path = Path(source).expanduser()
     if path.exists():
         return path

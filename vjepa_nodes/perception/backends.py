@@ -27,7 +27,6 @@ settings. Everything after the encoder (scoring, regions, heat map) is the same 
 
 import dataclasses
 import logging
-import os
 from pathlib import Path
 import shutil
 import tempfile
@@ -40,6 +39,7 @@ import torch
 from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder.build import build_encoder, RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.config import EncoderConfig, get_encoder_config
+from vjepa_nodes.encoder.download import cache_root
 from vjepa_nodes.encoder.export_spec import (
     ExportFileError, ExportSpec, PARITY_TOLERANCE, read_sidecar, spec_mismatches, write_sidecar)
 from vjepa_nodes.encoder.fast_path import EncoderRunner
@@ -58,8 +58,7 @@ STALE_STAGING_SECONDS = 3600.0  # far longer than any export takes
 
 def default_cache_dir() -> Path:
     """~/.cache/vjepa_nodes/onnx, or under $XDG_CACHE_HOME when that is set."""
-    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
-    return Path(base) / 'vjepa_nodes' / 'onnx'
+    return cache_root() / 'onnx'
 
 
 def backend_dtype(config: DetectorConfig, dtype: torch.dtype) -> torch.dtype:
