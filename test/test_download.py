@@ -88,5 +88,6 @@ def test_missing_files_and_plain_http_elsewhere_are_refused(server):
         build_encoder('tiny', model_version='2.1', checkpoint=f'{base}/nothing.pt')
     with pytest.raises(DownloadError, match='use https'):
         fetch('http://example.com/vitl.pt')  # refused before any connection
-    with pytest.raises(DownloadError, match='names no file'):
-        fetch(f'{base}/')
+    for nameless in (f'{base}/', 'https:///vitl.pt'):
+        with pytest.raises(DownloadError, match='names no host and file'):
+            fetch(nameless)

@@ -63,8 +63,8 @@ def fetch(url: str, report: Callable[[str], None] | None = None) -> Path:
     if parts.scheme == 'http' and parts.hostname not in LOOPBACK_HOSTS:
         raise DownloadError(f'{address}: use https (plain http only for this machine)')
     name = Path(parts.path).name
-    if not name:
-        raise DownloadError(f'{address} names no file')
+    if not name or not parts.hostname:
+        raise DownloadError(f'{address} names no host and file')
     target = cache_root() / 'checkpoints' / parts.hostname / name
     if target.is_file():
         if expected and _sha256(target) != expected:
@@ -72,7 +72,9 @@ def fetch(url: str, report: Callable[[str], None] | None = None) -> Path:
                                 'delete it to download it again')
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkstemp(prefix=f'.{name}.', dir=target.parent)[1])
+    handle, partial_name = tempfile.mkstemp(prefix=f'.{name}.', dir=target.parent)
+    os.close(handle)  # written by name below
+    partial = Path(partial_name)
     try:
         digest = _download(address, partial, report)
         if expected and digest != expected:
