@@ -121,16 +121,14 @@ class VJepa2Encoder(nn.Module):
         """
         x = self._tokens(clip)
         layers = self.config.hierarchical_layers
-        if not layers:
-            for block in self.blocks:
-                x = block(x, rope)
-            return self.norm(x)
         outputs = []
         for index, block in enumerate(self.blocks):
             x = block(x, rope)
             if hierarchical and index in layers:
                 outputs.append(self.norms_block[layers.index(index)](x))
-        return torch.cat(outputs, dim=-1) if hierarchical else self.norms_block[-1](x)
+        if hierarchical:
+            return torch.cat(outputs, dim=-1)
+        return self.norms_block[-1](x) if layers else self.norm(x)
 
     def _tokens(self, clip: torch.Tensor) -> torch.Tensor:
         if not self.config.modality_embeddings:

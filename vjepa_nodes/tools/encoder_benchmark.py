@@ -40,6 +40,7 @@ from vjepa_nodes.encoder.export_spec import EXPORT_PRECISIONS
 from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
 from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
 from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
+from vjepa_nodes.perception.backends import ONNX_FILE
 from vjepa_nodes.tools import reference_models
 from vjepa_nodes.tools.arguments import split_model
 from vjepa_nodes.tools.tables import align
@@ -207,7 +208,7 @@ def _onnxruntime_case(base: Row, master, clip):
         spec = export_spec(master, split_model(base.model)[0], *clip.shape[2:],
                            base.precision, batch=base.batch)
         export_seconds, run = time_call(lambda: OnnxRuntimeEncoder(export_onnx(
-            master, spec, Path(directory.name) / 'encoder.onnx', report=lambda text: None),
+            master, spec, Path(directory.name) / ONNX_FILE, report=lambda text: None),
             spec), None)
     except (RuntimeError, ValueError, OSError) as error:
         row.note = f'failed: {_first_line(error)}'
