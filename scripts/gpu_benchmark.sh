@@ -16,6 +16,11 @@
 #   onnxgpu   the PyTorch CUDA rows of the same clip in the precisions an export holds
 #   vjepa21   V-JEPA 2.1 ViT-B and ViT-L beside V-JEPA 2 ViT-L, 16x256 bf16: plain and the
 #             fast path (time and peak GPU memory), and their fp32 error
+#   vjepa21hires  the vjepa21 stage's fast-path rows at the 2.1 models' 384x384
+#   vjepa21plain  the plain rows again, models in both orders, with kernel profiles
+#   vjepa21precision  bf16/fp16 error of the 2.1 encoders, ours and the official code
+#             (scripts/vjepa21_precision.py; the official code extracted into the ignored
+#             .official_vjepa21/ and einops' wheel in .device_wheels/, both carried)
 #   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
 #             .whl/, installed into a venv beside the machine's torch)
 set -u
@@ -80,6 +85,18 @@ for stage in "$@"; do
       done
       $bench --model-sizes large,2.1:base,2.1:large --devices cuda --precisions bf16 \
         --fast-paths none --json "$OUT/vjepa21_plain.json" ;;
+    vjepa21hires) for model in large 2.1:base 2.1:large; do
+        $bench --model-sizes $model --resolutions 384 --devices cuda --precisions bf16 \
+          --fast-paths auto --json "$OUT/vjepa21_384_${model/:/_}_fast.json"
+      done ;;
+    vjepa21plain) for models in 2.1:large,large large,2.1:large; do
+        $bench --model-sizes $models --devices cuda --precisions bf16 --fast-paths none \
+          --profile-dir "$OUT/profiles_${models//[:,]/_}" --json "$OUT/plain_${models//[:,]/_}.json"
+      done ;;
+    vjepa21precision) python3 -m pip install -q --no-index --no-deps --target /tmp/einopssite \
+        .device_wheels/einops-*.whl
+      PYTHONPATH=$PYTHONPATH:/tmp/einopssite python3 scripts/vjepa21_precision.py \
+        --official-root .official_vjepa21 --json "$OUT/vjepa21_precision.json" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done

@@ -16,16 +16,15 @@
 The official V-JEPA 2.1 encoder, built from a git copy of facebookresearch/vjepa2 (not vendored).
 
 The code is read at the 2.1 merge commit from a local git mirror (VJEPA2_OFFICIAL_GIT; any clone
-or bare mirror that holds that commit, such as a fork made after March 2026). Without one, the
-tests that need it are skipped with the reason.
+or bare mirror that holds that commit, such as a fork made after March 2026), or from a folder
+it was extracted into before (scripts/vjepa21_precision.py runs where no mirror is). Without
+either, the tests that need it are skipped with the reason.
 """
 
 import os
 from pathlib import Path
 import subprocess
 import sys
-
-import pytest
 
 OFFICIAL_GIT = os.environ.get('VJEPA2_OFFICIAL_GIT', '/work/.mirror/DhvanilSheth+vjepa2/repo')
 MERGE_COMMIT = '45d025f636dfc58fc2426905fc4a1ab755b1c3e5'  # "V-JEPA 2.1 (#130)", 2026-03-17
@@ -39,15 +38,27 @@ HUB_KWARGS = {'patch_size': 16, 'img_size': (384, 384), 'num_frames': 64, 'tubel
               'img_temporal_dim_size': 1, 'interpolate_rope': True}
 
 
-def official_module(directory: Path):
-    """Extract the official 2.1 code into `directory`; return its vision_transformer module."""
+class OfficialCodeMissing(RuntimeError):
+    """No copy of the official code to read."""
+
+
+def extract_official(directory: Path) -> None:
+    """Extract the official 2.1 code (app/vjepa_2_1 and src) into `directory`."""
     git = ['git', f'--git-dir={OFFICIAL_GIT}']
     if subprocess.run([*git, 'cat-file', '-e', MERGE_COMMIT], capture_output=True).returncode:
-        pytest.skip(f'no git mirror of facebookresearch/vjepa2 holding {MERGE_COMMIT[:7]} at '
-                    f'{OFFICIAL_GIT} (set VJEPA2_OFFICIAL_GIT)')
+        raise OfficialCodeMissing(
+            f'no git mirror of facebookresearch/vjepa2 holding {MERGE_COMMIT[:7]} at '
+            f'{OFFICIAL_GIT} (set VJEPA2_OFFICIAL_GIT)')
     archive = subprocess.run([*git, 'archive', MERGE_COMMIT, 'app/vjepa_2_1', 'src'],
                              capture_output=True, check=True).stdout
     subprocess.run(['tar', '-x', '-C', str(directory)], input=archive, check=True)
+
+
+def official_module(directory: Path):
+    """Return the official vision_transformer module from `directory`, extracted if absent."""
+    directory = Path(directory)
+    if not (directory / 'app' / 'vjepa_2_1').is_dir():
+        extract_official(directory)
     sys.path.insert(0, str(directory))
     try:
         from app.vjepa_2_1.models import vision_transformer

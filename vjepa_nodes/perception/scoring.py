@@ -54,6 +54,11 @@ class MotionMap:
     features_finite: bool = True
 
 
+def feature_change(features: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+    """Change per patch of two clips' features (t, h, w, D): 1 - cosine, averaged over time."""
+    return (1.0 - F.cosine_similarity(features, previous, dim=-1)).mean(0)
+
+
 class MotionScorer:
     """Compare each clip's features with the previous clip's."""
 
@@ -78,7 +83,7 @@ class MotionScorer:
         previous, self._previous = self._previous, features
         if previous is None or previous.shape != features.shape:
             return self._summarise(nothing, False)
-        change = (1.0 - F.cosine_similarity(features, previous, dim=-1)).mean(0)
+        change = feature_change(features, previous)
         cfg = self.config
         common = cfg.common_mode_gain * torch.quantile(change.flatten(), cfg.common_mode_quantile)
         activation = 1.0 - torch.exp(-(change - common).clamp(min=0) / cfg.change_scale)
