@@ -149,6 +149,8 @@ def measure(study: Study, seed: int) -> dict[str, dict[str, float]]:
         for change, scores, geometry, start in pairs(SyntheticScene(WIDTH, HEIGHT, objects,
                                                                     seed)):
             covered = study.object_patches(seed, objects, geometry, start)
+            if covered.all() or not covered.any():  # nothing to rank against
+                continue
             for name in found:
                 found[name]['auroc'].append(auroc(change[name][covered],
                                                   change[name][~covered]))
