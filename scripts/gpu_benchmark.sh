@@ -16,6 +16,8 @@
 #   onnxgpu   the PyTorch CUDA rows of the same clip in the precisions an export holds
 #   vjepa21   V-JEPA 2.1 ViT-B and ViT-L beside V-JEPA 2 ViT-L, 16x256 bf16: plain and the
 #             fast path (time and peak GPU memory), and their fp32 error
+#   vjepa21onnx  the three models of the vjepa21 stage on the host CPU, fp32, PyTorch beside
+#             onnxruntime (as the onnx stage: its wheels in .device_wheels/, carried)
 #   vjepa21hires  the vjepa21 stage's fast-path rows at the 2.1 models' 384x384
 #   vjepa21plain  the plain rows again, models in both orders, with kernel profiles
 #   vjepa21precision  bf16/fp16 error of the 2.1 encoders, ours and the official code
@@ -85,6 +87,11 @@ for stage in "$@"; do
       done
       $bench --model-sizes large,2.1:base,2.1:large --devices cuda --precisions bf16 \
         --fast-paths none --json "$OUT/vjepa21_plain.json" ;;
+    vjepa21onnx) python3 -m pip install -q --no-index --no-deps --target /tmp/onnxsite \
+        .device_wheels/*.whl
+      PYTHONPATH=$PYTHONPATH:/tmp/onnxsite $bench --model-sizes large,2.1:base,2.1:large \
+        --devices cpu --precisions fp32 --fast-paths none --backends torch,onnxruntime \
+        --iterations 3 --json "$OUT/vjepa21_host_cpu_onnx.json" ;;
     vjepa21hires) for model in large 2.1:base 2.1:large; do
         $bench --model-sizes $model --resolutions 384 --devices cuda --precisions bf16 \
           --fast-paths auto --json "$OUT/vjepa21_384_${model/:/_}_fast.json"
