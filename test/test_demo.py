@@ -25,11 +25,12 @@ pytestmark = pytest.mark.ros
 
 def test_demo_runs_the_three_nodes_and_writes_its_images(tmp_path):
     result = subprocess.run(
-        [sys.executable, '-m', 'vjepa_nodes.ros.demo', '--duration', '25', '--model-size',
-         'tiny', '--img-size', '64', '--out-dir', str(tmp_path)],
+        [sys.executable, '-m', 'vjepa_nodes.ros.demo', '--duration', '25', '--model-version',
+         '2.1', '--model-size', 'tiny', '--img-size', '64', '--out-dir', str(tmp_path)],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert 'RANDOM WEIGHTS' in result.stdout
+    assert 'V-JEPA 2.1 tiny on cpu' in result.stdout + result.stderr  # the detector's log
     assert 'Traceback' not in result.stdout + result.stderr
     progress = [line for line in result.stdout.splitlines() if line.startswith('[')]
     assert progress and 'starting the nodes' in progress[0]  # never silent while loading

@@ -29,6 +29,19 @@ def test_demo_reports_device_precision_shape_and_latency(capsys):
     assert 'ms per clip' in out
 
 
+def test_demo_runs_vjepa21_on_an_image(capsys):
+    assert main(['--model-version', '2.1', '--model-size', 'tiny', '--allow-random-weights',
+                 '--num-frames', '1', '--height', '32', '--width', '48', '--iterations', '1']) == 0
+    out = capsys.readouterr().out
+    assert 'V-JEPA 2.1 tiny' in out and 'output     (1, 6, 192) (B, N, D)' in out
+
+
+def test_demo_refuses_a_size_its_version_lacks(capsys):
+    assert main(['--model-version', '2.1', '--model-size', 'huge',
+                 '--allow-random-weights']) == 2
+    assert "'huge'" in capsys.readouterr().err
+
+
 def test_demo_without_weights_explains_and_fails(capsys):
     assert main(['--model-size', 'large']) == 2
     assert 'no checkpoint given' in capsys.readouterr().err

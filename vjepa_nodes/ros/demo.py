@@ -217,6 +217,7 @@ def stop(processes: list[subprocess.Popen]) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--duration', type=float, default=90.0, help='seconds of detection')
+    parser.add_argument('--model-version', default='2')
     parser.add_argument('--model-size', default='large')
     parser.add_argument('--img-size', type=int, default=128)
     parser.add_argument('--num-frames', type=int, default=8)
@@ -231,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f'{BANNER}\n!! RANDOM WEIGHTS: the encoder is not pretrained, so the scores only '
               'show the pipeline.\n!! Give real weights: VJEPA_CHECKPOINT=<.pt | .safetensors | '
               'HF id> bash scripts/demo.sh\n' + BANNER, flush=True)
-    detector = {'model_size': args.model_size, 'img_size': args.img_size,
+    detector = {'model_version': args.model_version, 'model_size': args.model_size,
+                'img_size': args.img_size,
                 'num_frames': args.num_frames, 'stride': args.stride, 'device': 'auto',
                 **({'checkpoint': args.checkpoint} if args.checkpoint
                    else {'allow_random_weights': True})}

@@ -221,7 +221,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             ('--width', int, None, "camera width (default: the node's)"),
             ('--height', int, None, "camera height (default: the node's)"),
             ('--fps', float, None, "camera rate (default: the node's)"),
-            ('--model-size', str, 'tiny', None), ('--img-size', int, 128, None),
+            ('--model-version', str, '2', None), ('--model-size', str, 'tiny', None),
+            ('--img-size', int, 128, None),
             ('--num-frames', int, 16, None), ('--stride', int, 8, None),
             ('--json', str, 'soak.json', "the results; the nodes' stderr go next to it")):
         parser.add_argument(option, type=kind, default=default, help=text)
@@ -242,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     camera = {'source': 'synthetic', **{k: v for k, v in (
         ('width', args.width), ('height', args.height), ('fps', args.fps)) if v is not None}}
     parameters = {'camera': camera, 'avoidance': {'start_latched': 'false'}, 'detector': {
-        'model_size': args.model_size, 'img_size': args.img_size, 'num_frames': args.num_frames,
+        'model_version': args.model_version, 'model_size': args.model_size,
+        'img_size': args.img_size, 'num_frames': args.num_frames,
         'stride': args.stride, 'device': 'cpu', 'precision': 'fp32',
         'allow_random_weights': 'true'}}
     for node, name, value in args.param:

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run the V-JEPA 2 encoder on a generated clip and print device, precision, shape and latency."""
+"""Run a V-JEPA 2 or 2.1 encoder on a generated clip; print device, precision, shape, latency."""
 
 import argparse
 import logging
@@ -24,10 +24,11 @@ import torch
 
 from vjepa_nodes.device import DEVICE_CHOICES, precision_name, resolve_device_and_precision
 from vjepa_nodes.encoder import (
-    build_encoder, clip_token_grid, ENCODER_CONFIGS, get_encoder_config, RANDOM_WEIGHTS_SOURCE,
+    build_encoder, clip_token_grid, get_encoder_config, RANDOM_WEIGHTS_SOURCE,
     RandomWeightsWarning)
 from vjepa_nodes.encoder.config import (
-    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, IMAGENET_MEAN, IMAGENET_STD, PRECISION_CHOICES)
+    CHECKPOINT_KEYS, IMAGENET_MEAN, IMAGENET_STD, MODEL_VERSIONS, PRECISION_CHOICES)
+from vjepa_nodes.perception.config import MODEL_SIZES
 from vjepa_nodes.tools.timing import time_call
 
 
@@ -58,7 +59,8 @@ def _positive_int(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--model-size', default='large', choices=sorted(ENCODER_CONFIGS))
+    parser.add_argument('--model-version', default='2', choices=tuple(MODEL_VERSIONS))
+    parser.add_argument('--model-size', default='large', choices=MODEL_SIZES)
     parser.add_argument('--num-frames', type=_positive_int, default=16)
     parser.add_argument('--height', type=_positive_int, default=256)
     parser.add_argument('--width', type=_positive_int, default=256)
@@ -67,8 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--precision', default='auto', choices=PRECISION_CHOICES)
     parser.add_argument('--checkpoint', default=None,
                         help='official .pt, .safetensors, HF snapshot directory or HF model id')
-    parser.add_argument('--checkpoint-key', default=DEFAULT_CHECKPOINT_KEY,
-                        choices=CHECKPOINT_KEYS)
+    parser.add_argument('--checkpoint-key', default=None, choices=CHECKPOINT_KEYS,
+                        help="entry of an official .pt (default: the release's)")
     parser.add_argument('--allow-random-weights', action='store_true',
                         help='run without a checkpoint on random weights (output is meaningless)')
     parser.add_argument('--iterations', type=_positive_int, default=3,
@@ -81,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format='[%(levelname)s] %(message)s')
     try:
         clip_shape = (1, 3, args.num_frames, args.height, args.width)
-        clip_token_grid(get_encoder_config(args.model_size), clip_shape)  # before any loading
+        clip_token_grid(get_encoder_config(args.model_size, args.model_version),
+                        clip_shape)  # before any loading
         device, dtype = resolve_device_and_precision(args.device, args.precision)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RandomWeightsWarning)  # the banner says it louder
-            encoder = build_encoder(args.model_size, checkpoint=args.checkpoint,
+            encoder = build_encoder(args.model_size, model_version=args.model_version,
+                                    checkpoint=args.checkpoint,
                                     checkpoint_key=args.checkpoint_key,
                                     allow_random_weights=args.allow_random_weights)
     except (ValueError, RuntimeError) as exc:
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             latencies.append(seconds)
     timed = latencies[1:]
     parameters = sum(p.numel() for p in encoder.parameters())
-    print(f'model      V-JEPA 2 {args.model_size} ({parameters:,} parameters)')
+    print(f'model      V-JEPA {args.model_version} {args.model_size} ({parameters:,} parameters)')
     print(f'weights    {encoder.weights_source}')
     print(f'device     {device}')
     print(f'precision  {precision_name(dtype)}')
