@@ -85,7 +85,7 @@ class Study:
         self.frames, self.stride = args.frames, args.stride
 
     def clips(self, scene: SyntheticScene, brightness=lambda i: 1.0):
-        """Yield (per-variant features (t, h, w, D), pixel geometry) of each clip of a scene."""
+        """Yield each clip's per-variant features (t, h, w, D), pixel geometry, first frame."""
         frames = [scene.frame(i / FPS, brightness(i)) for i in range(SCENE_FRAMES)]
         for start in range(0, SCENE_FRAMES - self.frames + 1, self.stride):
             pixels, geometry = self.preprocess(frames[start:start + self.frames])

@@ -25,6 +25,7 @@ DIR holds app/vjepa_2_1 and src of the official code, or is filled from VJEPA2_O
 """
 
 import argparse
+import copy
 import json
 from pathlib import Path
 import sys
@@ -37,7 +38,8 @@ from vjepa_nodes.tools.encoder_benchmark import relative_error
 from vjepa_nodes.tools.tables import align
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
-from official_vjepa21 import official_encoder, official_module  # noqa: E402, I100
+from official_vjepa21 import (  # noqa: E402, I100
+    official_encoder, official_module, perturbed)
 
 PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 COLUMNS = ('model', 'clip', 'code', 'precision', 'how', 'relative_error')
@@ -54,21 +56,18 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def perturbed(model: torch.nn.Module) -> torch.nn.Module:
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.ndim == 1 or param.shape[:2] == (1, 1):
-                param.add_(0.1 * torch.randn_like(param))
-    return model
-
-
 def run(model: torch.nn.Module, clip: torch.Tensor, dtype: torch.dtype,
         autocast: bool) -> torch.Tensor:
-    """Run by autocast to `dtype` over fp32 weights, or with the weights cast to `dtype`."""
+    """
+    Run a copy of the fp32 model by autocast to `dtype`, or with its weights cast to `dtype`.
+
+    A copy, so that no run starts from weights another run rounded.
+    """
+    model = copy.deepcopy(model)
     with torch.inference_mode():
         if autocast:
             with torch.autocast(clip.device.type, dtype=dtype):
-                return model.float()(clip.float())
+                return model(clip)
         return model.to(dtype)(clip.to(dtype))
 
 
@@ -80,7 +79,7 @@ def rows_for(vision_transformer, model_size: str, frames: int, height: int, widt
     ours.load_state_dict(official.state_dict())  # the same parameter names (tested)
     clip = torch.randn(1, 3, frames, height, width, device=device)
     with torch.inference_mode():
-        reference = official.double()(clip.double())
+        reference = copy.deepcopy(official).double()(clip.double())
     base = {'model': f'2.1 {model_size}', 'clip': f'{frames}x{height}x{width}'}
     rows = []
     for precision, dtype in PRECISIONS.items():

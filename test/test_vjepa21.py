@@ -15,7 +15,8 @@
 """V-JEPA 2.1 encoders equal the official code, loading official-layout checkpoints strictly."""
 
 from checkpoint_files import relative_error
-from official_vjepa21 import official_encoder, official_module, OfficialCodeMissing
+from official_vjepa21 import (
+    official_encoder, official_module, OfficialCodeMissing, perturbed)
 import pytest
 import torch
 from vjepa_nodes.encoder.build import build_encoder
@@ -37,15 +38,6 @@ def official(tmp_path_factory):
         return official_module(tmp_path_factory.mktemp('vjepa2_official'))
     except OfficialCodeMissing as missing:
         pytest.skip(str(missing))
-
-
-def perturbed(model: torch.nn.Module) -> torch.nn.Module:
-    """Move every bias, norm and modality embedding off its initial value."""
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.ndim == 1 or param.shape[:2] == (1, 1):
-                param.add_(0.1 * torch.randn_like(param))
-    return model
 
 
 def save_official_layout(path, encoder_entry: str, encoder, decoy) -> None:
