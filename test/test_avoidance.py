@@ -14,7 +14,7 @@
 
 """Avoidance policy: every state and transition, the timeout, the e-stop and the limits."""
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from hypothesis import given, strategies as st
 import pytest
@@ -236,9 +236,10 @@ def test_bad_policy_settings_are_rejected(kwargs, message):
         PolicyConfig(**kwargs)
 
 
-@pytest.mark.parametrize('name', [f.name for f in fields(PolicyConfig)])
+@pytest.mark.parametrize('name', [f.name for f in fields(PolicyConfig)
+                                  if isinstance(f.default, float)])
 @pytest.mark.parametrize('value', [float('nan'), float('inf'), float('-inf')])
-def test_every_policy_setting_refuses_non_finite_values(name, value):
+def test_every_numeric_policy_setting_refuses_non_finite_values(name, value):
     with pytest.raises(ValueError, match=f'{name}={value} is not allowed: a finite value'):
         PolicyConfig(**{name: value})
 
@@ -247,3 +248,47 @@ def test_integers_are_taken_for_float_settings():
     config = PolicyConfig(cruise_speed=1, timeout=2)
     assert (config.cruise_speed, config.timeout) == (1.0, 2.0)
     assert type(config.cruise_speed) is float
+
+
+# Several cameras: the first steers, the others can only slow or stop the robot.
+
+@pytest.mark.parametrize(('peak', 'fraction'), [(0.0, 1.0), (0.2, 0.5), (0.3, 0.0), (0.9, 0.0)])
+def test_another_camera_slows_in_proportion_to_what_it_sees(policy, clock, peak, fraction):
+    command = policy.step(seen(clock), None, {'rear': seen(clock, left=peak)}, 'front')
+    assert command.linear == pytest.approx(0.4 * fraction) and command.angular == 0.0
+    if fraction < 1.0:
+        assert command.state is DriveState.CAUTION
+        assert command.reason == f'clear; camera rear: motion {peak:.2f}, speed x{fraction:.2f}'
+
+
+def test_with_watch_response_stop_any_caution_on_another_camera_stops(clock):
+    policy = AvoidancePolicy(replace(CONFIG, watch_response='stop'), clock)
+    clock.now += 1.0
+    assert policy.step(seen(clock), None, {'rear': seen(clock, right=0.05)}).linear == 0.4
+    stopped = policy.step(seen(clock), None, {'rear': seen(clock, right=0.1)})
+    assert (stopped.linear, stopped.angular, stopped.state) == (0.0, 0.0, DriveState.CAUTION)
+    assert policy.step(seen(clock), None, {'rear': seen(clock, obstacle=True)}).linear == 0.0
+
+
+def test_avoiding_stays_avoiding_when_another_camera_slows_it(policy, clock):
+    command = policy.step(seen(clock, center=0.5, right=0.4), None,
+                          {'left': seen(clock, center=0.2)}, 'front')
+    assert command.state is DriveState.AVOID and command.linear == 0.0
+    assert command.angular == pytest.approx(0.6 * 0.5)  # turning, at the slower camera's pace
+
+
+@pytest.mark.parametrize(('other', 'reason'), [
+    (None, 'camera left: no perception yet'),
+    ({'silence': 0.6}, 'camera left: no detector result for 0.60 s'),
+    ({'age': 1.5}, 'camera left: the images behind the last result'),
+    ({'problem': 'camera frozen'}, 'camera left: camera frozen'),
+    ({'reference': False}, 'camera left: waiting for a reference clip')])
+def test_every_camera_must_be_fresh_for_any_motion(policy, clock, other, reason):
+    others = {'left': None if other is None else seen(clock, **other),
+              'rear': seen(clock)}
+    command = policy.step(seen(clock), None, others, 'front')
+    assert (command.linear, command.angular, command.state) == (0.0, 0.0,
+                                                                DriveState.STOP_STALE)
+    assert command.reason.startswith(reason)
+    stale_front = policy.step(None, None, {'left': seen(clock)}, 'front')
+    assert stale_front.reason == 'camera front: no perception yet'

@@ -12,11 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""sensor_msgs/Image conversions: every accepted encoding, padding, and each malformed message."""
+"""Image and CompressedImage conversions: every accepted form, and each malformed message."""
 
+import cv2
 from hypothesis import given, strategies as st
 import numpy as np
 import pytest
+from vjepa_nodes.image_messages import compressed_to_frame, image_to_frame, ImageError
 
 pytestmark = pytest.mark.ros
 
@@ -46,7 +48,7 @@ def test_every_accepted_encoding_parses_with_any_row_padding(
     Image, _, conversions = ros
     channels = {'mono8': 1, 'rgb8': 3, 'bgr8': 3}.get(encoding, 4)
     pixels = np.random.default_rng(seed).integers(0, 256, (height, width, channels), np.uint8)
-    frame, order = conversions.image_to_frame(_message(Image, pixels, encoding, padding))
+    frame, order = image_to_frame(_message(Image, pixels, encoding, padding))
     assert frame.shape == (height, width, 3) and frame.dtype == np.uint8
     assert order == ('bgr' if encoding.startswith('bgr') else 'rgb')
     expected = np.repeat(pixels, 3, axis=2) if channels == 1 else pixels[..., :3]
@@ -66,8 +68,8 @@ def test_malformed_images_are_rejected_with_the_reason(ros, change, reason):
     message = _message(Image, np.zeros((3, 4, 3), np.uint8), 'rgb8')
     for field, value in change.items():
         setattr(message, field, value)
-    with pytest.raises(conversions.ImageError) as error:
-        conversions.image_to_frame(message)
+    with pytest.raises(ImageError) as error:
+        image_to_frame(message)
     assert reason in str(error.value)
 
 
@@ -78,7 +80,7 @@ def test_frames_and_heatmaps_pack_into_images(ros):
     frame = np.random.default_rng(0).integers(0, 256, (5, 7, 3), np.uint8)
     message = conversions.frame_to_image(frame, 'bgr8', header)
     assert (message.encoding, message.step, message.header.frame_id) == ('bgr8', 21, 'camera')
-    back, order = conversions.image_to_frame(message)
+    back, order = image_to_frame(message)
     assert order == 'bgr' and np.array_equal(back, frame)
     heat = np.linspace(0, 1, 35, dtype=np.float32).reshape(5, 7)
     packed = conversions.heatmap_to_image(heat, header)
@@ -106,3 +108,51 @@ def test_the_debug_overlay_tints_only_where_the_image_changed():
     assert image.shape == frame.shape and image.dtype == np.uint8
     assert (image[30:, :60] == 120).all()  # unchanged, below the text line: as the camera saw it
     assert np.abs(image[48:, 72:].astype(int) - 120).max() > 50  # changed: tinted
+
+
+def _compressed(format: str, data: bytes):
+    from sensor_msgs.msg import CompressedImage
+    return CompressedImage(format=format, data=data)
+
+
+@pytest.mark.parametrize(('extension', 'format'), [
+    ('.png', 'png'), ('.png', 'bgr8; png compressed bgr8'), ('.jpg', 'jpeg'),
+    ('.jpg', 'rgb8; jpeg compressed bgr8'), ('.jpg', '')])
+def test_compressed_images_decode_to_bgr_frames(ros, extension, format):
+    rows, cols = np.mgrid[0:24, 0:40]  # smooth, so that JPEG keeps it close
+    pixels = np.stack([cols * 6, rows * 10, (rows + cols) * 4], axis=-1).astype(np.uint8)
+    ok, data = cv2.imencode(extension, pixels)
+    frame, order = compressed_to_frame(_compressed(format, data.tobytes()))
+    assert order == 'bgr' and frame.shape == (24, 40, 3) and frame.dtype == np.uint8
+    if extension == '.png':  # lossless
+        assert np.array_equal(frame, pixels)
+    else:
+        assert np.abs(frame.astype(int) - pixels).mean() < 4
+
+
+PNG = cv2.imencode('.png', np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+JPEG = cv2.imencode('.jpg', np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+
+
+@pytest.mark.parametrize(('format', 'data', 'reason'), [
+    ('tiff', PNG, "unsupported compressed format 'tiff'; use jpeg or png"),
+    ('16UC1; compressedDepth png', PNG, 'is a depth image, not a camera image'),
+    ('jpeg', PNG, "format 'jpeg' but the .* bytes of data are not JPEG"),
+    ('png', b'', "format 'png' but the 0 bytes of data are not PNG"),
+    ('jpeg', JPEG[:len(JPEG) // 2], 'cannot decode the JPEG data .*truncated or corrupt'),
+    ('png', PNG[:40], 'cannot decode the PNG data .*truncated or corrupt'),
+    ('', b'garbage', "unsupported compressed format ''")])
+def test_malformed_compressed_images_are_rejected_with_the_reason(ros, format, data, reason):
+    with pytest.raises(ImageError, match=reason):
+        compressed_to_frame(_compressed(format, data))
+
+
+@given(data=st.binary(max_size=256), format=st.sampled_from(['jpeg', 'png', '']))
+def test_any_compressed_bytes_give_a_frame_or_a_named_refusal(data, format):
+    from sensor_msgs.msg import CompressedImage
+    try:
+        frame, _ = compressed_to_frame(CompressedImage(format=format, data=data))
+    except ImageError as error:
+        assert str(error)
+    else:
+        assert frame.ndim == 3 and frame.shape[2] == 3

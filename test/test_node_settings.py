@@ -53,8 +53,9 @@ def test_the_defaults_file_is_generated_from_the_declarations():
     loaded = yaml.safe_load(text)
     for node in NODE_SETTINGS:
         values = loaded[f'/**/{node}']['ros__parameters']
+        # An empty list stays a comment: rcl's parser cannot tell an empty list's type.
         assert values == {field.name: '' if default is None else default
-                          for field, default in parameters(node)}
+                          for field, default in parameters(node) if default != ()}
 
 
 @pytest.mark.parametrize('name', PRESETS)

@@ -122,7 +122,8 @@ def test_frames_in_scores_flag_heatmap_and_diagnostics_out(ros, camera_reliabili
 def test_debug_overlay_only_for_subscribers(ros):
     rig = Rig(ros)
     rig.start()
-    assert wait_for(lambda: rig.node._outputs['debug_image'].get_subscription_count() == 1)
+    debug_image = rig.node.cameras[''].outputs['debug_image']
+    assert wait_for(lambda: debug_image.get_subscription_count() == 1)
     rig.send(8)
     assert wait_for(lambda: rig.out['debug_image'])
     overlay = rig.out['debug_image'][-1]
@@ -141,7 +142,7 @@ def test_malformed_images_are_rejected_and_the_node_keeps_serving(ros):
         rig.send(3, bad=message)
     rig.send(8)
     assert wait_for(lambda: len(rig.out['region_scores']) >= 2)
-    assert rig.node._rejected >= 4
+    assert rig.node.cameras[''].rejected >= 4
 
 
 def test_lifecycle_loads_on_configure_and_releases_on_cleanup(ros):
@@ -233,14 +234,14 @@ def test_parameter_updates_are_validated(ros):
     assert not read_only.successful
     assert rig.node.set_parameters([Parameter('on_threshold', value=0.3),
                                     Parameter('stride', value=3)])[0].successful
-    assert rig.node._detector.decision.config.on_threshold == 0.3
-    assert rig.node._detector.buffer.stride == 3
+    assert rig.node._detector.camera().decision.config.on_threshold == 0.3
+    assert rig.node._detector.camera().buffer.stride == 3
 
 
 def test_incompatible_camera_qos_is_reported(ros):
     rig = Rig(ros, camera_reliability='best_effort', image_reliability='reliable')
     rig.start_configured()
-    assert wait_for(lambda: rig.node.incompatible_qos_events > 0, timeout=5.0)
+    assert wait_for(lambda: rig.node.cameras[''].incompatible_qos_events > 0, timeout=5.0)
 
 
 def test_auto_reliability_takes_a_best_effort_camera_too(ros):
@@ -248,7 +249,7 @@ def test_auto_reliability_takes_a_best_effort_camera_too(ros):
     rig.start()  # the camera matches once the node has fallen back to best effort
     rig.send(16)
     assert wait_for(lambda: rig.out['region_scores'])
-    assert rig.node.incompatible_qos_events >= 1
+    assert rig.node.cameras[''].incompatible_qos_events >= 1
 
 
 def test_shutdown_from_active_stops_cleanly(ros):
@@ -299,7 +300,7 @@ def test_images_stamped_far_from_the_clock_are_dropped_and_reported(ros, age, re
     rig.start()
     rig.send(12, age=age)
     assert wait_for(lambda: _diagnostic(rig, reason, DiagnosticStatus.ERROR), timeout=3.0)
-    assert rig.node._stale.total == 12 and not rig.out['perception']
+    assert rig.node.cameras[''].stale.total == 12 and not rig.out['perception']
     values = {kv.key: kv.value for kv in rig.out['/diagnostics'][-1].status[0].values}
     assert values['stale images dropped'] == '12'
     rig.send(8)  # fresh images are analysed again
@@ -324,14 +325,14 @@ def test_the_worker_survives_a_failing_clip_and_reports_it_at_once(ros):
     from vjepa_nodes.ros.score_messages import perception_from_msg
     rig = Rig(ros)
     rig.start()
-    score, calls = rig.node._detector.scorer.score, []
+    score, calls = rig.node._detector.camera().scorer.score, []
 
     def fails_once(tokens, grid):  # a fault inside one clip
         calls.append(1)
         if len(calls) == 2:
             raise ValueError('simulated fault in this clip')
         return score(tokens, grid)
-    rig.node._detector.scorer.score = fails_once
+    rig.node._detector.camera().scorer.score = fails_once
     rig.send(16)
     assert wait_for(lambda: len(rig.out['region_scores']) >= 2)  # serving after the failure
     failures = [perception_from_msg(m) for m in rig.out['perception']

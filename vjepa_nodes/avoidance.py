@@ -30,6 +30,10 @@ on: ROS time, which is simulated time under use_sim_time). States:
 - CAUTION: any region at or above `caution_score`, or the obstacle flag -> forward speed reduced
   linearly from cruise at `caution_score` to zero at `danger_score` of the highest region.
 - CLEAR: otherwise -> cruise speed.
+With several cameras the first one steers as above; every other camera (`others` in `step`) can
+only slow or stop the robot: its perception must be usable too (else STOP_STALE), and motion it
+sees scales both speeds (`watch_response` slow: by the CAUTION fraction of its highest region,
+reaching zero at `danger_score`; stop: to zero from `caution_score` or its obstacle flag on).
 Speeds are clamped to their limits; speeding up is limited by the acceleration limits (over at
 most one `control_period` per step, so a pause between steps never allows a jump), while slowing
 down and stopping take effect at once, since a late stop is the hazard.
@@ -38,11 +42,15 @@ down and stopping take effect at once, since a late stop is the hazard.
 from dataclasses import dataclass
 from enum import Enum
 import math
+from types import MappingProxyType
 from typing import Callable, Mapping
 
 from vjepa_nodes.freshness import stamp_problem
 from vjepa_nodes.perception.config import REGIONS
 from vjepa_nodes.settings import check_settings, setting
+
+
+WATCH_RESPONSES = ('slow', 'stop')
 
 
 class DriveState(Enum):
@@ -83,6 +91,10 @@ class PolicyConfig:
     max_angular_accel: float = _speed(2.0, 'limit on turning up, rad/s^2', 20.0)
     control_period: float = setting(0.1, 'longest step the acceleration limits allow for, s',
                                     low=0.001, high=1.0, runtime=True)
+    watch_response: str = setting(
+        'slow', 'what motion seen by a camera other than the first (which steers) does: slow '
+        '(speed scaled down to zero at danger_score) or stop (from caution_score)',
+        choices=WATCH_RESPONSES, runtime=True)
 
     def __post_init__(self) -> None:
         check_settings(self)
@@ -122,10 +134,17 @@ class AvoidancePolicy:
         self._last = VelocityCommand(0.0, 0.0, DriveState.STOP_STALE, 'not started')
         self._last_time = clock()  # the robot stands still from here on
 
-    def step(self, perception: Perception | None, estop: str | None) -> VelocityCommand:
-        """Return the command for now, given the latest perception and why the e-stop holds."""
+    def step(self, perception: Perception | None, estop: str | None,
+             others: Mapping[str, Perception | None] = MappingProxyType({}),
+             steering: str = '') -> VelocityCommand:
+        """
+        Return the command for now, given the latest perception and why the e-stop holds.
+
+        `perception` is the steering camera's (named `steering` in reasons, if named);
+        `others` the latest of every other camera, by name (None: nothing yet).
+        """
         now = self._clock()
-        target = self._target(perception, estop, now)
+        target = self._target(perception, estop, now, others, steering)
         dt = min(max(0.0, now - self._last_time), self.config.control_period)
         cfg = self.config
         command = VelocityCommand(
@@ -137,14 +156,43 @@ class AvoidancePolicy:
         self._last, self._last_time = command, now
         return command
 
-    def _target(self, perception: Perception | None, estop: str | None,
-                now: float) -> VelocityCommand:
-        cfg = self.config
+    def _target(self, perception: Perception | None, estop: str | None, now: float,
+                others: Mapping[str, Perception | None], steering: str) -> VelocityCommand:
         if estop:
             return VelocityCommand(0.0, 0.0, DriveState.ESTOP, estop)
-        problem = self._unusable(perception, now)
-        if problem:
-            return VelocityCommand(0.0, 0.0, DriveState.STOP_STALE, problem)
+        for name, seen in ((steering, perception), *others.items()):
+            problem = self._unusable(seen, now)
+            if problem:
+                return VelocityCommand(0.0, 0.0, DriveState.STOP_STALE,
+                                       f'camera {name}: {problem}' if name else problem)
+        target = self._steer(perception)
+        factor, why = min(((self._watch_factor(seen), name) for name, seen in others.items()),
+                          default=(1.0, ''))
+        if factor == 1.0:
+            return target
+        state = DriveState.AVOID if target.state is DriveState.AVOID else DriveState.CAUTION
+        return VelocityCommand(target.linear * factor, target.angular * factor, state,
+                               f'{target.reason}; camera {why}: motion '
+                               f'{max(others[why].region_scores.values()):.2f}, speed '
+                               f'x{factor:.2f}')
+
+    def _watch_factor(self, seen: Perception) -> float:
+        """How much motion seen by a non-steering camera leaves of the speed (0..1)."""
+        cfg = self.config
+        peak = max(seen.region_scores[region] for region in REGIONS)
+        if peak < cfg.caution_score and not seen.obstacle:
+            return 1.0
+        return 0.0 if cfg.watch_response == 'stop' else self._caution_fraction(peak)
+
+    def _caution_fraction(self, peak: float) -> float:
+        """Speed left at a highest region score `peak`: 1 at caution_score, 0 at danger_score."""
+        cfg = self.config
+        return 1.0 - min(1.0, max(0.0, peak - cfg.caution_score)
+                         / (cfg.danger_score - cfg.caution_score))
+
+    def _steer(self, perception: Perception) -> VelocityCommand:
+        """The command the steering camera's usable perception asks for."""
+        cfg = self.config
         scores = perception.region_scores
         ahead, peak = scores['center'], max(scores[region] for region in REGIONS)
         if ahead >= cfg.danger_score or (perception.obstacle and ahead >= cfg.caution_score):
@@ -154,8 +202,7 @@ class AvoidancePolicy:
                 f'danger ahead (center {ahead:.2f}); turning '
                 f'{"left" if left_is_clearer else "right"}')
         if peak >= cfg.caution_score or perception.obstacle:
-            fraction = 1.0 - min(1.0, max(0.0, peak - cfg.caution_score)
-                                 / (cfg.danger_score - cfg.caution_score))
+            fraction = self._caution_fraction(peak)
             return VelocityCommand(cfg.cruise_speed * fraction, 0.0, DriveState.CAUTION,
                                    f'motion {peak:.2f}; speed x{fraction:.2f}')
         return VelocityCommand(cfg.cruise_speed, 0.0, DriveState.CLEAR, 'clear')

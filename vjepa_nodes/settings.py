@@ -24,11 +24,14 @@ metadata, so `ros2 param describe` shows the same limits.
 
 from dataclasses import dataclass, Field, field, fields, is_dataclass
 import math
+import re
 from typing import Any
 
 _KEY = 'vjepa_setting'
 _TYPE_NAMES = {bool: 'a boolean', int: 'an integer', float: 'a number', str: 'a string',
-               type(None): 'nothing'}
+               tuple: 'a list of names', type(None): 'nothing'}
+# A name in a list setting: one ROS name token, so that it can be a topic namespace.
+NAME_PATTERN = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,15 @@ class Setting:
 
     description: str
     low: float | None = None  # inclusive bounds, for numbers
-    high: float | None = None
+    high: float | None = None  # lists of names: the most names
     step: int = 0  # integers: allowed values are low + k * step (0: any)
     choices: tuple[str, ...] = ()  # strings: the allowed values (empty: any)
     runtime: bool = False  # may change while running; else only at (re)configuration
+
+    @property
+    def names_list(self) -> bool:
+        """Whether this is a list of names (made by names_setting)."""
+        return self.low is None and self.high is not None
 
     def check(self, name: str, value: Any, kind: type) -> Any:
         """Return `value` as `kind` (an integer may stand for a float); raise if not allowed."""
@@ -48,12 +56,17 @@ class Setting:
             value = float(value)
         if kind is str and type(value) in (int, float) and str(value) in self.choices:
             value = str(value)  # a version such as 2.1 arrives from YAML or -p as a number
+        if kind is tuple and isinstance(value, list):
+            value = tuple(value)  # ROS and YAML give lists
         if type(value) is not kind:
             raise ValueError(f'{name} must be {_TYPE_NAMES[kind]}, got '
                              f'{_TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}')
         if kind in (int, float):
             allowed = (math.isfinite(value) and self.low <= value <= self.high
                        and not (self.step and (value - self.low) % self.step))
+        elif kind is tuple:
+            allowed = (len(value) <= self.high and len(set(value)) == len(value) and all(
+                isinstance(name, str) and NAME_PATTERN.fullmatch(name) for name in value))
         else:
             allowed = not self.choices or value in self.choices
         if not allowed:
@@ -64,12 +77,17 @@ class Setting:
         """Say which values are allowed, in words."""
         if self.choices:
             return f'choose one of {self.limits()}'
+        if self.names_list:
+            return (f'{self.limits()}, each letters, digits and underscores starting with a '
+                    'letter')
         return 'any value' if self.low is None else f'a finite value from {self.limits()}'
 
     def limits(self) -> str:
         """Return the choices or the range, briefly ('' for any value)."""
         if self.choices:
             return ', '.join(self.choices)
+        if self.names_list:
+            return f'up to {self.high:g} distinct names'
         if self.low is None:
             return ''
         return f'{self.low} to {self.high}' + (f' in steps of {self.step}' if self.step else '')
@@ -84,6 +102,11 @@ def setting(default: Any, description: str, *, low: float | None = None,
         raise TypeError(f'a numeric setting needs finite low and high bounds: {description}')
     return field(default=default, metadata={_KEY: Setting(
         description, low, high, step, tuple(choices), runtime)})
+
+
+def names_setting(description: str, most: int) -> Any:
+    """Return a dataclass field holding a tuple of up to `most` distinct names, empty by default."""
+    return field(default=(), metadata={_KEY: Setting(description, high=most)})
 
 
 def setting_of(config_field: Field) -> Setting | None:

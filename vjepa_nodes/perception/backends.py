@@ -79,6 +79,10 @@ class EncoderBackend(Protocol):
     encoder_config: EncoderConfig
     weights_source: str
     random_weights: bool
+    batch_limit: int | None  # most clips per call (an exported file's fixed batch); None: any
+    # True where each new batch size costs a preparation (compilation, graph capture, export):
+    # the detector then pads batches to a few sizes.
+    pads_batches: bool
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         """Encode a normalised clip (B, 3, T, H, W) in the detector's dtype into tokens."""
@@ -114,6 +118,7 @@ class TorchBackend:
     """The PyTorch encoder on the detector's device, through its fast path."""
 
     name = 'torch'
+    batch_limit = None
 
     def __init__(self, config: DetectorConfig, device: torch.device, dtype: torch.dtype) -> None:
         self.encoder = _build_torch_encoder(config).to(device, dtype)
@@ -125,6 +130,11 @@ class TorchBackend:
     @property
     def description(self) -> str:
         return f'torch, fast path {self.runner.fast_path.name}'
+
+    @property
+    def pads_batches(self) -> bool:
+        fast_path = self.runner.fast_path
+        return fast_path.compile_model or fast_path.cuda_graph
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         return self.runner(clip)
@@ -162,6 +172,8 @@ class FileBackend:
         self.encoder_config = get_encoder_config(spec.model_size, spec.model_version)
         self.weights_source = f'{spec.weights_source} (in {path.name})'
         self.random_weights = spec.random_weights
+        self.batch_limit = None if spec.dynamic_batch else spec.batch
+        self.pads_batches = False
         if config.backend == 'tensorrt':
             self.run = TensorRTEncoder(path, spec, device)
             self.description = f'tensorrt, {path.name}'
@@ -183,6 +195,8 @@ class CachedOnnxBackend:
     """
 
     name = 'onnxruntime'
+    batch_limit = None
+    pads_batches = True  # every batch size is an export
 
     def __init__(self, config: DetectorConfig, dtype: torch.dtype) -> None:
         import_onnxruntime()  # say what to install before loading weights

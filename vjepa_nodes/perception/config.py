@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from vjepa_nodes.encoder.config import (
     BACKENDS, CHECKPOINT_KEYS, FAST_PATHS, get_encoder_config, MODEL_VERSIONS,
     PRECISION_CHOICES)
-from vjepa_nodes.settings import check_settings, setting
+from vjepa_nodes.settings import check_settings, names_setting, setting
 
 REGIONS = ('left', 'center', 'right')  # thirds of the view, left to right
 RESIZE_MODES = ('full', 'center_crop')
 CHANNEL_ORDERS = ('rgb', 'bgr')
+MAX_CAMERAS = 16
 # Every size of every version, in order of appearance; the pair is checked by get_encoder_config.
 MODEL_SIZES = tuple(dict.fromkeys(size for configs in MODEL_VERSIONS.values() for size in configs))
 
@@ -82,6 +83,12 @@ class DetectorConfig:
     Settings without `runtime` need a new detector (the node: cleanup + configure) to change.
     """
 
+    cameras: tuple[str, ...] = names_setting(
+        'camera names, one model for all; each has its topics under its name (front: '
+        'front/image -> front/motion_score, ...); empty: one camera on image -> motion_score',
+        MAX_CAMERAS)
+    max_batch: int = setting(8, 'most clips encoded in one batch (clips of different cameras '
+                             'ready at the same time share one)', low=1, high=64)
     model_version: str = setting(
         '2', "V-JEPA 2 or 2.1 ('2.1': dense features; sizes base, large, giant, gigantic)",
         choices=tuple(MODEL_VERSIONS))

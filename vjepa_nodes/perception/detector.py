@@ -14,8 +14,10 @@
 
 """ObstacleDetector: camera frames in, motion scores, regions, heat map and obstacle flag out."""
 
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 import time
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,45 +26,38 @@ from vjepa_nodes.device import resolve_device_and_precision
 from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.fast_path import resolve_fast_path
 from vjepa_nodes.encoder.vit import clip_token_grid
-from vjepa_nodes.freshness import FreezeMonitor
 from vjepa_nodes.perception.backends import backend_dtype, build_backend
-from vjepa_nodes.perception.clip_buffer import BufferCounters, ClipBuffer, FrameStatus
+from vjepa_nodes.perception.camera_stream import CameraStream, DetectionResult
+from vjepa_nodes.perception.clip_buffer import BufferCounters, Clip, FrameStatus
 from vjepa_nodes.perception.config import DetectorConfig
-from vjepa_nodes.perception.preprocessing import (
-    activation_to_heatmap, check_frame, ClipGeometry, Preprocessor)
-from vjepa_nodes.perception.scoring import MotionScorer, ObstacleDecision
 from vjepa_nodes.settings import fixed_changes
 
 
-@dataclass(frozen=True)
-class DetectionResult:
-    """One analysed clip."""
+@dataclass
+class Detections:
+    """What one `detect_all` call produced, by camera."""
 
-    motion_score: float  # 0..1: fraction of the view that changed since the previous clip
-    region_scores: dict[str, float]  # 'left', 'center', 'right'
-    motion_map: np.ndarray  # (h, w) patch-grid activation
-    heatmap: np.ndarray  # float32, the camera image's height x width
-    obstacle: bool
-    has_reference: bool  # False: first clip after a (re)start, or features not finite: no evidence
-    features_finite: bool  # False: the encoder produced inf/NaN (e.g. fp16 overflow)
-    features: torch.Tensor  # encoder tokens (1, N, D), on the model's device
-    clip_start: float  # stamps (s) of the first and last frame
-    clip_end: float
-    latency: float  # seconds spent in detect(): preprocessing, encoder, scoring
-    geometry: ClipGeometry
-    last_frame: np.ndarray  # the clip's newest frame, for overlays
-    problem: str = ''  # why the result must not be acted on ('' = usable), e.g. a frozen camera
+    results: dict[str, DetectionResult] = field(default_factory=dict)
+    failures: dict[str, Exception] = field(default_factory=dict)  # clips whose batch failed
 
-    @property
-    def time_span(self) -> float:
-        return self.clip_end - self.clip_start
+
+@contextmanager
+def _reported(detections: Detections, streams: list[CameraStream]) -> Iterator[None]:
+    """Record an error as the failure of `streams`' clips, so that other cameras go on."""
+    try:
+        yield
+    except Exception as error:  # noqa: B902 - any fault of one clip or batch
+        detections.failures.update((stream.name, error) for stream in streams)
 
 
 class ObstacleDetector:
     """
     Buffer frames into clips, encode them with V-JEPA 2 (config.backend), score clip changes.
 
-    `add_frame` is cheap (it stores the frame); `detect` does the work for the newest clip.
+    One model serves every camera in config.cameras (none named: one camera, named ''). Each
+    camera has its own clips, reference clip, obstacle flag and results; clips of several
+    cameras that are ready together are encoded in one batch. `add_frame` is cheap (it stores
+    the frame); `detect_all` (`detect` for one camera) does the work.
     """
 
     def __init__(self, model_size: str | None = None, *, config: DetectorConfig | None = None,
@@ -77,85 +72,127 @@ class ObstacleDetector:
         encoder_config = get_encoder_config(cfg.model_size, cfg.model_version)
         clip_token_grid(encoder_config, (1, 3, cfg.num_frames, cfg.img_size, cfg.img_size))
         # Everything cheap is built (and so validated) before the encoder loads its weights.
-        self.buffer = ClipBuffer(cfg.num_frames, cfg.stride, cfg.max_gap)
         self.device, dtype = resolve_device_and_precision(cfg.device, cfg.precision)
         self.dtype = backend_dtype(cfg, dtype)
         resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one before loading
-        self.preprocess = Preprocessor(cfg.img_size, cfg.resize_mode, self.device, self.dtype,
-                                       encoder_config.patch_size)
-        self.scorer = MotionScorer(cfg.scoring)
-        self.decision = ObstacleDecision(cfg.decision)
+        self.cameras: tuple[str, ...] = cfg.cameras or ('',)
+        self.streams = {name: CameraStream(name, cfg, self.device, self.dtype,
+                                           encoder_config.patch_size) for name in self.cameras}
         self.backend = build_backend(cfg, self.device, self.dtype)
-        self.freeze = FreezeMonitor()
-        self.latest: DetectionResult | None = None
-        self._scored_epoch: int | None = None
+        self._next_camera = 0  # where the next batch starts looking, so that no camera starves
 
-    @property
-    def counters(self) -> BufferCounters:
-        return self.buffer.counters
-
-    def add_frame(self, frame: np.ndarray, stamp: float | None = None) -> FrameStatus:
+    def add_frame(self, frame: np.ndarray, stamp: float | None = None,
+                  camera: str = '') -> FrameStatus:
         """
-        Buffer an H x W x 3 uint8 frame (config.channel_order) taken at `stamp` seconds.
+        Buffer an H x W x 3 uint8 frame (config.channel_order) of `camera`, taken at `stamp` s.
 
         Without a stamp the arrival time is used. A bad frame raises FrameError (a non-finite
-        stamp ValueError) and changes nothing; a size change or a gap restarts the clip (see
-        ClipBuffer). May be called from another thread than `detect`.
+        stamp ValueError) and changes nothing; a size change or a gap restarts that camera's
+        clip (see ClipBuffer). May be called from another thread than `detect_all`.
         """
-        check_frame(frame)
-        stamp = time.monotonic() if stamp is None else stamp
-        status = self.buffer.add(self.preprocess.host_copy(frame), stamp, copy=False)
-        self.freeze.update(frame, stamp)
-        return status
+        return self.camera(camera).add_frame(frame, stamp)
+
+    def detect_all(self) -> Detections:
+        """
+        Analyse the newest ready clip of each camera, up to config.max_batch of them at once.
+
+        Cameras take turns when more are ready than fit: those left out come first next time,
+        with their newest clip. A failed batch fails its cameras only, in `failures`.
+        """
+        detections = Detections()
+        started = time.perf_counter()
+        prepared: dict[tuple[int, ...], list] = {}  # clip shape -> [(stream, clip, pixels, ...)]
+        for stream, clip in self._take_clips():
+            with _reported(detections, [stream]):
+                pixels, geometry = stream.preprocess(clip.frames, self.config.channel_order)
+                prepared.setdefault(tuple(pixels.shape), []).append(
+                    (stream, clip, pixels, geometry))
+        for shape, group in prepared.items():
+            grid = clip_token_grid(self.backend.encoder_config, shape)
+            for batch in self._batches(group):
+                with _reported(detections, [stream for stream, *_ in batch]):
+                    tokens = self._encode([pixels for _, _, pixels, _ in batch])
+                    for index, (stream, clip, _, geometry) in enumerate(batch):
+                        with _reported(detections, [stream]):
+                            detections.results[stream.name] = stream.result(
+                                clip, geometry, tokens[index:index + 1], grid, started)
+        return detections
 
     def detect(self) -> DetectionResult | None:
-        """Analyse the newest ready clip; None if no new clip is ready."""
-        clip = self.buffer.take_clip()
-        if clip is None:
-            return None
-        if clip.epoch != self._scored_epoch:  # never compare or debounce across a restart
-            self.scorer.reset()
-            self.decision.restart_debounce()
-            self._scored_epoch = clip.epoch
-        start = time.perf_counter()
-        pixels, geometry = self.preprocess(clip.frames, self.config.channel_order)
-        tokens = self.backend(pixels)
-        grid = clip_token_grid(self.backend.encoder_config, pixels.shape)
-        motion = self.scorer.score(tokens, grid)
-        obstacle = (self.decision.update(motion.motion_score) if motion.has_reference
-                    else self.decision.obstacle)
-        self.latest = DetectionResult(
-            motion_score=motion.motion_score, region_scores=motion.region_scores,
-            motion_map=motion.activation.cpu().numpy(),
-            heatmap=activation_to_heatmap(motion.activation, geometry), obstacle=obstacle,
-            has_reference=motion.has_reference, features_finite=motion.features_finite,
-            features=tokens, clip_start=clip.stamps[0],
-            clip_end=clip.stamps[-1], latency=time.perf_counter() - start, geometry=geometry,
-            last_frame=clip.frames[-1], problem=self.freeze.problem(self.config.frozen_after))
-        return self.latest
+        """Analyse the only camera's newest ready clip; None if none is ready."""
+        only = self._only()
+        detections = self.detect_all()
+        for error in detections.failures.values():
+            raise error
+        return detections.results.get(only.name)
+
+    def _take_clips(self) -> list[tuple[CameraStream, Clip]]:
+        count = len(self.cameras)
+        taken, resume_at = [], self._next_camera
+        for offset in range(count):
+            if len(taken) == self.config.max_batch:
+                break
+            index = (self._next_camera + offset) % count
+            clip = self.streams[self.cameras[index]].buffer.take_clip()
+            if clip is not None:
+                taken.append((self.streams[self.cameras[index]], clip))
+                resume_at = (index + 1) % count
+        self._next_camera = resume_at
+        return taken
+
+    def _batches(self, group: list) -> list[list]:
+        """Split clips of one shape into the batches the backend takes."""
+        size = min(self.config.max_batch, self.backend.batch_limit or self.config.max_batch)
+        return [group[start:start + size] for start in range(0, len(group), size)]
+
+    def _encode(self, clips: list[torch.Tensor]) -> torch.Tensor:
+        """Encode clips (1, 3, T, H, W) together; pad to a power of two where sizes cost."""
+        count = len(clips)
+        padded = count
+        if self.backend.batch_limit is not None:
+            padded = self.backend.batch_limit
+        elif self.backend.pads_batches:
+            padded = min(1 << (count - 1).bit_length(), self.config.max_batch)
+        batch = torch.cat(clips + clips[-1:] * (padded - count))
+        return self.backend(batch)[:count]
 
     def update_config(self, config: DetectorConfig) -> None:
         """
         Take new run-time settings (those marked `runtime`) while the model stays loaded.
 
         `config` was validated when it was made; raises ValueError, changing nothing, if a
-        setting that needs a new detector (model, input size, device, ...) differs.
+        setting that needs a new detector (model, input size, device, cameras ...) differs.
         """
         fixed = fixed_changes(self.config, config)
         if fixed:
             raise ValueError(f'{", ".join(fixed)} cannot change while running: build a new '
                              'detector (the node: cleanup, then configure)')
-        self.buffer.stride = config.stride
-        self.scorer.config = config.scoring
-        self.decision.config = config.decision
+        for stream in self.streams.values():
+            stream.update_config(config)
         self.config = config
 
-    def reset(self) -> None:
-        """Forget frames, the reference clip, the obstacle flag and the latest result."""
-        self.buffer.reset()
-        self.decision.reset()
-        self.freeze.reset()
-        self.latest = None
+    def reset(self, camera: str | None = None) -> None:
+        """Forget frames, reference clips, obstacle flags and results: of `camera`, or all."""
+        for stream in ([self.camera(camera)] if camera is not None
+                       else self.streams.values()):
+            stream.reset()
+
+    def camera(self, name: str = '') -> CameraStream:
+        """Return a camera's stream (its buffer, counters, freeze monitor, latest result)."""
+        if name not in self.streams:
+            known = ', '.join(repr(camera) for camera in self.cameras)
+            raise ValueError(f'unknown camera {name!r}; this detector has {known}')
+        return self.streams[name]
+
+    @property
+    def counters(self) -> BufferCounters:
+        """The only camera's frame counters (several cameras: camera(name).buffer.counters)."""
+        return self._only().buffer.counters
+
+    @property
+    def latest(self) -> DetectionResult | None:
+        """The only camera's newest result (several cameras: camera(name).latest)."""
+        return self._only().latest
 
     def detect_obstacles(self) -> tuple[torch.Tensor | None, float]:
         """
@@ -167,3 +204,9 @@ class ObstacleDetector:
         if self.latest is None:
             return None, 0.0
         return self.latest.features, self.latest.motion_score
+
+    def _only(self) -> CameraStream:
+        if len(self.cameras) > 1:
+            raise ValueError(f'this detector has {len(self.cameras)} cameras: name one '
+                             '(camera(name), detect_all())')
+        return self.streams[self.cameras[0]]

@@ -16,8 +16,8 @@
 collision_avoidance: the avoidance policy at a fixed rate, from the detector's results to cmd_vel.
 
 Subscribes `perception` (diagnostic_msgs/DiagnosticArray, see score_messages: the scores of a
-clip stamped with its newest image's capture time) and `estop` (std_msgs/Bool, True = engaged;
-reliable); offers `reset_estop` (std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped
+clip stamped with its newest image's capture time; with `cameras`, `<camera>/perception` of
+each) and `estop` (std_msgs/Bool, True = engaged; reliable); offers `reset_estop` (std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped
 with `stamped:=true`) and `avoidance_state` (String). Arrival of results, the e-stop heartbeat
 and the command rate run on the steady clock; image age is judged on the ROS clock, which is
 simulated time under use_sim_time, like the stamps of a replayed recording.
@@ -63,11 +63,16 @@ class CollisionAvoidanceNode(Node):
         self._estop = EStopLatch(settings_from_parameters(self, EStopConfig()), self._now)
         self._runtime = setting_names(PolicyConfig())
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._perception: Perception | None = None
+        names = self._settings.cameras or ('',)
+        self._steering = names[0]  # the others may only slow or stop the robot
+        self._perceptions: dict[str, Perception | None] = dict.fromkeys(names)
         self._cmd_pub = self.create_publisher(
             TwistStamped if self._settings.stamped else Twist, 'cmd_vel', RELIABLE)
         self._state_pub = self.create_publisher(String, 'avoidance_state', RELIABLE)
-        self.create_subscription(DiagnosticArray, 'perception', self._on_perception, RELIABLE)
+        for name in names:
+            self.create_subscription(
+                DiagnosticArray, f'{name}/perception' if name else 'perception',
+                lambda msg, camera=name: self._on_perception(camera, msg), RELIABLE)
         self.create_subscription(Bool, 'estop', self._on_estop, ESTOP_QOS)
         self.create_service(Trigger, 'reset_estop', self._on_reset_estop)
         self.create_timer(1.0 / self._settings.rate, self._on_timer, clock=self._steady)
@@ -78,14 +83,14 @@ class CollisionAvoidanceNode(Node):
     def _stamp_now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _on_perception(self, msg: DiagnosticArray) -> None:
+    def _on_perception(self, camera: str, msg: DiagnosticArray) -> None:
         try:
             report = perception_from_msg(msg)
         except ValueError as error:
             self.get_logger().error(f'ignoring a perception message: {error}',
                                     throttle_duration_sec=5.0)
             return
-        self._perception = Perception(report.region_scores, report.obstacle, report.stamp,
+        self._perceptions[camera] = Perception(report.region_scores, report.obstacle, report.stamp,
                                       self._now(), report.has_reference, report.problem)
 
     def _on_estop(self, msg: Bool) -> None:
@@ -103,7 +108,10 @@ class CollisionAvoidanceNode(Node):
         return response
 
     def _on_timer(self) -> None:
-        self._publish(self._policy.step(self._perception, self._estop.stop_reason()))
+        others = {name: seen for name, seen in self._perceptions.items()
+                  if name != self._steering}
+        self._publish(self._policy.step(self._perceptions[self._steering],
+                                        self._estop.stop_reason(), others, self._steering))
 
     def _publish(self, command: VelocityCommand) -> None:
         twist = Twist()

@@ -17,7 +17,7 @@
 from collections import deque
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 import numpy as np
 
 WINDOW = 10.0  # seconds of history behind rates and percentiles
@@ -53,23 +53,23 @@ class RateMeter:
         return time.monotonic() - recent[-1][0] if recent else None
 
 
-def detector_status(name: str, facts: dict[str, str], frames: RateMeter, clips: RateMeter,
-                    problems: list[str], warnings: list[str], stamp) -> DiagnosticArray:
-    """Build the DiagnosticArray: ERROR if `problems`, else WARN if `warnings`, else OK."""
-    p50, p95 = clips.percentile(50), clips.percentile(95)
-    values = {**facts, 'input rate (Hz)': f'{frames.rate():.1f}',
-              'inference rate (Hz)': f'{clips.rate():.2f}',
-              'latency p50 (ms)': '-' if p50 is None else f'{p50 * 1e3:.0f}',
-              'latency p95 (ms)': '-' if p95 is None else f'{p95 * 1e3:.0f}'}
+def detector_status(name: str, facts: dict[str, str], frames: RateMeter | None,
+                    clips: RateMeter | None, problems: list[str],
+                    warnings: list[str]) -> DiagnosticStatus:
+    """Build one status: ERROR if `problems`, else WARN if `warnings`, else OK."""
+    values = dict(facts)
+    if frames is not None and clips is not None:
+        p50, p95 = clips.percentile(50), clips.percentile(95)
+        values.update({'input rate (Hz)': f'{frames.rate():.1f}',
+                       'inference rate (Hz)': f'{clips.rate():.2f}',
+                       'latency p50 (ms)': '-' if p50 is None else f'{p50 * 1e3:.0f}',
+                       'latency p95 (ms)': '-' if p95 is None else f'{p95 * 1e3:.0f}'})
     if problems:
         level, message = DiagnosticStatus.ERROR, '; '.join(problems)
     elif warnings:
         level, message = DiagnosticStatus.WARN, '; '.join(warnings)
     else:
         level, message = DiagnosticStatus.OK, 'detecting'
-    status = DiagnosticStatus(level=level, name=name, message=message,
-                              hardware_id=facts.get('device', ''),
-                              values=[KeyValue(key=k, value=v) for k, v in values.items()])
-    array = DiagnosticArray(status=[status])
-    array.header.stamp = stamp
-    return array
+    return DiagnosticStatus(level=level, name=name, message=message,
+                            hardware_id=facts.get('device', ''),
+                            values=[KeyValue(key=k, value=v) for k, v in values.items()])

@@ -12,12 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""
-sensor_msgs/Image <-> numpy, with every malformed message rejected for a stated reason.
-
-Accepted for detection: rgb8, bgr8, rgba8, bgra8 (alpha dropped) and mono8 (grey repeated into
-three channels). Rows may be padded (step > width * channels).
-"""
+"""numpy -> sensor_msgs/Image (frames, heat maps) and header stamps; the reverse: image_messages."""
 
 import sys
 
@@ -25,38 +20,7 @@ import numpy as np
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-# encoding -> (channel order of the colour channels, bytes per pixel)
-FRAME_ENCODINGS: dict[str, tuple[str, int]] = {
-    'rgb8': ('rgb', 3), 'bgr8': ('bgr', 3), 'rgba8': ('rgb', 4), 'bgra8': ('bgr', 4),
-    'mono8': ('rgb', 1),
-}
 PUBLISH_ENCODINGS: dict[str, int] = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}  # -> channels
-
-
-class ImageError(ValueError):
-    """A sensor_msgs/Image that cannot be turned into a frame."""
-
-
-def image_to_frame(msg: Image) -> tuple[np.ndarray, str]:
-    """Return (H x W x 3 uint8 frame, 'rgb' or 'bgr') for an Image; raise ImageError if bad."""
-    if msg.encoding not in FRAME_ENCODINGS:
-        raise ImageError(f"unsupported encoding '{msg.encoding}'; use one of "
-                         f'{", ".join(FRAME_ENCODINGS)}')
-    order, channels = FRAME_ENCODINGS[msg.encoding]
-    height, width, step = msg.height, msg.width, msg.step
-    if height == 0 or width == 0:
-        raise ImageError(f'empty image: {width}x{height}')
-    row_bytes = width * channels
-    if step < row_bytes:
-        raise ImageError(f'step {step} is shorter than a row of {width} {msg.encoding} pixels '
-                         f'({row_bytes} bytes)')
-    if len(msg.data) < step * height:
-        raise ImageError(f'data has {len(msg.data)} bytes, step x height needs {step * height}')
-    rows = np.frombuffer(msg.data, dtype=np.uint8, count=step * height).reshape(height, step)
-    pixels = rows[:, :row_bytes].reshape(height, width, channels)
-    if channels == 1:
-        return np.repeat(pixels, 3, axis=2), order
-    return np.ascontiguousarray(pixels[..., :3]), order
 
 
 def frame_to_image(frame: np.ndarray, encoding: str, header: Header) -> Image:

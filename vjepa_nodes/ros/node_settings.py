@@ -31,11 +31,13 @@ from typing import Any
 
 from vjepa_nodes.avoidance import PolicyConfig
 from vjepa_nodes.estop import EStopConfig
-from vjepa_nodes.perception.config import DetectorConfig
-from vjepa_nodes.settings import check_settings, flat_settings, setting, setting_of, value_type
+from vjepa_nodes.perception.config import DetectorConfig, MAX_CAMERAS
+from vjepa_nodes.settings import (
+    check_settings, flat_settings, names_setting, setting, setting_of, value_type)
 from vjepa_nodes.synthetic import SYNTHETIC
 
 IMAGE_RELIABILITIES = ('auto', 'reliable', 'best_effort')
+IMAGE_TRANSPORTS = ('raw', 'compressed')  # image_transport's plugin names
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ class DetectorNodeSettings:
     """How obstacle_detector takes images in; what it detects is DetectorConfig's."""
 
     autostart: bool = setting(True, 'configure and activate on start-up')
+    image_transport: str = setting(
+        'raw', 'how images arrive: raw (sensor_msgs/Image on image) or compressed '
+        '(CompressedImage, JPEG or PNG, on image/compressed); a named camera may override it '
+        'with <camera>.image_transport', choices=IMAGE_TRANSPORTS)
     image_reliability: str = setting(
         'auto', 'image subscription QoS reliability; auto: reliable, and best effort once a '
         'best-effort camera appears (best effort loses large images on one host)',
@@ -84,6 +90,10 @@ class DetectorNodeSettings:
 class AvoidanceNodeSettings:
     """collision_avoidance's own settings, beside the policy's and the e-stop's."""
 
+    cameras: tuple[str, ...] = names_setting(
+        "the detector's cameras to read, <name>/perception each: the first steers, the others "
+        'can only slow or stop the robot (watch_response), and each must be fresh; empty: one '
+        'camera on perception', MAX_CAMERAS)
     rate: float = setting(20.0, 'command rate, Hz', low=1.0, high=200.0)
     stamped: bool = setting(False, 'publish geometry_msgs/TwistStamped instead of Twist')
     frame_id: str = setting('base_link', 'header.frame_id of stamped commands')
@@ -103,7 +113,7 @@ NODE_SETTINGS: dict[str, tuple[type, ...]] = {
 # Settings a node fixes itself instead of declaring: the detector node converts every image to
 # RGB, so a channel_order parameter could only swap the colours.
 UNDECLARED = {'obstacle_detector': ('channel_order',)}
-_TYPE_WORDS = {bool: 'bool', int: 'int', float: 'float', str: 'string'}
+_TYPE_WORDS = {bool: 'bool', int: 'int', float: 'float', str: 'string', tuple: 'string list'}
 
 
 def parameters(node: str) -> list[tuple[Field, Any]]:
@@ -142,6 +152,9 @@ def parse_text(node: str, name: str, text: str) -> Any:
             if text.lower() not in ('true', 'false'):
                 raise ValueError('expected true or false')
             value = text.lower() == 'true'
+        elif kind is tuple:  # 'front,left' or '[front, left]'
+            value = tuple(item.strip().strip('\'"') for item in text.strip().strip('[]').split(',')
+                          if item.strip())
         else:
             value = kind(text)
     except ValueError:
@@ -174,10 +187,14 @@ def reference_yaml() -> str:
         lines += [f'/**/{node}:', '  ros__parameters:']
         for config_field, default in parameters(node):
             value = '' if default is None else default
-            shown = json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
+            shown = json.dumps(value) if isinstance(value, (bool, str, tuple)) else repr(value)
             lines += textwrap.wrap(help_text(node, config_field.name), 99,
                                    initial_indent='    # ', subsequent_indent='    # ')
-            lines.append(f'    {config_field.name}: {shown}')
+            if value == ():  # rcl's parser refuses an empty list: it cannot tell its type
+                lines.append(f'    # {config_field.name}: [] (the default; a parameter file '
+                             'cannot hold an empty list)')
+            else:
+                lines.append(f'    {config_field.name}: {shown}')
     return '\n'.join(lines) + '\n'
 
 

@@ -111,7 +111,8 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
             row.setup_s = totals[0]
     if args.profile_dir:
         _profile(args.profile_dir, row, detector, camera, frame_index, period)
-    pixels, _ = detector.preprocess([result.last_frame] * row.frames, config.channel_order)
+    pixels, _ = detector.camera().preprocess([result.last_frame] * row.frames,
+                                             config.channel_order)
     _, encoder, _ = time_calls(lambda: detector.backend(pixels), detector.device,
                                CLIPS, args.max_seconds)
     row.model_input = 'x'.join(str(side) for side in pixels.shape[-2:])

@@ -1,0 +1,117 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""One camera's share of an ObstacleDetector: its frames, reference clip, decision and result."""
+
+from dataclasses import dataclass
+import time
+
+import numpy as np
+import torch
+
+from vjepa_nodes.freshness import FreezeMonitor
+from vjepa_nodes.perception.clip_buffer import Clip, ClipBuffer, FrameStatus
+from vjepa_nodes.perception.config import DetectorConfig
+from vjepa_nodes.perception.preprocessing import (
+    activation_to_heatmap, check_frame, ClipGeometry, Preprocessor)
+from vjepa_nodes.perception.scoring import MotionScorer, ObstacleDecision
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """One analysed clip of one camera."""
+
+    motion_score: float  # 0..1: fraction of the view that changed since the previous clip
+    region_scores: dict[str, float]  # 'left', 'center', 'right'
+    motion_map: np.ndarray  # (h, w) patch-grid activation
+    heatmap: np.ndarray  # float32, the camera image's height x width
+    obstacle: bool
+    has_reference: bool  # False: first clip after a (re)start, or features not finite: no evidence
+    features_finite: bool  # False: the encoder produced inf/NaN (e.g. fp16 overflow)
+    features: torch.Tensor  # encoder tokens (1, N, D), on the model's device
+    clip_start: float  # stamps (s) of the first and last frame
+    clip_end: float
+    latency: float  # seconds from the start of its batch to its scores
+    geometry: ClipGeometry
+    last_frame: np.ndarray  # the clip's newest frame, for overlays
+    problem: str = ''  # why the result must not be acted on ('' = usable), e.g. a frozen camera
+    camera: str = ''  # the camera's name ('' for a detector's only, unnamed camera)
+
+    @property
+    def time_span(self) -> float:
+        return self.clip_end - self.clip_start
+
+
+class CameraStream:
+    """
+    Buffer one camera's frames into clips and turn its clips' tokens into results.
+
+    The model is the detector's, shared by every camera; all else here is this camera's own, so
+    cameras never compare, debounce or restart across each other.
+    """
+
+    def __init__(self, name: str, config: DetectorConfig, device: torch.device,
+                 dtype: torch.dtype, patch_size: int) -> None:
+        self.name, self.config = name, config
+        self.buffer = ClipBuffer(config.num_frames, config.stride, config.max_gap)
+        self.preprocess = Preprocessor(config.img_size, config.resize_mode, device, dtype,
+                                       patch_size)
+        self.scorer = MotionScorer(config.scoring)
+        self.decision = ObstacleDecision(config.decision)
+        self.freeze = FreezeMonitor()
+        self.latest: DetectionResult | None = None
+        self._scored_epoch: int | None = None
+
+    def add_frame(self, frame: np.ndarray, stamp: float | None = None) -> FrameStatus:
+        """See ObstacleDetector.add_frame."""
+        check_frame(frame)
+        stamp = time.monotonic() if stamp is None else stamp
+        status = self.buffer.add(self.preprocess.host_copy(frame), stamp, copy=False)
+        self.freeze.update(frame, stamp)
+        return status
+
+    def result(self, clip: Clip, geometry: ClipGeometry, tokens: torch.Tensor,
+               grid: tuple[int, int, int], started: float) -> DetectionResult:
+        """Score a clip's tokens (1, N, D) against this camera's previous clip."""
+        if clip.epoch != self._scored_epoch:  # never compare or debounce across a restart
+            self.scorer.reset()
+            self.decision.restart_debounce()
+            self._scored_epoch = clip.epoch
+        motion = self.scorer.score(tokens, grid)
+        obstacle = (self.decision.update(motion.motion_score) if motion.has_reference
+                    else self.decision.obstacle)
+        self.latest = DetectionResult(
+            motion_score=motion.motion_score, region_scores=motion.region_scores,
+            motion_map=motion.activation.cpu().numpy(),
+            heatmap=activation_to_heatmap(motion.activation, geometry), obstacle=obstacle,
+            has_reference=motion.has_reference, features_finite=motion.features_finite,
+            features=tokens, clip_start=clip.stamps[0], clip_end=clip.stamps[-1],
+            latency=time.perf_counter() - started, geometry=geometry,
+            last_frame=clip.frames[-1], problem=self.freeze.problem(self.config.frozen_after),
+            camera=self.name)
+        return self.latest
+
+    def update_config(self, config: DetectorConfig) -> None:
+        """Take run-time settings (checked by the detector)."""
+        self.buffer.stride = config.stride
+        self.scorer.config = config.scoring
+        self.decision.config = config.decision
+        self.config = config
+
+    def reset(self) -> None:
+        """Forget frames, the reference clip, the obstacle flag and the latest result."""
+        self.buffer.reset()
+        self.decision.reset()
+        self.freeze.reset()
+        self.latest = None

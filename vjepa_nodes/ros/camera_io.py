@@ -1,0 +1,191 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One camera of obstacle_detector: its image subscription, checks, outputs and counters.
+
+A camera named `front` reads `front/image` (or `front/image/compressed`) and publishes
+`front/motion_score`, `front/heatmap`, ...; the unnamed camera of a one-camera node uses the
+bare names. Images are checked here (stamp, format) and handed to the detector by `sink`.
+"""
+
+import time
+from typing import Callable
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.lifecycle import LifecycleNode
+from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Bool, Float32, Float32MultiArray
+
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
+
+from vjepa_nodes.freshness import stamp_problem
+from vjepa_nodes.image_messages import compressed_to_frame, image_to_frame, ImageError
+from vjepa_nodes.perception.camera_stream import DetectionResult
+from vjepa_nodes.perception.preprocessing import FrameError
+from vjepa_nodes.ros.detector_outputs import HeaderBook, overlay
+from vjepa_nodes.ros.diagnostics import RateMeter
+from vjepa_nodes.ros.image_conversions import frame_to_image, heatmap_to_image, stamp_seconds
+from vjepa_nodes.ros.node_settings import DetectorNodeSettings
+from vjepa_nodes.ros.score_messages import perception_to_msg, region_scores_to_msg
+
+OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+OUTPUTS = {'motion_score': Float32, 'region_scores': Float32MultiArray, 'obstacle': Bool,
+           'perception': DiagnosticArray, 'heatmap': Image, 'debug_image': Image}
+CLOCK_ADVICE = ("image stamps must be on this node's clock: sync the camera's and this "
+                "machine's clocks (e.g. chrony), and replay recordings with use_sim_time:=true "
+                'and `ros2 bag play --clock`')
+# (frame, stamp, camera) -> None; raises FrameError or ValueError for a frame it refuses.
+FrameSink = Callable[..., None]
+
+
+class CameraIO:
+    """Subscribe one camera, check and convert its images, publish its results."""
+
+    def __init__(self, node: LifecycleNode, name: str, transport: str,
+                 settings: DetectorNodeSettings, sink: FrameSink) -> None:
+        self.node, self.name, self.transport = node, name, transport
+        self.settings, self._sink = settings, sink  # the node replaces settings on changes
+        self._prefix = f'{name}/' if name else ''
+        self.outputs: dict = {}
+        self.subscription = None
+        self.best_effort_fallback = False  # image_reliability auto met a best-effort camera
+        self._resubscribe_timer = None
+        self.headers = HeaderBook()
+        self.frames, self.clips, self.stale, self.failures = (RateMeter(), RateMeter(),
+                                                              RateMeter(), RateMeter())
+        self.rejected = self.incompatible_qos_events = 0
+        self.stale_reason = self.failure_reason = ''  # the latest of each, for diagnostics
+        self.last_image_at: float | None = None  # monotonic arrival of the last good image
+        self.last_clip_at: float | None = None  # monotonic end of its last analysed clip
+
+    @property
+    def image_topic(self) -> str:
+        return self._prefix + ('image/compressed' if self.transport == 'compressed' else 'image')
+
+    # outputs -----------------------------------------------------------------------------
+    def create_outputs(self) -> None:
+        for name, kind in OUTPUTS.items():
+            self.outputs[name] = self.node.create_lifecycle_publisher(
+                kind, self._prefix + name, OUTPUT_QOS)
+
+    def destroy_outputs(self) -> None:
+        for publisher in self.outputs.values():
+            self.node.destroy_lifecycle_publisher(publisher)
+        self.outputs.clear()
+
+    def publish(self, detection: DetectionResult) -> None:
+        """Publish one result, stamped with the header of the clip's newest image."""
+        header = self.headers.get(detection.clip_end)
+        pub = self.outputs
+        pub['obstacle'].publish(Bool(data=detection.obstacle))
+        if detection.has_reference:  # no reference: silence, never a false all-clear
+            pub['motion_score'].publish(Float32(data=detection.motion_score))
+            pub['region_scores'].publish(region_scores_to_msg(detection.region_scores))
+        pub['perception'].publish(perception_to_msg(
+            header, detection.region_scores, detection.motion_score, detection.obstacle,
+            detection.has_reference, detection.problem))
+        pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
+        if pub['debug_image'].get_subscription_count() > 0:
+            pub['debug_image'].publish(
+                frame_to_image(overlay(detection.last_frame, detection), 'rgb8', header))
+
+    def publish_failure(self, error: Exception) -> None:
+        """Say at once that this camera's clip failed: a perception the avoidance stops on."""
+        self.failures.add()
+        self.failure_reason = f'inference failed: {type(error).__name__}: {error}'
+        self.node.get_logger().error(
+            f'{self._label()}{self.failure_reason}; skipping this clip',
+            throttle_duration_sec=5.0)
+        self.outputs['perception'].publish(perception_to_msg(
+            self.headers.newest(), {'left': 0.0, 'center': 0.0, 'right': 0.0}, 0.0, False,
+            False, self.failure_reason))
+
+    # images ------------------------------------------------------------------------------
+    def subscribe(self) -> None:
+        kind = CompressedImage if self.transport == 'compressed' else Image
+        self.subscription = self.node.create_subscription(
+            kind, self.image_topic, self._on_message, self._qos(),
+            event_callbacks=SubscriptionEventCallbacks(
+                incompatible_qos=self._on_incompatible_qos))
+
+    def unsubscribe(self) -> None:
+        if self.subscription is not None:
+            self.node.destroy_subscription(self.subscription)
+            self.subscription = None
+
+    def _on_message(self, msg) -> None:
+        stamp = stamp_seconds(msg.header)
+        settings = self.settings
+        problem = stamp_problem('images', stamp,
+                                self.node.get_clock().now().nanoseconds * 1e-9,
+                                settings.max_image_age, settings.stamp_tolerance)
+        if problem:
+            self.stale.add()
+            self.stale_reason = f'dropping images: {problem}'
+            self.node.get_logger().error(f'{self._label()}dropping images: {problem}; '
+                                         f'{CLOCK_ADVICE}', throttle_duration_sec=5.0)
+            return
+        try:
+            frame, order = (compressed_to_frame(msg) if self.transport == 'compressed'
+                            else image_to_frame(msg))
+            self.headers.add(stamp, msg.header)  # before the frame can reach a clip
+            self._sink(frame[..., ::-1] if order == 'bgr' else frame, stamp, self.name)
+        except (ImageError, FrameError, ValueError) as error:
+            self.rejected += 1
+            self.node.get_logger().error(f'{self._label()}rejected image: {error}',
+                                         throttle_duration_sec=5.0)
+            return
+        self.frames.add()
+        self.last_image_at = time.monotonic()
+
+    def _qos(self) -> QoSProfile:
+        settings = self.settings
+        best_effort = (settings.image_reliability == 'best_effort'
+                       or self.best_effort_fallback)
+        reliability = ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
+        return QoSProfile(depth=settings.image_depth, reliability=reliability)
+
+    def _on_incompatible_qos(self, info) -> None:
+        self.incompatible_qos_events += 1
+        topic = self.subscription.topic_name
+        ours = self.settings.image_reliability
+        if (ours == 'auto' and not self.best_effort_fallback
+                and int(info.last_policy_kind) == QoSPolicyKind.RELIABILITY):
+            self.best_effort_fallback = True
+            self.node.get_logger().warning(
+                f'a best-effort camera publishes on {topic}: subscribing best effort (large '
+                'images may be lost; a reliable camera publisher delivers them all)')
+            # Not from inside the subscription's own event callback: on the next spin.
+            self._resubscribe_timer = self.node.create_timer(0.0, self._on_resubscribe)
+            return
+        advice = ('set image_reliability:=auto (accepts every camera)' if ours == 'reliable'
+                  else 'check the camera publisher QoS')
+        self.node.get_logger().error(
+            f'a publisher on {topic} offers QoS incompatible with ours (policy '
+            f'{info.last_policy_kind}, we ask for {ours}): no images arrive; {advice}',
+            throttle_duration_sec=10.0)
+
+    def _on_resubscribe(self) -> None:
+        self.node.destroy_timer(self._resubscribe_timer)  # once
+        if self.subscription is not None:  # still active
+            self.unsubscribe()
+            self.subscribe()
+
+    def _label(self) -> str:
+        return f'camera {self.name}: ' if self.name else ''
