@@ -215,7 +215,7 @@ def test_a_refused_engine_file_leaves_the_node_unconfigured(ros, tmp_path, damag
     rig.peer.create_subscription(Log, '/rosout', logged.append, QoSProfile(
         depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     assert rig.node.trigger_configure() == Result.FAILURE
-    assert rig.node._detector is None and not rig.node._outputs  # nothing published
+    assert rig.node._detector is None and not rig.node.cameras  # nothing published
     assert wait_for(lambda: any(re.search(f'cannot configure: .*{reason}', line.msg)
                                 for line in logged))
     rig.send(4)
