@@ -18,6 +18,11 @@ Camera (optional), V-JEPA 2 obstacle detector and collision avoidance (optional)
     ros2 launch vjepa_nodes obstacle_detection.launch.py model_size:=large device:=cuda
     ros2 launch vjepa_nodes obstacle_detection.launch.py \
         params_file:=$(ros2 pkg prefix vjepa_nodes)/share/vjepa_nodes/config/jetson.yaml
+    ros2 launch vjepa_nodes obstacle_detection.launch.py cameras:=front,left,right
+
+With cameras (the `cameras` argument, else the detector's `cameras` in params_file) one
+detector serves them all, collision_avoidance reads each of them (unless params_file gives it
+its own list), and use_camera starts one camera node per camera, in namespace <camera>.
 
 Values come from the nodes' own defaults, then `params_file`, then any launch argument given
 here (an empty argument leaves the value alone). The detector configures and activates itself
@@ -37,6 +42,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 from vjepa_nodes.ros.node_settings import help_text, parse_text
+import yaml
 
 # Launch argument -> (node, parameter). Empty by default: the value from the node's default or
 # params_file stands. Help text, type and limits come from the parameter's one declaration.
@@ -54,6 +60,7 @@ OVERRIDES = {
     'checkpoint': ('obstacle_detector', 'checkpoint'),
     'allow_random_weights': ('obstacle_detector', 'allow_random_weights'),
     'camera_source': ('camera', 'source'),
+    'cameras': ('obstacle_detector', 'cameras'),
 }
 SWITCHES = {  # launch argument -> (default, choices, description)
     'use_camera': ('true', ['true', 'false'], 'start camera_node (else bring your own image)'),
@@ -67,25 +74,45 @@ def _nodes(context):
     params_file = LaunchConfiguration('params_file').perform(context)
     if not os.path.isfile(params_file):  # launch_ros would only warn and run with defaults
         raise FileNotFoundError(f'params_file {params_file!r} does not exist')
-    overrides = {'camera': {}, 'obstacle_detector': {}}
+    overrides = {'camera': {}, 'obstacle_detector': {}, 'collision_avoidance': {}}
     for argument, (node, parameter) in OVERRIDES.items():
         text = LaunchConfiguration(argument).perform(context)
         if text != '':  # a bad value stops the launch here, with the parameter's limits
-            overrides[node][parameter] = parse_text(node, parameter, text)
+            value = parse_text(node, parameter, text)
+            overrides[node][parameter] = list(value) if isinstance(value, tuple) else value
+    given = _file_parameters(params_file)
+    cameras = overrides['obstacle_detector'].get(
+        'cameras', given.get('obstacle_detector', {}).get('cameras', []))
+    if cameras and 'cameras' not in given.get('collision_avoidance', {}):
+        overrides['collision_avoidance']['cameras'] = cameras
+    use_camera = IfCondition(LaunchConfiguration('use_camera'))
     nodes = [
         Node(package='vjepa_nodes', executable='camera_node', name='camera',
-             namespace=namespace, parameters=[params_file, overrides['camera']],
-             condition=IfCondition(LaunchConfiguration('use_camera'))),
+             namespace='/'.join(filter(None, (namespace, camera))),
+             parameters=[params_file, {**({'seed': index} if camera else {}),
+                                       **overrides['camera']}],
+             condition=use_camera)
+        for index, camera in enumerate(cameras or [''])]
+    nodes += [
         LifecycleNode(package='vjepa_nodes', executable='obstacle_detector',
                       name='obstacle_detector', namespace=namespace,
                       parameters=[params_file, overrides['obstacle_detector']]),
         Node(package='vjepa_nodes', executable='collision_avoidance',
-             name='collision_avoidance', namespace=namespace, parameters=[params_file],
+             name='collision_avoidance', namespace=namespace,
+             parameters=[params_file, overrides['collision_avoidance']],
              condition=IfCondition(LaunchConfiguration('use_avoidance'))),
     ]
     end_on_error = _launch_ender()
     return nodes + [RegisterEventHandler(OnProcessExit(target_action=node, on_exit=end_on_error))
                     for node in nodes]
+
+
+def _file_parameters(params_file: str) -> dict[str, dict]:
+    """Return {node name: parameters} from a parameter file ('/**/name' or 'name' keys)."""
+    with open(params_file) as file:
+        sections = yaml.safe_load(file) or {}
+    return {key.rsplit('/', 1)[-1]: section.get('ros__parameters', {})
+            for key, section in sections.items() if isinstance(section, dict)}
 
 
 def _launch_ender():

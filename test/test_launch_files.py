@@ -103,9 +103,29 @@ def test_every_yaml_key_is_a_declared_parameter(path, declared):
         assert key.startswith('/**/'), f'{path.name}: {key} would not match a namespaced node'
         node = key.removeprefix('/**/')
         assert node in declared, f'{path.name}: unknown node {node}'
-        for name, value in section['ros__parameters'].items():
+        parameters = section['ros__parameters']
+        for name, value in _flat(parameters):
+            camera, dot, own = name.partition('.')
+            if dot:  # a camera's own parameter, declared for each camera in `cameras`
+                assert camera in parameters.get('cameras', []) and own == 'image_transport', (
+                    f'{path.name}: {node} has no parameter {name}')
+                continue
             assert name in declared[node], f'{path.name}: {node} has no parameter {name}'
-            assert type(value) is python_types[declared[node][name]], (path.name, name, value)
+            if isinstance(value, list):  # a list setting: declared with an empty list
+                assert declared[node][name].endswith('ARRAY') and all(
+                    isinstance(item, str) for item in value), (path.name, name, value)
+            else:
+                assert type(value) is python_types[declared[node][name]], (path.name, name,
+                                                                           value)
+
+
+def _flat(parameters: dict, prefix: str = ''):
+    """Yield (dotted name, value) of nested parameter dictionaries, as ROS names them."""
+    for name, value in parameters.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f'{prefix}{name}.')
+        else:
+            yield prefix + name, value
 
 
 def test_setup_installs_launch_and_config_files():
