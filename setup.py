@@ -40,6 +40,7 @@ setup(
     # onnx: vjepa-export and the onnxruntime backend (a Jetson takes NVIDIA's onnxruntime-gpu).
     extras_require={'ros': ros_wheels,
                     'onnx': ['onnx>=1.16', 'onnxscript>=0.3', 'onnxruntime>=1.18'],
+                    'bag': ['rosbags>=0.11'],
                     'test': ['pytest']},
     python_requires='>=3.10',
     zip_safe=True,
@@ -57,6 +58,7 @@ setup(
             'obstacle_detector = vjepa_nodes.ros.obstacle_detector_node:main',
             'demo = vjepa_nodes.ros.demo:main',
             'vjepa-soak = vjepa_nodes.ros.soak_benchmark:main',
+            'vjepa-bag = vjepa_nodes.tools.bag:main',
         ],
     },
 )

@@ -110,19 +110,19 @@ def test_the_debug_overlay_tints_only_where_the_image_changed():
     assert np.abs(image[48:, 72:].astype(int) - 120).max() > 50  # changed: tinted
 
 
-def _compressed(format: str, data: bytes):
+def _compressed(kind: str, data: bytes):
     from sensor_msgs.msg import CompressedImage
-    return CompressedImage(format=format, data=data)
+    return CompressedImage(format=kind, data=data)
 
 
-@pytest.mark.parametrize(('extension', 'format'), [
+@pytest.mark.parametrize(('extension', 'kind'), [
     ('.png', 'png'), ('.png', 'bgr8; png compressed bgr8'), ('.jpg', 'jpeg'),
     ('.jpg', 'rgb8; jpeg compressed bgr8'), ('.jpg', '')])
-def test_compressed_images_decode_to_bgr_frames(ros, extension, format):
+def test_compressed_images_decode_to_bgr_frames(ros, extension, kind):
     rows, cols = np.mgrid[0:24, 0:40]  # smooth, so that JPEG keeps it close
     pixels = np.stack([cols * 6, rows * 10, (rows + cols) * 4], axis=-1).astype(np.uint8)
     ok, data = cv2.imencode(extension, pixels)
-    frame, order = compressed_to_frame(_compressed(format, data.tobytes()))
+    frame, order = compressed_to_frame(_compressed(kind, data.tobytes()))
     assert order == 'bgr' and frame.shape == (24, 40, 3) and frame.dtype == np.uint8
     if extension == '.png':  # lossless
         assert np.array_equal(frame, pixels)
@@ -134,7 +134,7 @@ PNG = cv2.imencode('.png', np.zeros((8, 8, 3), np.uint8))[1].tobytes()
 JPEG = cv2.imencode('.jpg', np.zeros((8, 8, 3), np.uint8))[1].tobytes()
 
 
-@pytest.mark.parametrize(('format', 'data', 'reason'), [
+@pytest.mark.parametrize(('kind', 'data', 'reason'), [
     ('tiff', PNG, "unsupported compressed format 'tiff'; use jpeg or png"),
     ('16UC1; compressedDepth png', PNG, 'is a depth image, not a camera image'),
     ('jpeg', PNG, "format 'jpeg' but the .* bytes of data are not JPEG"),
@@ -142,16 +142,16 @@ JPEG = cv2.imencode('.jpg', np.zeros((8, 8, 3), np.uint8))[1].tobytes()
     ('jpeg', JPEG[:len(JPEG) // 2], 'cannot decode the JPEG data .*truncated or corrupt'),
     ('png', PNG[:40], 'cannot decode the PNG data .*truncated or corrupt'),
     ('', b'garbage', "unsupported compressed format ''")])
-def test_malformed_compressed_images_are_rejected_with_the_reason(ros, format, data, reason):
+def test_malformed_compressed_images_are_rejected_with_the_reason(ros, kind, data, reason):
     with pytest.raises(ImageError, match=reason):
-        compressed_to_frame(_compressed(format, data))
+        compressed_to_frame(_compressed(kind, data))
 
 
-@given(data=st.binary(max_size=256), format=st.sampled_from(['jpeg', 'png', '']))
-def test_any_compressed_bytes_give_a_frame_or_a_named_refusal(data, format):
+@given(data=st.binary(max_size=256), kind=st.sampled_from(['jpeg', 'png', '']))
+def test_any_compressed_bytes_give_a_frame_or_a_named_refusal(data, kind):
     from sensor_msgs.msg import CompressedImage
     try:
-        frame, _ = compressed_to_frame(CompressedImage(format=format, data=data))
+        frame, _ = compressed_to_frame(CompressedImage(format=kind, data=data))
     except ImageError as error:
         assert str(error)
     else:

@@ -191,7 +191,7 @@ class AvoidancePolicy:
                          / (cfg.danger_score - cfg.caution_score))
 
     def _steer(self, perception: Perception) -> VelocityCommand:
-        """The command the steering camera's usable perception asks for."""
+        """Return the command the steering camera's usable perception asks for."""
         cfg = self.config
         scores = perception.region_scores
         ahead, peak = scores['center'], max(scores[region] for region in REGIONS)

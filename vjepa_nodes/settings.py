@@ -22,7 +22,7 @@ the name, the value and what is allowed; the ROS layer declares parameters from 
 metadata, so `ros2 param describe` shows the same limits.
 """
 
-from dataclasses import dataclass, Field, field, fields, is_dataclass
+from dataclasses import dataclass, Field, field, fields, is_dataclass, replace
 import math
 import re
 from typing import Any
@@ -105,7 +105,7 @@ def setting(default: Any, description: str, *, low: float | None = None,
 
 
 def names_setting(description: str, most: int) -> Any:
-    """Return a dataclass field holding a tuple of up to `most` distinct names, empty by default."""
+    """Return a dataclass field: a tuple of up to `most` distinct names, empty by default."""
     return field(default=(), metadata={_KEY: Setting(description, high=most)})
 
 
@@ -126,6 +126,27 @@ def flat_settings(config: Any) -> list[tuple[Field, Any]]:
         value = getattr(config, config_field.name)
         found += flat_settings(value) if is_dataclass(value) else [(config_field, value)]
     return found
+
+
+def with_values(config: Any, values: dict[str, Any]) -> Any:
+    """
+    Return `config` with settings replaced by name, nested configs' too (checked as made).
+
+    Raises ValueError naming unknown settings, or a value that is not allowed.
+    """
+    unknown = set(values) - {config_field.name for config_field, _ in flat_settings(config)}
+    if unknown:
+        raise ValueError(f'unknown settings: {", ".join(sorted(unknown))}')
+    changes = {}
+    for config_field in fields(config):
+        current = getattr(config, config_field.name)
+        if is_dataclass(current):
+            changes[config_field.name] = with_values(current, {
+                name: value for name, value in values.items()
+                if name in {f.name for f, _ in flat_settings(current)}})
+        elif config_field.name in values:
+            changes[config_field.name] = values[config_field.name]
+    return replace(config, **changes)
 
 
 def check_settings(config: Any) -> None:

@@ -186,12 +186,12 @@ class ObstacleDetector:
 
     @property
     def counters(self) -> BufferCounters:
-        """The only camera's frame counters (several cameras: camera(name).buffer.counters)."""
+        """Return the frame counters of the only camera (else: camera(name))."""
         return self._only().buffer.counters
 
     @property
     def latest(self) -> DetectionResult | None:
-        """The only camera's newest result (several cameras: camera(name).latest)."""
+        """Return the newest result of the only camera (else: camera(name).latest)."""
         return self._only().latest
 
     def detect_obstacles(self) -> tuple[torch.Tensor | None, float]:

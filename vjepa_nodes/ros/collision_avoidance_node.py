@@ -17,10 +17,11 @@ collision_avoidance: the avoidance policy at a fixed rate, from the detector's r
 
 Subscribes `perception` (diagnostic_msgs/DiagnosticArray, see score_messages: the scores of a
 clip stamped with its newest image's capture time; with `cameras`, `<camera>/perception` of
-each) and `estop` (std_msgs/Bool, True = engaged; reliable); offers `reset_estop` (std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped
-with `stamped:=true`) and `avoidance_state` (String). Arrival of results, the e-stop heartbeat
-and the command rate run on the steady clock; image age is judged on the ROS clock, which is
-simulated time under use_sim_time, like the stamps of a replayed recording.
+each) and `estop` (std_msgs/Bool, True = engaged; reliable); offers `reset_estop`
+(std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped with `stamped:=true`) and
+`avoidance_state` (String). Arrival of results, the e-stop heartbeat and the command rate run
+on the steady clock; image age is judged on the ROS clock, which is simulated time under
+use_sim_time, like the stamps of a replayed recording.
 """
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -90,8 +91,9 @@ class CollisionAvoidanceNode(Node):
             self.get_logger().error(f'ignoring a perception message: {error}',
                                     throttle_duration_sec=5.0)
             return
-        self._perceptions[camera] = Perception(report.region_scores, report.obstacle, report.stamp,
-                                      self._now(), report.has_reference, report.problem)
+        self._perceptions[camera] = Perception(
+            report.region_scores, report.obstacle, report.stamp, self._now(),
+            report.has_reference, report.problem)
 
     def _on_estop(self, msg: Bool) -> None:
         self._estop.on_message(msg.data)

@@ -45,6 +45,7 @@ from vjepa_nodes.perception.config import REGIONS
 from vjepa_nodes.ros.image_conversions import stamp_seconds
 from vjepa_nodes.ros.processes import DEMO_NAMESPACE, node_process, private_dds_env
 from vjepa_nodes.ros.score_messages import perception_from_msg
+from vjepa_nodes.timeline import write_plot
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 BANNER = '!' * 78
@@ -155,36 +156,6 @@ class Monitor(Node):
                 self.latency = values.get('latency p50 (ms)', self.latency)
 
 
-def write_plot(rows: list[dict], path: Path) -> None:
-    """Plot region scores, the obstacle flag and the commands over time, states shaded."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    t = [r['t'] for r in rows]
-    figure, (scores, flag, command) = plt.subplots(
-        3, 1, sharex=True, figsize=(10, 7), gridspec_kw={'height_ratios': [3, 1, 2]})
-    figure.suptitle('camera clips -> V-JEPA 2 motion scores -> obstacle flag -> cmd_vel')
-    for key, colour in (('left', 'tab:blue'), ('center', 'tab:red'), ('right', 'tab:green')):
-        scores.plot(t, [r[key] for r in rows], label=f'{key} third', color=colour)
-    scores.plot(t, [r['score'] for r in rows], label='whole view', color='black', linewidth=2)
-    scores.set_ylabel('motion score (0..1)')
-    scores.legend(loc='upper right', ncol=4)
-    flag.fill_between(t, [int(r['obstacle']) for r in rows], step='post', alpha=0.5,
-                      color='tab:red')
-    flag.set_yticks([0, 1], ['clear', 'obstacle'])
-    command.plot(t, [r['linear'] for r in rows], label='linear (m/s)')
-    command.plot(t, [r['angular'] for r in rows], label='angular (rad/s, + = left)')
-    for at, row in zip(t, rows):
-        if row['state'] not in ('CLEAR', '-'):
-            command.axvspan(at - 0.5, at + 0.5, color='orange', alpha=0.15, linewidth=0)
-    command.set_ylabel('cmd_vel (shaded: not CLEAR)')
-    command.set_xlabel('time since start (s)')
-    command.legend(loc='upper right')
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
 def write_snapshots(snapshots: dict[str, Snapshot], path: Path) -> None:
     """Write the snapshots side by side, left to right, each twice as large and captioned."""
     panels = []
@@ -271,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         print('no clip was scored: see the node logs above', file=sys.stderr)
         return 1
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_plot(rows, args.out_dir / 'demo_plot.png')
+    write_plot(rows, args.out_dir / 'demo_plot.png',
+               'camera clips -> V-JEPA motion scores -> obstacle flag -> cmd_vel')
     written = [args.out_dir / 'demo_plot.png']
     if snapshots:
         write_snapshots(snapshots, args.out_dir / 'demo_overlay.png')

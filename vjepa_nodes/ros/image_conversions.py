@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""numpy -> sensor_msgs/Image (frames, heat maps) and header stamps; the reverse: image_messages."""
+"""numpy -> sensor_msgs/Image (frames, heat maps), header stamps; the reverse: image_messages."""
 
 import sys
 

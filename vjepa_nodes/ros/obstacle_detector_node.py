@@ -41,7 +41,7 @@ from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.ros import shutdown
 from vjepa_nodes.ros.camera_io import CameraIO
 from vjepa_nodes.ros.detector_outputs import RosLogHandler
-from vjepa_nodes.ros.diagnostics import detector_status, WINDOW
+from vjepa_nodes.ros.diagnostics import detector_status
 from vjepa_nodes.ros.node_settings import DetectorNodeSettings, parameter
 from vjepa_nodes.ros.parameters import (
     declare_settings, descriptor, result, setting_names, settings_from_parameters)

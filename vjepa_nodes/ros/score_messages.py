@@ -32,10 +32,10 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Float32MultiArray, Header, MultiArrayDimension, MultiArrayLayout
 
 from vjepa_nodes.perception.config import REGIONS
+from vjepa_nodes.perception.message_layout import (
+    PERCEPTION_STATUS, perception_values, REGION_LABEL, USABLE)
 from vjepa_nodes.ros.image_conversions import stamp_seconds
 
-REGION_LABEL = ','.join(REGIONS)
-PERCEPTION_STATUS = 'perception'
 _BOOLEANS = {'true': True, 'false': False}
 
 
@@ -70,13 +70,11 @@ class PerceptionReport:
 def perception_to_msg(header: Header, region_scores: dict[str, float], motion_score: float,
                       obstacle: bool, has_reference: bool, problem: str = '') -> DiagnosticArray:
     """Pack one clip's result; `header` is its newest image's header (stamp, camera frame)."""
-    values = {**region_scores, 'motion_score': motion_score}
-    items = [KeyValue(key=key, value=repr(float(value))) for key, value in values.items()]
-    items += [KeyValue(key=key, value=str(flag).lower()) for key, flag in (
-        ('obstacle', obstacle), ('has_reference', has_reference))]
+    items = [KeyValue(key=key, value=value) for key, value in perception_values(
+        region_scores, motion_score, obstacle, has_reference)]
     status = DiagnosticStatus(
         level=DiagnosticStatus.ERROR if problem else DiagnosticStatus.OK,
-        name=PERCEPTION_STATUS, message=problem or 'usable',
+        name=PERCEPTION_STATUS, message=problem or USABLE,
         hardware_id=header.frame_id, values=items)
     return DiagnosticArray(header=header, status=[status])
 

@@ -1,0 +1,34 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+How results sit in standard ROS messages, shared by the nodes and vjepa-bag (imports no ROS).
+
+See vjepa_nodes.ros.score_messages for the messages themselves.
+"""
+
+from vjepa_nodes.perception.config import REGIONS
+
+REGION_LABEL = ','.join(REGIONS)  # the one dimension label of region_scores
+PERCEPTION_STATUS = 'perception'  # the status name in a perception message
+USABLE = 'usable'  # the status message of a usable result
+
+
+def perception_values(region_scores: dict[str, float], motion_score: float, obstacle: bool,
+                      has_reference: bool) -> list[tuple[str, str]]:
+    """Return the (key, value) text pairs of a perception status, in order."""
+    numbers = {**region_scores, 'motion_score': motion_score}
+    flags = {'obstacle': obstacle, 'has_reference': has_reference}
+    return ([(key, repr(float(value))) for key, value in numbers.items()]
+            + [(key, str(flag).lower()) for key, flag in flags.items()])

@@ -1,0 +1,247 @@
+# Copyright 2026 vjepa_nodes contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+vjepa-bag: run the obstacle detector (and the avoidance policy) over a rosbag2 recording.
+
+Reads an MCAP or SQLite bag with the `rosbags` library (no ROS install needed), feeds one image
+topic (sensor_msgs/Image or CompressedImage) to the detector by the images' capture stamps, and
+writes a new bag holding every message of the input plus, under `--namespace`, what the nodes
+would have published: perception, motion_score, region_scores, obstacle, heatmap (32FC1),
+avoidance_state and cmd_vel, each at the log time of the image that completed its clip. Also
+writes a PNG timeline of scores and decisions. Detector settings come from a ROS parameter
+file (`--params-file config/jetson.yaml`: its obstacle_detector section) and `--param`.
+"""
+
+import argparse
+from pathlib import Path
+import sys
+import time
+
+import numpy as np
+
+from vjepa_nodes.avoidance import AvoidancePolicy, Perception, PolicyConfig
+from vjepa_nodes.image_messages import compressed_to_frame, image_to_frame, ImageError
+from vjepa_nodes.perception.config import DetectorConfig, REGIONS
+from vjepa_nodes.perception.message_layout import (
+    PERCEPTION_STATUS, perception_values, REGION_LABEL, USABLE)
+from vjepa_nodes.perception.preprocessing import FrameError
+from vjepa_nodes.ros.node_settings import parse_text
+from vjepa_nodes.settings import flat_settings, with_values
+from vjepa_nodes.timeline import write_plot
+
+IMAGE_TYPES = {'sensor_msgs/msg/Image': image_to_frame,
+               'sensor_msgs/msg/CompressedImage': compressed_to_frame}
+STORAGES = ('mcap', 'sqlite3')
+KEPT_HEADERS = 1024  # image headers by stamp, to stamp results (far more than a clip holds)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog='vjepa-bag', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('bag', type=Path, help='rosbag2 folder (or its .mcap / .db3 file)')
+    parser.add_argument('--topic', help='image topic (default: the only one in the bag)')
+    parser.add_argument('--output', type=Path, help='new bag folder (default: <bag>_vjepa)')
+    parser.add_argument('--storage', choices=STORAGES, help="default: the input bag's")
+    parser.add_argument('--namespace', default='/vjepa', help='of the output topics')
+    parser.add_argument('--params-file', type=Path,
+                        help='ROS parameter file; its obstacle_detector section is used')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='an obstacle_detector parameter, after --params-file')
+    return parser.parse_args(argv)
+
+
+def detector_config(args: argparse.Namespace) -> DetectorConfig:
+    """Return the DetectorConfig of --params-file and --param (ValueError names a bad one)."""
+    import yaml
+    known = {config_field.name for config_field, _ in flat_settings(DetectorConfig())}
+    values = {}
+    if args.params_file:  # the node's own parameters (autostart, QoS, ...) do not apply here
+        for key, section in (yaml.safe_load(args.params_file.read_text()) or {}).items():
+            if key.rsplit('/', 1)[-1] == 'obstacle_detector':
+                values.update({name: value for name, value in
+                               section.get('ros__parameters', {}).items() if name in known})
+    values.pop('cameras', None)  # one image topic is one camera here
+    for text in args.param:
+        name, separator, value = text.partition(':=')
+        if not separator or name not in known - {'cameras'}:
+            raise ValueError(f'--param {text!r}: use NAME:=VALUE with an obstacle_detector '
+                             'parameter of the detector itself (not cameras)')
+        values[name] = parse_text('obstacle_detector', name, value)
+    return with_values(DetectorConfig(), values)
+
+
+class Outputs:
+    """The output bag's extra connections, and messages built with its typestore."""
+
+    def __init__(self, writer, typestore, namespace: str) -> None:
+        self.types, self.writer = typestore.types, writer
+        self.serialize = typestore.serialize_cdr
+        self.connections = {name: writer.add_connection(
+            f'{namespace.rstrip("/")}/{name}', msgtype, typestore=typestore)
+            for name, msgtype in (
+                ('perception', 'diagnostic_msgs/msg/DiagnosticArray'),
+                ('motion_score', 'std_msgs/msg/Float32'),
+                ('region_scores', 'std_msgs/msg/Float32MultiArray'),
+                ('obstacle', 'std_msgs/msg/Bool'), ('heatmap', 'sensor_msgs/msg/Image'),
+                ('avoidance_state', 'std_msgs/msg/String'),
+                ('cmd_vel', 'geometry_msgs/msg/Twist'))}
+
+    def write(self, name: str, message, log_time: int) -> None:
+        connection = self.connections[name]
+        self.writer.write(connection, log_time, self.serialize(message, connection.msgtype))
+
+    def clip(self, header, detection, problem: str, command, log_time: int) -> None:
+        """Write one clip's messages, as the detector and avoidance nodes publish them."""
+        t = self.types
+        if detection is not None and detection.has_reference:
+            self.write('motion_score', t['std_msgs/msg/Float32'](data=detection.motion_score),
+                       log_time)
+            layout = t['std_msgs/msg/MultiArrayLayout'](dim=[t[
+                'std_msgs/msg/MultiArrayDimension'](label=REGION_LABEL, size=3, stride=3)],
+                data_offset=0)
+            self.write('region_scores', t['std_msgs/msg/Float32MultiArray'](
+                layout=layout, data=np.array([detection.region_scores[r] for r in REGIONS],
+                                             np.float32)), log_time)
+        if detection is not None:
+            self.write('obstacle', t['std_msgs/msg/Bool'](data=detection.obstacle), log_time)
+            heat = np.ascontiguousarray(detection.heatmap, np.float32)
+            self.write('heatmap', t['sensor_msgs/msg/Image'](
+                header=header, height=heat.shape[0], width=heat.shape[1], encoding='32FC1',
+                is_bigendian=int(sys.byteorder == 'big'), step=heat.shape[1] * 4,
+                data=heat.view(np.uint8).reshape(-1)), log_time)
+        scores = detection.region_scores if detection else dict.fromkeys(REGIONS, 0.0)
+        values = perception_values(scores, detection.motion_score if detection else 0.0,
+                                   bool(detection and detection.obstacle),
+                                   bool(detection and detection.has_reference))
+        status = t['diagnostic_msgs/msg/DiagnosticStatus'](
+            level=2 if problem else 0, name=PERCEPTION_STATUS, message=problem or USABLE,
+            hardware_id=header.frame_id,
+            values=[t['diagnostic_msgs/msg/KeyValue'](key=k, value=v) for k, v in values])
+        self.write('perception', t['diagnostic_msgs/msg/DiagnosticArray'](
+            header=header, status=[status]), log_time)
+        self.write('avoidance_state', t['std_msgs/msg/String'](
+            data=f'{command.state.value}: {command.reason}'), log_time)
+        vector = t['geometry_msgs/msg/Vector3']
+        self.write('cmd_vel', t['geometry_msgs/msg/Twist'](
+            linear=vector(x=command.linear, y=0.0, z=0.0),
+            angular=vector(x=0.0, y=0.0, z=command.angular)), log_time)
+
+
+def storage_of(bag: Path) -> str:
+    """Return the storage plugin of a rosbag2 folder, by its files."""
+    return 'mcap' if any(bag.glob('*.mcap')) else 'sqlite3'
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        from rosbags.highlevel import AnyReader
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.typesys import get_typestore, Stores
+    except ImportError:
+        print('error: vjepa-bag needs the rosbags package: pip install rosbags', file=sys.stderr)
+        return 2
+    source = args.bag if args.bag.is_dir() else args.bag.parent
+    output = args.output or source.with_name(source.name + '_vjepa')
+    try:
+        config = detector_config(args)
+        if not source.is_dir():
+            raise ValueError(f'{args.bag} is not a rosbag2 folder or a file in one')
+        if output.exists():
+            raise ValueError(f'{output} exists: give another --output')
+    except (ValueError, OSError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    with AnyReader([source], default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as reader:
+        images = {c.topic: c for c in reader.connections if c.msgtype in IMAGE_TYPES}
+        topic = args.topic or (next(iter(images)) if len(images) == 1 else None)
+        if topic not in images:
+            listed = ', '.join(f'{name} ({c.msgtype})' for name, c in sorted(images.items()))
+            what = f'no image topic {topic!r}' if topic else 'more than one image topic'
+            print(f'error: {source} has {what}; its image topics: {listed or "none"}'
+                  ' (choose one with --topic)', file=sys.stderr)
+            return 2
+        from vjepa_nodes.perception.detector import ObstacleDetector
+        try:
+            detector = ObstacleDetector(config=config)
+        except (ValueError, RuntimeError) as error:
+            print(f'error: {error}', file=sys.stderr)
+            return 2
+        storage = StoragePlugin.MCAP if (args.storage or storage_of(source)) == 'mcap' else (
+            StoragePlugin.SQLITE3)
+        with Writer(output, version=8, storage_plugin=storage) as writer:
+            outputs = Outputs(writer, get_typestore(Stores.ROS2_HUMBLE), args.namespace)
+            rows = run(reader, images[topic], detector, writer, outputs)
+    write_plot(rows, output / 'timeline.png',
+               f'{source.name} {topic}: V-JEPA motion scores -> obstacle flag -> cmd_vel')
+    print(f'wrote {output} ({len(rows)} clips) and {output / "timeline.png"}', file=sys.stderr)
+    return 0
+
+
+def run(reader, image_connection, detector, writer, outputs: Outputs) -> list[dict]:
+    """Copy every message, feed the images to the detector, write its outputs; return rows."""
+    copies = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=reader.typestore)
+              for c in reader.connections}
+    convert = IMAGE_TYPES[image_connection.msgtype]
+    now = {'seconds': 0.0}  # the bag's log time: the policy's clocks while replaying
+    policy = AvoidancePolicy(PolicyConfig(), lambda: now['seconds'])
+    headers, rows, seen, start, total = {}, [], 0, time.monotonic(), image_connection.msgcount
+    first = None
+    for connection, log_time, data in reader.messages():
+        writer.write(copies[connection.id], log_time, data)
+        if connection.id != image_connection.id:
+            continue
+        now['seconds'] = log_time * 1e-9
+        first = now['seconds'] if first is None else first
+        seen += 1
+        if seen * 10 // total != (seen - 1) * 10 // total:
+            print(f'vjepa-bag: {100 * seen // total}% of {total} images, {len(rows)} clips, '
+                  f'{time.monotonic() - start:.0f} s', file=sys.stderr, flush=True)
+        message = reader.deserialize(data, connection.msgtype)
+        stamp = message.header.stamp.sec + message.header.stamp.nanosec * 1e-9
+        try:
+            frame, order = convert(message)
+            headers[stamp] = message.header
+            if len(headers) > KEPT_HEADERS:
+                del headers[next(iter(headers))]
+            detector.add_frame(frame[..., ::-1] if order == 'bgr' else frame, stamp)
+        except (ImageError, FrameError, ValueError) as error:
+            print(f'vjepa-bag: skipping an image at {stamp:.3f} s: {error}', file=sys.stderr)
+            continue
+        try:
+            detection, problem = detector.detect(), ''
+        except Exception as error:  # noqa: B902 - as the node: a failed clip, then go on
+            detection, problem = None, f'inference failed: {type(error).__name__}: {error}'
+        if detection is None and not problem:
+            continue
+        problem = problem or detection.problem
+        header = headers[detection.clip_end] if detection else message.header
+        command = policy.step(Perception(
+            detection.region_scores if detection else dict.fromkeys(REGIONS, 0.0),
+            bool(detection and detection.obstacle),
+            detection.clip_end if detection else stamp, now['seconds'],
+            bool(detection and detection.has_reference), problem), None)
+        outputs.clip(header, detection, problem, command, log_time)
+        rows.append({'t': now['seconds'] - first, **(detection.region_scores if detection
+                                                     else dict.fromkeys(REGIONS, 0.0)),
+                     'score': detection.motion_score if detection else 0.0,
+                     'obstacle': bool(detection and detection.obstacle),
+                     'linear': command.linear, 'angular': command.angular,
+                     'state': command.state.value})
+    return rows
+
+
+if __name__ == '__main__':
+    sys.exit(main())
