@@ -25,11 +25,21 @@
 #             .official_vjepa21/ and einops' wheel in .device_wheels/, both carried)
 #   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
 #             .whl/, installed into a venv beside the machine's torch)
+#   cameras   1, 2, 4, 8 cameras (CAMERAS=...) at 30 Hz into one batched ViT-L detector node,
+#             then one node per camera (ROS 2 wheels as for e2e)
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 bench="python3 -m vjepa_nodes.tools.benchmark"
+ros_env() {  # the ROS wheels of .whl/ in a venv of their own that also sees the machine's torch
+  [ -x /tmp/rosenv/bin/python ] && return
+  torch_site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  python3 -m venv /tmp/rosenv
+  /tmp/rosenv/bin/python -m pip install -q --no-index --no-deps --no-compile .whl/*.whl
+  echo "import site; site.addsitedir('$torch_site')" > "$(/tmp/rosenv/bin/python -c \
+    'import sysconfig; print(sysconfig.get_paths()["purelib"])')/machine_torch.pth"
+}
 for stage in "$@"; do
   echo "=== $stage $(date -u +%FT%TZ)"
   case $stage in
@@ -57,14 +67,14 @@ for stage in "$@"; do
       cat /tmp/profiles_pipeline/*.txt > "$OUT/profiles_pipeline.txt" ;;
     warmstart) $bench --devices cuda --precisions bf16 --fast-paths compile+cuda_graph \
         --no-accuracy --iterations 5 --json "$OUT/warmstart.json" ;;
-    e2e) # The ROS wheels need a prefix of their own: a venv that also sees this machine's torch.
-      torch_site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-      python3 -m venv /tmp/rosenv
-      /tmp/rosenv/bin/python -m pip install -q --no-index --no-deps --no-compile .whl/*.whl
-      echo "import site; site.addsitedir('$torch_site')" > "$(/tmp/rosenv/bin/python -c \
-        'import sysconfig; print(sysconfig.get_paths()["purelib"])')/machine_torch.pth"
+    e2e) ros_env
       /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end --devices cuda \
         --precisions bf16 --fast-paths auto --json "$OUT/e2e.json" ;;
+    cameras) ros_env
+      /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --cameras "${CAMERAS:-1,2,4,8}" \
+        --model-sizes large --devices cuda --precisions bf16 --fast-paths cuda_graph \
+        --camera 480x640 --camera-fps 30 --duration 15 \
+        --json "$OUT/cameras_${CAMERAS:-1,2,4,8}.json" ;;
     tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
       PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \

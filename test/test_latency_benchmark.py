@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""vjepa-benchmark --end-to-end: images through a running detector node over real DDS."""
+"""vjepa-benchmark --end-to-end and --cameras: images through running detector nodes (DDS)."""
 
 import json
 
@@ -38,6 +38,29 @@ def test_stamp_to_score_latency_through_the_node_process(ros, tmp_path, monkeypa
     assert 0 < row['latency_ms_p50'] <= row['latency_ms_p90'] <= row['latency_ms_max'] < 2000
     assert row['fast_path'] == 'none' and row['camera'] == '60x80'
     assert 'latency_ms_p50' in printed
+
+
+def test_cameras_into_one_batched_node_and_into_one_node_each(ros, tmp_path, monkeypatch,
+                                                               capsys):
+    from vjepa_nodes.tools.benchmark import main
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(ros.domain_id))
+    path = tmp_path / 'cameras.json'
+    code = main(['--cameras', '2', '--model-sizes', 'tiny', '--frames', '4', '--resolutions',
+                 '32', '--devices', 'cpu', '--fast-paths', 'none', '--camera', '60x80',
+                 '--camera-fps', '20', '--stride', '2', '--duration', '3',
+                 '--startup-timeout', '60', '--json', str(path)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    batched, separate = json.loads(path.read_text())['camera_scaling']
+    assert (batched['layout'], separate['layout']) == ('batched', 'separate')
+    for row in (batched, separate):
+        assert row['cameras'] == 2 and row['clips_per_s_needed'] == 20.0
+        assert 5 <= row['clips_per_s'] <= 25  # both cameras served, about 10 clips/s each
+        assert set(row['latency_ms_p50']) == {'c0', 'c1'}
+        assert 0 < row['latency_ms_p50_worst'] <= row['latency_ms_p99_worst'] < 2000
+    # One process (one torch, one model) against two.
+    assert batched['peak_host_mb'] < 0.75 * separate['peak_host_mb']
+    assert 'host MB' in printed
 
 
 def test_a_node_that_cannot_start_is_reported(ros, tmp_path, monkeypatch, capsys):

@@ -83,6 +83,17 @@ class StampedCamera(Node):
             self.latencies.append(now - stamp)
 
 
+def detector_parameters(args: argparse.Namespace) -> dict:
+    """Return the detector node's parameters: the first of each benchmark list."""
+    size, version = split_model(args.model_sizes[0])
+    return {'model_size': size, 'model_version': version, 'num_frames': args.frames[0],
+            'img_size': args.resolutions[0][0], 'device': args.devices[0],
+            'precision': args.precisions[0], 'fast_path': args.fast_paths[-1],
+            'stride': args.stride, 'image_reliability': 'reliable',
+            **({'checkpoint': args.checkpoint} if args.checkpoint
+               else {'allow_random_weights': 'true'})}
+
+
 def cdr_header_stamp(serialized: bytes) -> float:
     """Return the stamp (s) of a serialized message that starts with a std_msgs/Header."""
     # 4-byte encapsulation (byte 1: 1 little-endian, 0 big-endian), then int32 sec, uint32 ns.
@@ -95,21 +106,14 @@ def run_end_to_end(args: argparse.Namespace) -> int:
     """Start the detector node, stream images for `args.duration` s after its first result."""
     os.environ.update(private_dds_env())
     height, width = args.camera
-    parameters = {
-        'model_size': split_model(args.model_sizes[0])[0],
-        'model_version': split_model(args.model_sizes[0])[1], 'num_frames': args.frames[0],
-        'img_size': args.resolutions[0][0], 'device': args.devices[0],
-        'precision': args.precisions[0], 'fast_path': args.fast_paths[-1],
-        'stride': args.stride, 'image_reliability': 'reliable',
-        **({'checkpoint': args.checkpoint} if args.checkpoint
-           else {'allow_random_weights': 'true'})}
+    parameters = detector_parameters(args)
     detector = node_process('obstacle_detector_node', parameters, dict(os.environ))
     rclpy.init()
     camera = StampedCamera((height, width), args.camera_fps)
     executor = SingleThreadedExecutor()
     executor.add_node(camera)
     try:
-        ready = _spin_until(
+        ready = spin_until(
             executor, lambda: camera.latencies or detector.poll() is not None,
             args.startup_timeout)
         if detector.poll() is not None:
@@ -121,7 +125,7 @@ def run_end_to_end(args: argparse.Namespace) -> int:
             return 1
         warm = len(camera.latencies) + 2  # the first clips include compilation and warm-up
         sent_before = camera.sent
-        _spin_until(executor, lambda: detector.poll() is not None, args.duration)
+        spin_until(executor, lambda: detector.poll() is not None, args.duration)
         if detector.poll() is not None:
             print(f'error: the detector node exited with {detector.returncode} while timed')
             return 1
@@ -152,7 +156,8 @@ def run_end_to_end(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spin_until(executor: SingleThreadedExecutor, done, timeout: float) -> bool:
+def spin_until(executor: SingleThreadedExecutor, done, timeout: float) -> bool:
+    """Spin until `done()` or `timeout` s; return done()."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if done():

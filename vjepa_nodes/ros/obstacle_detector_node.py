@@ -77,7 +77,8 @@ class ObstacleDetectorNode(LifecycleNode):
     def _declare_camera_transports(self) -> None:
         """Declare <camera>.image_transport for each named camera, the node's as default."""
         transport_field, _ = parameter('obstacle_detector', 'image_transport')
-        for name in self.get_parameter('cameras').value or ():
+        names = self.get_parameter('cameras').value
+        for name in names if isinstance(names, (list, tuple)) else ():
             if isinstance(name, str) and NAME_PATTERN.fullmatch(name):  # else configure says
                 self.declare_parameter(f'{name}.image_transport',
                                        self._settings.image_transport,

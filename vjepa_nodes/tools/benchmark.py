@@ -86,14 +86,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--end-to-end', action='store_true',
                         help='time stamp-to-score latency through a running detector node '
                              '(first of each list; the last fast path)')
+    parser.add_argument('--cameras', type=csv_of(int), default=None, metavar='N,...',
+                        help='N cameras over DDS into one batched detector node, then one '
+                             'node per camera (first of each list; the last fast path)')
     parser.add_argument('--camera', type=resolution, default=(480, 640), metavar='HxW',
                         help='camera frame size for --pipeline and --end-to-end')
     parser.add_argument('--camera-fps', type=float, default=30.0)
     parser.add_argument('--stride', type=int, default=8, help='new frames per analysed clip')
     parser.add_argument('--duration', type=float, default=30.0,
-                        help='--end-to-end: seconds timed after the first result')
+                        help='--end-to-end, --cameras: seconds timed after the first result')
     parser.add_argument('--startup-timeout', type=float, default=600.0,
-                        help='--end-to-end: seconds allowed for the first result')
+                        help='--end-to-end, --cameras: seconds allowed for the first result')
     parser.add_argument('--json', default='vjepa_benchmark.json', help='where to write results')
     args = parser.parse_args(argv)
     missing = [name for name in ('onnxruntime', 'onnxscript')
@@ -129,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.end_to_end:
         from vjepa_nodes.ros.latency_benchmark import run_end_to_end
         return run_end_to_end(args)
+    if args.cameras:
+        from vjepa_nodes.ros.scaling_benchmark import run_scaling
+        try:
+            return run_scaling(args)
+        except RuntimeError as error:
+            print(f'error: {error}', file=sys.stderr)
+            return 1
     try:
         if args.pipeline:
             rows, table = pipeline_rows(args)
