@@ -41,7 +41,7 @@ def test_stamp_to_score_latency_through_the_node_process(ros, tmp_path, monkeypa
 
 
 def test_cameras_into_one_batched_node_and_into_one_node_each(ros, tmp_path, monkeypatch,
-                                                               capsys):
+                                                              capsys):
     from vjepa_nodes.tools.benchmark import main
     monkeypatch.setenv('ROS_DOMAIN_ID', str(ros.domain_id))
     path = tmp_path / 'cameras.json'
