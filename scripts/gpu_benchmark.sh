@@ -74,7 +74,7 @@ for stage in "$@"; do
       /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --cameras "${CAMERAS:-1,2,4,8}" \
         --model-sizes large --devices cuda --precisions bf16 --fast-paths cuda_graph \
         --camera 480x640 --camera-fps 30 --duration 15 \
-        --json "$OUT/cameras_${CAMERAS:-1,2,4,8}.json" ;;
+        --json "$OUT/cameras_$(echo "${CAMERAS:-1,2,4,8}" | tr , _).json" ;;
     tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
       PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \
