@@ -113,9 +113,12 @@ class ObstacleDetector:
                 with _reported(detections, [stream for stream, *_ in batch]):
                     tokens = self._encode([pixels for _, _, pixels, _ in batch])
                     for index, (stream, clip, _, geometry) in enumerate(batch):
+                        # A copy: a camera keeps its tokens as the next reference, and a view
+                        # would keep the whole batch alive with them.
+                        own = tokens if len(tokens) == 1 else tokens[index:index + 1].clone()
                         with _reported(detections, [stream]):
                             detections.results[stream.name] = stream.result(
-                                clip, geometry, tokens[index:index + 1], grid, started)
+                                clip, geometry, own, grid, started)
         return detections
 
     def detect(self) -> DetectionResult | None:
