@@ -89,9 +89,15 @@ def test_outputs_are_written_beside_the_recording(tmp_path, storage, compressed)
     assert max(m.data for _, m in found['/vjepa/motion_score']) > 0.0
     heatmap = found['/vjepa/heatmap'][-1][1]
     assert (heatmap.encoding, heatmap.height, heatmap.width) == ('32FC1', 64, 96)
+    # The avoidance node's commands, at its 20 Hz over the recording's log time.
+    ticks = [log_time for log_time, _ in found['/vjepa/cmd_vel']]
+    first, last = found['/front/image'][0][0], found['/front/image'][-1][0]
+    assert ticks[0] == first and len(ticks) == (last - first) // 50_000_000 + 1
+    assert {b - a for a, b in zip(ticks, ticks[1:])} == {50_000_000}
     states = [m.data for _, m in found['/vjepa/avoidance_state']]
-    assert len(states) == len(clips) and states[0].startswith('STOP_STALE: waiting for a ref')
-    assert all(abs(m.linear.x) <= 0.5 for _, m in found['/vjepa/cmd_vel'])
+    assert states[0] == 'STOP_STALE: no perception yet' and len(states) == len(ticks)
+    assert any(not state.startswith('STOP_STALE') for state in states)  # fresh: it acts
+    assert any(abs(m.linear.x) + abs(m.angular.z) > 0 for _, m in found['/vjepa/cmd_vel'])
     assert cv2.imread(str(output / 'timeline.png')) is not None
 
 

@@ -120,7 +120,7 @@ def test_the_default_link_delivers_the_camera_rate_and_a_signal_ends_it_cleanly(
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from vjepa_nodes.ros.node_settings import DetectorNodeSettings
-    from vjepa_nodes.ros.obstacle_detector_node import image_qos
+    from vjepa_nodes.ros.camera_io import image_qos
     arrivals = []
     listener = ros.add(Node('detector_side', context=ros.context))
     listener.create_subscription(Image, 'image', lambda m: arrivals.append(time.monotonic()),

@@ -147,11 +147,23 @@ def test_malformed_compressed_images_are_rejected_with_the_reason(ros, kind, dat
         compressed_to_frame(_compressed(kind, data))
 
 
-@given(data=st.binary(max_size=256), kind=st.sampled_from(['jpeg', 'png', '']))
-def test_any_compressed_bytes_give_a_frame_or_a_named_refusal(data, kind):
+def test_a_header_claiming_a_huge_image_is_refused_before_decoding(ros):
+    data = bytearray(JPEG)
+    start = data.index(b'\xff\xc0')  # the frame header: length, precision, height, width
+    data[start + 5:start + 9] = (65000).to_bytes(2, 'big') * 2
+    with pytest.raises(ImageError, match='cannot decode the JPEG data'):
+        compressed_to_frame(_compressed('jpeg', bytes(data)))
+
+
+@given(kind=st.sampled_from(['jpeg', 'png', '']), keep=st.integers(0, 400),
+       noise=st.binary(max_size=64), at=st.integers(0, 400))
+def test_any_compressed_bytes_give_a_frame_or_a_named_refusal(kind, keep, noise, at):
     from sensor_msgs.msg import CompressedImage
+    real = JPEG if kind != 'png' else PNG  # a real image, cut short and overwritten in places
+    data = bytearray(real[:max(keep, 8)])
+    data[at:at + len(noise)] = noise
     try:
-        frame, _ = compressed_to_frame(CompressedImage(format=kind, data=data))
+        frame, _ = compressed_to_frame(CompressedImage(format=kind, data=bytes(data)))
     except ImageError as error:
         assert str(error)
     else:

@@ -117,14 +117,33 @@ def test_a_failed_batch_fails_its_cameras_only():
         detector.detect()
 
 
-def test_shape_specialised_backends_get_padded_batches(tmp_path):
+def test_shape_specialised_backends_prepare_every_batch_size_at_the_first_clip():
+    detector = make_detector(('front', 'left', 'rear'))
+    log = detector.backend = BatchLog(detector.backend)
+    log.pads_batches = True  # as with compilation or CUDA graphs, without their minutes
+    for i in range(8):
+        feed(detector, i)
+    assert sorted(detector.detect_all().results) == ['front', 'left', 'rear']
+    # Sizes 2 and 4 prepared first, then the three clips padded to 4.
+    assert [shape[0] for shape in log.shapes] == [2, 4, 4]
+    for i in range(8, 12):
+        feed(detector, i, ['front', 'left'])
+    assert sorted(detector.detect_all().results) == ['front', 'left']
+    assert [shape[0] for shape in log.shapes] == [2, 4, 4, 2]  # nothing new to prepare
+
+
+def test_onnxruntime_exports_once_for_every_batch_size(tmp_path):
     detector = make_detector(('front', 'left', 'rear'), backend='onnxruntime',
                              cache_dir=str(tmp_path))
     log = detector.backend = BatchLog(detector.backend)
     for i in range(8):
         feed(detector, i)
     assert sorted(detector.detect_all().results) == ['front', 'left', 'rear']
-    assert [shape[0] for shape in log.shapes] == [4]  # 3 clips, padded: few batch sizes
+    for i in range(8, 12):
+        feed(detector, i, ['front'])
+    assert list(detector.detect_all().results) == ['front']
+    assert [shape[0] for shape in log.shapes] == [3, 1]  # no padding
+    assert len(list(tmp_path.glob('*/*.onnx'))) == 1  # one dynamic-batch export
 
 
 def test_unknown_cameras_are_refused_by_name():

@@ -66,10 +66,11 @@ def test_install_layout_is_what_ros2_run_and_launch_look_for(workspace):
     assert (prefix / 'share/vjepa_nodes/package.xml').is_file()
     assert (prefix / 'share/vjepa_nodes/launch/obstacle_detection.launch.py').is_file()
     assert {p.name for p in (prefix / 'share/vjepa_nodes/config').glob('*.yaml')} == {
-        'obstacle_detection.yaml', 'mac_dev.yaml', 'jetson.yaml'}
+        'obstacle_detection.yaml', 'mac_dev.yaml', 'jetson.yaml', 'multi_camera.yaml'}
     assert not (prefix / 'share/vjepa_nodes/launch/__pycache__').exists()
     for executable in ('encoder_demo', 'vjepa-benchmark', 'vjepa-export', 'vjepa-soak',
-                       'camera_node', 'collision_avoidance', 'obstacle_detector', 'demo'):
+                       'vjepa-bag', 'camera_node', 'collision_avoidance', 'obstacle_detector',
+                       'demo'):
         assert os.access(prefix / 'lib/vjepa_nodes' / executable, os.X_OK), executable
     code = ('from ament_index_python import packages\n'
             "print(packages.get_package_prefix('vjepa_nodes'))\n"

@@ -23,8 +23,14 @@ messages, or those rosbags reads from a recording).
   `format` ('jpeg', 'png', 'rgb8; jpeg compressed bgr8', ...), decoded with OpenCV.
 """
 
-import cv2
-import numpy as np
+import os
+
+# Decoding stops at the detector's own size limit, not at OpenCV's default of 2^30 pixels (3 GB
+# of pixels from one crafted message). Read when OpenCV first decodes, so set before that.
+os.environ.setdefault('OPENCV_IO_MAX_IMAGE_PIXELS', str(8192 * 8192))
+
+import cv2  # noqa: E402 - after the limit above
+import numpy as np  # noqa: E402
 
 FRAME_ENCODINGS: dict[str, tuple[str, int]] = {
     'rgb8': ('rgb', 3), 'bgr8': ('bgr', 3), 'rgba8': ('rgb', 4), 'bgra8': ('bgr', 4),
@@ -75,7 +81,11 @@ def compressed_to_frame(msg) -> tuple[np.ndarray, str]:
     if not data.startswith(COMPRESSED_FORMATS[kind]):
         raise ImageError(f"format '{msg.format}' but the {len(data)} bytes of data are not "
                          f'{kind.upper()}')
-    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # grey, alpha: BGR
+    try:
+        frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # grey, alpha: BGR
+    except cv2.error as error:  # e.g. a header claiming more pixels than allowed
+        raise ImageError(f'cannot decode the {kind.upper()} data ({len(data)} bytes): '
+                         f'{str(error).strip().splitlines()[-1]}') from None
     if frame is None:
         raise ImageError(f'cannot decode the {kind.upper()} data ({len(data)} bytes): '
                          'truncated or corrupt')

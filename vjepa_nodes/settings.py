@@ -34,6 +34,11 @@ _TYPE_NAMES = {bool: 'a boolean', int: 'an integer', float: 'a number', str: 'a 
 NAME_PATTERN = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
 
 
+def is_name(name: Any) -> bool:
+    """Whether `name` can be one token of a ROS name (no repeated underscores, as ROS says)."""
+    return isinstance(name, str) and bool(NAME_PATTERN.fullmatch(name)) and '__' not in name
+
+
 @dataclass(frozen=True)
 class Setting:
     """What a setting means and which values it takes."""
@@ -65,8 +70,8 @@ class Setting:
             allowed = (math.isfinite(value) and self.low <= value <= self.high
                        and not (self.step and (value - self.low) % self.step))
         elif kind is tuple:
-            allowed = (len(value) <= self.high and len(set(value)) == len(value) and all(
-                isinstance(name, str) and NAME_PATTERN.fullmatch(name) for name in value))
+            allowed = (len(value) <= self.high and len(set(value)) == len(value)
+                       and all(is_name(name) for name in value))
         else:
             allowed = not self.choices or value in self.choices
         if not allowed:
@@ -78,8 +83,8 @@ class Setting:
         if self.choices:
             return f'choose one of {self.limits()}'
         if self.names_list:
-            return (f'{self.limits()}, each letters, digits and underscores starting with a '
-                    'letter')
+            return (f'{self.limits()}, each letters, digits and single underscores starting '
+                    'with a letter')
         return 'any value' if self.low is None else f'a finite value from {self.limits()}'
 
     def limits(self) -> str:

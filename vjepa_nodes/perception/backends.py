@@ -172,7 +172,9 @@ class FileBackend:
         self.encoder_config = get_encoder_config(spec.model_size, spec.model_version)
         self.weights_source = f'{spec.weights_source} (in {path.name})'
         self.random_weights = spec.random_weights
-        self.batch_limit = None if spec.dynamic_batch else spec.batch
+        # The trtexec command vjepa-export prints builds an engine for --batch only.
+        dynamic = spec.dynamic_batch and config.backend == 'onnxruntime'
+        self.batch_limit = None if dynamic else spec.batch
         self.pads_batches = False
         if config.backend == 'tensorrt':
             self.run = TensorRTEncoder(path, spec, device)
@@ -196,7 +198,7 @@ class CachedOnnxBackend:
 
     name = 'onnxruntime'
     batch_limit = None
-    pads_batches = True  # every batch size is an export
+    pads_batches = False  # one camera: batch 1 only; several: one export takes any batch
 
     def __init__(self, config: DetectorConfig, dtype: torch.dtype) -> None:
         import_onnxruntime()  # say what to install before loading weights
@@ -204,9 +206,11 @@ class CachedOnnxBackend:
         self.cache_dir = Path(config.cache_dir).expanduser() if config.cache_dir else (
             default_cache_dir())
         self._encoder: VJepa2Encoder | None = _build_torch_encoder(config)
-        # The clip's size follows the camera; each clip shape replaces height, width, batch.
+        # The clip's size follows the camera; each clip shape replaces height and width.
+        # Several cameras send batches of any size up to max_batch: one export takes them all.
         self._spec = export_spec(self._encoder, config.model_size, config.num_frames,
-                                 config.img_size, config.img_size, precision_name(dtype))
+                                 config.img_size, config.img_size, precision_name(dtype),
+                                 dynamic_batch=len(config.cameras) > 1)
         self.encoder_config = self._encoder.config
         self.weights_source = self._encoder.weights_source
         self.random_weights = self._spec.random_weights
@@ -217,7 +221,7 @@ class CachedOnnxBackend:
         _remove_stale_staging(self.cache_dir)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        shape = tuple(clip.shape)
+        shape = tuple(clip.shape)[1:] if self._spec.dynamic_batch else tuple(clip.shape)
         with self._lock:
             if shape in self._failures:
                 raise ExportFileError(f'{self._failures[shape]} (on an earlier clip of this '
@@ -233,7 +237,9 @@ class CachedOnnxBackend:
         return run(clip)
 
     def _load_or_export(self, shape: tuple[int, ...]) -> OnnxRuntimeEncoder:
-        spec = dataclasses.replace(self._spec, batch=shape[0], height=shape[3], width=shape[4])
+        """Return the runner of a clip shape (without the batch, for a dynamic-batch export)."""
+        batch = 1 if self._spec.dynamic_batch else shape[0]
+        spec = dataclasses.replace(self._spec, batch=batch, height=shape[-2], width=shape[-1])
         target = self.cache_dir / spec.cache_key()
         if (target / ONNX_FILE).is_file():
             try:

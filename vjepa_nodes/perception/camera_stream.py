@@ -42,7 +42,7 @@ class DetectionResult:
     features: torch.Tensor  # encoder tokens (1, N, D), on the model's device
     clip_start: float  # stamps (s) of the first and last frame
     clip_end: float
-    latency: float  # seconds from the start of its batch to its scores
+    latency: float  # seconds from the start of the detect_all call to its scores
     geometry: ClipGeometry
     last_frame: np.ndarray  # the clip's newest frame, for overlays
     problem: str = ''  # why the result must not be acted on ('' = usable), e.g. a frozen camera

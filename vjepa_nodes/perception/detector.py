@@ -80,6 +80,7 @@ class ObstacleDetector:
                                            encoder_config.patch_size) for name in self.cameras}
         self.backend = build_backend(cfg, self.device, self.dtype)
         self._next_camera = 0  # where the next batch starts looking, so that no camera starves
+        self._prepared_shapes: set[tuple[int, ...]] = set()  # see _prepare_batch_sizes
 
     def add_frame(self, frame: np.ndarray, stamp: float | None = None,
                   camera: str = '') -> FrameStatus:
@@ -108,9 +109,9 @@ class ObstacleDetector:
                 prepared.setdefault(tuple(pixels.shape), []).append(
                     (stream, clip, pixels, geometry))
         for shape, group in prepared.items():
-            grid = clip_token_grid(self.backend.encoder_config, shape)
             for batch in self._batches(group):
                 with _reported(detections, [stream for stream, *_ in batch]):
+                    grid = clip_token_grid(self.backend.encoder_config, shape)
                     tokens = self._encode([pixels for _, _, pixels, _ in batch])
                     for index, (stream, clip, _, geometry) in enumerate(batch):
                         # A copy: a camera keeps its tokens as the next reference, and a view
@@ -155,9 +156,28 @@ class ObstacleDetector:
         if self.backend.batch_limit is not None:
             padded = self.backend.batch_limit
         elif self.backend.pads_batches:
-            padded = min(1 << (count - 1).bit_length(), self.config.max_batch)
+            padded = self._padded(count)
+            self._prepare_batch_sizes(clips[0])
         batch = torch.cat(clips + clips[-1:] * (padded - count))
         return self.backend(batch)[:count]
+
+    def _padded(self, count: int) -> int:
+        return min(1 << (count - 1).bit_length(), self.config.max_batch)
+
+    def _prepare_batch_sizes(self, clip: torch.Tensor) -> None:
+        """
+        At the first clip of a shape, prepare every batch size these cameras can send.
+
+        Compilation or graph capture then happens once, with the first clip, instead of in
+        the middle of a run when a new number of cameras happens to be ready together.
+        """
+        shape = tuple(clip.shape[1:])
+        if shape in self._prepared_shapes:
+            return
+        self._prepared_shapes.add(shape)
+        most = min(len(self.cameras), self.config.max_batch)
+        for size in sorted({self._padded(count) for count in range(2, most + 1)}):
+            self.backend(torch.cat([clip] * size))
 
     def update_config(self, config: DetectorConfig) -> None:
         """

@@ -54,6 +54,13 @@ CLOCK_ADVICE = ("image stamps must be on this node's clock: sync the camera's an
 FrameSink = Callable[..., None]
 
 
+def image_qos(settings: DetectorNodeSettings, best_effort_fallback: bool = False) -> QoSProfile:
+    """Return the QoS of an image subscription."""
+    best_effort = settings.image_reliability == 'best_effort' or best_effort_fallback
+    reliability = ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
+    return QoSProfile(depth=settings.image_depth, reliability=reliability)
+
+
 class CameraIO:
     """Subscribe one camera, check and convert its images, publish its results."""
 
@@ -120,7 +127,8 @@ class CameraIO:
     def subscribe(self) -> None:
         kind = CompressedImage if self.transport == 'compressed' else Image
         self.subscription = self.node.create_subscription(
-            kind, self.image_topic, self._on_message, self._qos(),
+            kind, self.image_topic, self._on_message,
+            image_qos(self.settings, self.best_effort_fallback),
             event_callbacks=SubscriptionEventCallbacks(
                 incompatible_qos=self._on_incompatible_qos))
 
@@ -153,13 +161,6 @@ class CameraIO:
             return
         self.frames.add()
         self.last_image_at = time.monotonic()
-
-    def _qos(self) -> QoSProfile:
-        settings = self.settings
-        best_effort = (settings.image_reliability == 'best_effort'
-                       or self.best_effort_fallback)
-        reliability = ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
-        return QoSProfile(depth=settings.image_depth, reliability=reliability)
 
     def _on_incompatible_qos(self, info) -> None:
         self.incompatible_qos_events += 1

@@ -45,7 +45,7 @@ from vjepa_nodes.ros.diagnostics import detector_status
 from vjepa_nodes.ros.node_settings import DetectorNodeSettings, parameter
 from vjepa_nodes.ros.parameters import (
     declare_settings, descriptor, result, setting_names, settings_from_parameters)
-from vjepa_nodes.settings import NAME_PATTERN, setting_of
+from vjepa_nodes.settings import is_name, setting_of
 
 STALL_LIMIT = 60.0  # s of images without an analysed clip before /diagnostics says ERROR
 WORKER_EXIT_WAIT = 3.0  # s a shutting-down process waits for the clip in progress
@@ -79,7 +79,7 @@ class ObstacleDetectorNode(LifecycleNode):
         transport_field, _ = parameter('obstacle_detector', 'image_transport')
         names = self.get_parameter('cameras').value
         for name in names if isinstance(names, (list, tuple)) else ():
-            if isinstance(name, str) and NAME_PATTERN.fullmatch(name):  # else configure says
+            if is_name(name):  # else configuring says what is wrong
                 self.declare_parameter(f'{name}.image_transport',
                                        self._settings.image_transport,
                                        descriptor(transport_field))
@@ -209,11 +209,22 @@ class ObstacleDetectorNode(LifecycleNode):
                     camera = self.cameras[name]
                     camera.clips.add(detection.latency)
                     camera.last_clip_at = time.monotonic()
-                    camera.publish(detection)
+                    try:
+                        camera.publish(detection)
+                    except Exception as error:  # noqa: B902 - this camera's only; go on
+                        failed[name] = error
                 for name, error in failed.items():
-                    self.cameras[name].publish_failure(error)
+                    self._report_failure(self.cameras[name], error)
             if failed:
                 self._publish_diagnostics()
+
+    def _report_failure(self, camera: CameraIO, error: Exception) -> None:
+        """Report a camera's failed clip; a report that fails too is only logged."""
+        try:
+            camera.publish_failure(error)
+        except Exception as second:  # noqa: B902 - the worker must outlive any one camera
+            self.get_logger().error(f'camera {camera.name or "-"}: cannot report a failed '
+                                    f'clip ({error}): {second}', throttle_duration_sec=5.0)
 
     # parameters and diagnostics ----------------------------------------------------------
     def _on_set_parameters(self, parameters):

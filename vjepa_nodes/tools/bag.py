@@ -18,10 +18,11 @@ vjepa-bag: run the obstacle detector (and the avoidance policy) over a rosbag2 r
 Reads an MCAP or SQLite bag with the `rosbags` library (no ROS install needed), feeds one image
 topic (sensor_msgs/Image or CompressedImage) to the detector by the images' capture stamps, and
 writes a new bag holding every message of the input plus, under `--namespace`, what the nodes
-would have published: perception, motion_score, region_scores, obstacle, heatmap (32FC1),
-avoidance_state and cmd_vel, each at the log time of the image that completed its clip. Also
-writes a PNG timeline of scores and decisions. Detector settings come from a ROS parameter
-file (`--params-file config/jetson.yaml`: its obstacle_detector section) and `--param`.
+would have published: perception, motion_score, region_scores, obstacle and heatmap (32FC1) at
+the log time of the image that completed each clip, and avoidance_state and cmd_vel at the
+avoidance node's rate over the log time (see Replay). Also writes a PNG timeline of scores and
+decisions. Detector settings come from a ROS parameter file (`--params-file
+config/jetson.yaml`: its obstacle_detector section) and `--param`.
 """
 
 import argparse
@@ -32,12 +33,13 @@ import time
 import numpy as np
 
 from vjepa_nodes.avoidance import AvoidancePolicy, Perception, PolicyConfig
+from vjepa_nodes.freshness import stamp_problem
 from vjepa_nodes.image_messages import compressed_to_frame, image_to_frame, ImageError
 from vjepa_nodes.perception.config import DetectorConfig, REGIONS
 from vjepa_nodes.perception.message_layout import (
     PERCEPTION_STATUS, perception_values, REGION_LABEL, USABLE)
 from vjepa_nodes.perception.preprocessing import FrameError
-from vjepa_nodes.ros.node_settings import parse_text
+from vjepa_nodes.ros.node_settings import AvoidanceNodeSettings, DetectorNodeSettings, parse_text
 from vjepa_nodes.settings import flat_settings, with_values
 from vjepa_nodes.timeline import write_plot
 
@@ -62,24 +64,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def detector_config(args: argparse.Namespace) -> DetectorConfig:
-    """Return the DetectorConfig of --params-file and --param (ValueError names a bad one)."""
+# The node's own settings that decide which images it takes; its QoS and the rest do not apply.
+IMAGE_CHECKS = ('max_image_age', 'stamp_tolerance')
+
+
+def settings(args: argparse.Namespace) -> tuple[DetectorConfig, DetectorNodeSettings]:
+    """Return the detector's settings from --params-file, then --param (ValueError if bad)."""
     import yaml
     known = {config_field.name for config_field, _ in flat_settings(DetectorConfig())}
+    known -= {'cameras'}  # one image topic is one camera here
     values = {}
-    if args.params_file:  # the node's own parameters (autostart, QoS, ...) do not apply here
+    if args.params_file:
         for key, section in (yaml.safe_load(args.params_file.read_text()) or {}).items():
             if key.rsplit('/', 1)[-1] == 'obstacle_detector':
                 values.update({name: value for name, value in
-                               section.get('ros__parameters', {}).items() if name in known})
-    values.pop('cameras', None)  # one image topic is one camera here
+                               section.get('ros__parameters', {}).items()
+                               if name in known or name in IMAGE_CHECKS})
     for text in args.param:
         name, separator, value = text.partition(':=')
-        if not separator or name not in known - {'cameras'}:
+        if not separator or name not in known | set(IMAGE_CHECKS):
             raise ValueError(f'--param {text!r}: use NAME:=VALUE with an obstacle_detector '
-                             'parameter of the detector itself (not cameras)')
+                             'parameter of the detector or its image checks (not cameras)')
         values[name] = parse_text('obstacle_detector', name, value)
-    return with_values(DetectorConfig(), values)
+    node = {name: values.pop(name) for name in IMAGE_CHECKS if name in values}
+    return with_values(DetectorConfig(), values), with_values(DetectorNodeSettings(), node)
 
 
 class Outputs:
@@ -102,8 +110,8 @@ class Outputs:
         connection = self.connections[name]
         self.writer.write(connection, log_time, self.serialize(message, connection.msgtype))
 
-    def clip(self, header, detection, problem: str, command, log_time: int) -> None:
-        """Write one clip's messages, as the detector and avoidance nodes publish them."""
+    def clip(self, header, detection, problem: str, log_time: int) -> None:
+        """Write one clip's messages as the detector node publishes them (None: it failed)."""
         t = self.types
         if detection is not None and detection.has_reference:
             self.write('motion_score', t['std_msgs/msg/Float32'](data=detection.motion_score),
@@ -131,12 +139,113 @@ class Outputs:
             values=[t['diagnostic_msgs/msg/KeyValue'](key=k, value=v) for k, v in values])
         self.write('perception', t['diagnostic_msgs/msg/DiagnosticArray'](
             header=header, status=[status]), log_time)
+
+    def command(self, command, log_time: int) -> None:
+        """Write one command as the avoidance node publishes it."""
+        t = self.types
         self.write('avoidance_state', t['std_msgs/msg/String'](
             data=f'{command.state.value}: {command.reason}'), log_time)
         vector = t['geometry_msgs/msg/Vector3']
         self.write('cmd_vel', t['geometry_msgs/msg/Twist'](
             linear=vector(x=command.linear, y=0.0, z=0.0),
             angular=vector(x=0.0, y=0.0, z=command.angular)), log_time)
+
+
+class Replay:
+    """
+    Feed a recording's images to the detector and step the policy at the node's rate.
+
+    Time is the bag's log time: an image arrives at its log time (and is dropped, as the node
+    drops it, if captured longer than max_image_age before), and the policy steps every
+    1 / rate s of log time on the latest perception, as the avoidance node's timer does.
+    """
+
+    def __init__(self, detector, outputs: Outputs, convert, node: DetectorNodeSettings,
+                 rate: float) -> None:
+        self.detector, self.outputs, self.convert, self.node = detector, outputs, convert, node
+        self.period = int(1e9 / rate)
+        self.now = 0.0  # log time, s: the policy's clocks
+        self.policy = AvoidancePolicy(PolicyConfig(), lambda: self.now)
+        self.perception: Perception | None = None
+        self.latest = None  # the newest DetectionResult, for the timeline
+        self.headers: dict[float, object] = {}
+        self.rows: list[dict] = []
+        self.clips = 0
+        self._first = self._next_tick = None
+
+    def tick_until(self, log_time: int) -> None:
+        """Step the policy at every tick up to `log_time` (ns) and write its commands."""
+        if self._next_tick is None:
+            self._first = self._next_tick = log_time
+        while self._next_tick <= log_time:
+            self.now = self._next_tick * 1e-9
+            command = self.policy.step(self.perception, None)
+            self.outputs.command(command, self._next_tick)
+            latest = self.latest
+            self.rows.append({
+                't': (self._next_tick - self._first) * 1e-9,
+                **(latest.region_scores if latest else dict.fromkeys(REGIONS, 0.0)),
+                'score': latest.motion_score if latest else 0.0,
+                'obstacle': bool(latest and latest.obstacle), 'linear': command.linear,
+                'angular': command.angular, 'state': command.state.value})
+            self._next_tick += self.period
+
+    def image(self, message, log_time: int) -> None:
+        """Take one image message that arrived at `log_time` (ns)."""
+        stamp = message.header.stamp.sec + message.header.stamp.nanosec * 1e-9
+        problem = stamp_problem('images', stamp, log_time * 1e-9, self.node.max_image_age,
+                                self.node.stamp_tolerance)
+        try:
+            if problem:
+                raise ValueError(problem)
+            frame, order = self.convert(message)
+            self.headers[stamp] = message.header
+            if len(self.headers) > KEPT_HEADERS:
+                del self.headers[next(iter(self.headers))]
+            self.detector.add_frame(frame[..., ::-1] if order == 'bgr' else frame, stamp)
+        except (ImageError, FrameError, ValueError) as error:
+            print(f'vjepa-bag: dropping the image stamped {stamp:.3f} s: {error}',
+                  file=sys.stderr)
+            return
+        try:
+            detection, problem = self.detector.detect(), ''
+        except Exception as error:  # noqa: B902 - as the node: a failed clip, then go on
+            detection, problem = None, f'inference failed: {type(error).__name__}: {error}'
+        if detection is None and not problem:
+            return
+        self.clips += 1
+        problem = problem or detection.problem
+        header = self.headers[detection.clip_end] if detection else message.header
+        self.outputs.clip(header, detection, problem, log_time)
+        self.latest = detection or self.latest
+        self.perception = Perception(
+            detection.region_scores if detection else dict.fromkeys(REGIONS, 0.0),
+            bool(detection and detection.obstacle),
+            detection.clip_end if detection else stamp, log_time * 1e-9,
+            bool(detection and detection.has_reference), problem)
+
+
+def copy_connection(writer, reader, connection):
+    """Add `connection` to the output as recorded (definition, digest, QoS); None if it can't."""
+    try:
+        return _copy_connection(writer, reader, connection)
+    except Exception as error:  # noqa: B902 - rosbags raises several kinds; one topic only
+        print(f'vjepa-bag: not copying {connection.topic} ({connection.msgtype}): {error}',
+              file=sys.stderr)
+        return None
+
+
+def _copy_connection(writer, reader, connection):
+    if connection.msgdef.data:
+        return writer.add_connection(
+            connection.topic, connection.msgtype, msgdef=connection.msgdef.data,
+            rihs01=connection.digest,
+            serialization_format=connection.ext.serialization_format,
+            offered_qos_profiles=connection.ext.offered_qos_profiles)
+    # A bag without stored definitions (Humble, SQLite): the reader's types stand in.
+    return writer.add_connection(connection.topic, connection.msgtype,
+                                 typestore=reader.typestore,
+                                 offered_qos_profiles=connection.ext.offered_qos_profiles)
 
 
 def storage_of(bag: Path) -> str:
@@ -156,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     source = args.bag if args.bag.is_dir() else args.bag.parent
     output = args.output or source.with_name(source.name + '_vjepa')
     try:
-        config = detector_config(args)
+        config, node = settings(args)
         if not source.is_dir():
             raise ValueError(f'{args.bag} is not a rosbag2 folder or a file in one')
         if output.exists():
@@ -183,64 +292,32 @@ def main(argv: list[str] | None = None) -> int:
             StoragePlugin.SQLITE3)
         with Writer(output, version=8, storage_plugin=storage) as writer:
             outputs = Outputs(writer, get_typestore(Stores.ROS2_HUMBLE), args.namespace)
-            rows = run(reader, images[topic], detector, writer, outputs)
+            rows = run(reader, images[topic], detector, writer, outputs, node)
     write_plot(rows, output / 'timeline.png',
                f'{source.name} {topic}: V-JEPA motion scores -> obstacle flag -> cmd_vel')
-    print(f'wrote {output} ({len(rows)} clips) and {output / "timeline.png"}', file=sys.stderr)
+    print(f'wrote {output} and {output / "timeline.png"}', file=sys.stderr)
     return 0
 
 
-def run(reader, image_connection, detector, writer, outputs: Outputs) -> list[dict]:
-    """Copy every message, feed the images to the detector, write its outputs; return rows."""
-    copies = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=reader.typestore)
-              for c in reader.connections}
-    convert = IMAGE_TYPES[image_connection.msgtype]
-    now = {'seconds': 0.0}  # the bag's log time: the policy's clocks while replaying
-    policy = AvoidancePolicy(PolicyConfig(), lambda: now['seconds'])
-    headers, rows, seen, start, total = {}, [], 0, time.monotonic(), image_connection.msgcount
-    first = None
+def run(reader, image_connection, detector, writer, outputs: Outputs,
+        node: DetectorNodeSettings) -> list[dict]:
+    """Copy every message, replay the images through detector and policy; return rows."""
+    copies = {c.id: copy_connection(writer, reader, c) for c in reader.connections}
+    replay = Replay(detector, outputs, IMAGE_TYPES[image_connection.msgtype], node,
+                    AvoidanceNodeSettings().rate)
+    seen, total, start = 0, image_connection.msgcount, time.monotonic()
     for connection, log_time, data in reader.messages():
-        writer.write(copies[connection.id], log_time, data)
+        replay.tick_until(log_time)
+        if copies[connection.id] is not None:
+            writer.write(copies[connection.id], log_time, data)
         if connection.id != image_connection.id:
             continue
-        now['seconds'] = log_time * 1e-9
-        first = now['seconds'] if first is None else first
+        replay.image(reader.deserialize(data, connection.msgtype), log_time)
         seen += 1
         if seen * 10 // total != (seen - 1) * 10 // total:
-            print(f'vjepa-bag: {100 * seen // total}% of {total} images, {len(rows)} clips, '
-                  f'{time.monotonic() - start:.0f} s', file=sys.stderr, flush=True)
-        message = reader.deserialize(data, connection.msgtype)
-        stamp = message.header.stamp.sec + message.header.stamp.nanosec * 1e-9
-        try:
-            frame, order = convert(message)
-            headers[stamp] = message.header
-            if len(headers) > KEPT_HEADERS:
-                del headers[next(iter(headers))]
-            detector.add_frame(frame[..., ::-1] if order == 'bgr' else frame, stamp)
-        except (ImageError, FrameError, ValueError) as error:
-            print(f'vjepa-bag: skipping an image at {stamp:.3f} s: {error}', file=sys.stderr)
-            continue
-        try:
-            detection, problem = detector.detect(), ''
-        except Exception as error:  # noqa: B902 - as the node: a failed clip, then go on
-            detection, problem = None, f'inference failed: {type(error).__name__}: {error}'
-        if detection is None and not problem:
-            continue
-        problem = problem or detection.problem
-        header = headers[detection.clip_end] if detection else message.header
-        command = policy.step(Perception(
-            detection.region_scores if detection else dict.fromkeys(REGIONS, 0.0),
-            bool(detection and detection.obstacle),
-            detection.clip_end if detection else stamp, now['seconds'],
-            bool(detection and detection.has_reference), problem), None)
-        outputs.clip(header, detection, problem, command, log_time)
-        rows.append({'t': now['seconds'] - first, **(detection.region_scores if detection
-                                                     else dict.fromkeys(REGIONS, 0.0)),
-                     'score': detection.motion_score if detection else 0.0,
-                     'obstacle': bool(detection and detection.obstacle),
-                     'linear': command.linear, 'angular': command.angular,
-                     'state': command.state.value})
-    return rows
+            print(f'vjepa-bag: {100 * seen // total}% of {total} images, {replay.clips} clips,'
+                  f' {time.monotonic() - start:.0f} s', file=sys.stderr, flush=True)
+    return replay.rows
 
 
 if __name__ == '__main__':
