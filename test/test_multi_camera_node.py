@@ -115,7 +115,7 @@ def test_each_camera_has_its_own_outputs_stamps_and_diagnostics(ros):
         assert stamps and stamps <= rig.stamps[name]
     assert not rig.stamps['front'] & rig.stamps['left']
     assert wait_for(lambda: rig.status('rear') is not None
-                    and 'stale: no images on rear/image' in rig.status('rear').message)
+                    and 'stale: no usable images on rear/image' in rig.status('rear').message)
     assert rig.status('rear').level == DiagnosticStatus.WARN
     assert rig.value('left', 'image topic') == 'left/image/compressed'
 

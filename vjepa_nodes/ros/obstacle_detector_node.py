@@ -290,7 +290,8 @@ class ObstacleDetectorNode(LifecycleNode):
         if camera.subscription is None:
             warnings.append('inactive')
         elif silent > self._settings.max_image_age and not problems:
-            warnings.append(f'stale: no images on {camera.image_topic} for {silent:.1f} s')
+            warnings.append(f'stale: no usable images on {camera.image_topic} for '
+                            f'{silent:.1f} s')
         elif stalled > STALL_LIMIT:
             problems.append(f'images arrive but no clip was analysed in {stalled:.0f} s')
         name = f'{self.get_fully_qualified_name()}: V-JEPA obstacle detector'

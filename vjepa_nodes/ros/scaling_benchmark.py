@@ -23,7 +23,8 @@ camera's heat map (stamped with its clip's newest image). Layouts:
 - separate: one obstacle_detector process per camera (namespace c<i>), each with its own model.
 Measured after every camera's second result: clips/s over all cameras, each camera's latency
 (heat map arrival - stamp) p50 and p99, and peak memory: the detector processes' resident
-memory (VmHWM, summed) and, on CUDA, their GPU memory (nvidia-smi, summed, sampled each second).
+memory (VmHWM, summed) and, on CUDA, their GPU memory (nvidia-smi, summed, sampled each second
+on a thread of its own).
 """
 
 import argparse
@@ -32,7 +33,7 @@ import os
 import shutil
 import statistics
 import subprocess
-import time
+import threading
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -123,7 +124,7 @@ def _case(args: argparse.Namespace, layout: str, count: int) -> dict:
     camera = Cameras(names, args.camera, args.camera_fps)
     executor = SingleThreadedExecutor()
     executor.add_node(camera)
-    gpu_peak = None
+    gpu = GpuMemory([process.pid for process in processes])
     try:
         started = spin_until(executor, lambda: all(
             len(found) >= 2 for found in camera.latencies.values()) or _exited(processes),
@@ -132,13 +133,11 @@ def _case(args: argparse.Namespace, layout: str, count: int) -> dict:
             raise RuntimeError(f'{layout}, {count} cameras: no result from every camera within '
                                f'{args.startup_timeout:.0f} s, or a detector exited')
         before = {name: len(found) for name, found in camera.latencies.items()}
-        deadline = time.monotonic() + args.duration
-        while time.monotonic() < deadline:
-            spin_until(executor, lambda: False, min(1.0, deadline - time.monotonic()))
-            gpu = gpu_memory_mb([process.pid for process in processes])
-            gpu_peak = gpu if gpu_peak is None or (gpu or 0) > gpu_peak else gpu_peak
+        gpu.start()
+        spin_until(executor, lambda: False, args.duration)
         host_peak = sum(peak_rss_mb(process.pid) for process in processes)
     finally:
+        gpu.stop()
         executor.shutdown()
         camera.destroy_node()
         for process in processes:
@@ -162,7 +161,7 @@ def _case(args: argparse.Namespace, layout: str, count: int) -> dict:
             'latency_ms_p50_worst': max(statistics.median(found) for found in timed.values())
             * 1e3,
             'latency_ms_p99_worst': max(_p99(found) for found in timed.values()) * 1e3,
-            'peak_host_mb': host_peak, 'peak_gpu_mb': gpu_peak}
+            'peak_host_mb': host_peak, 'peak_gpu_mb': gpu.peak}
 
 
 def _p99(values: list[float]) -> float:
@@ -178,18 +177,41 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def gpu_memory_mb(pids: list[int]) -> int | None:
-    """Return the GPU memory the processes use now (nvidia-smi), MB; None without a GPU."""
-    if shutil.which('nvidia-smi') is None:
-        return None
-    query = subprocess.run(['nvidia-smi', '--query-compute-apps=pid,used_memory',
-                            '--format=csv,noheader,nounits'], capture_output=True, text=True)
-    used = {}
-    for line in query.stdout.splitlines():
-        pid, _, megabytes = line.partition(',')
-        if pid.strip().isdigit() and megabytes.strip().isdigit():
-            used[int(pid)] = int(megabytes)
-    return sum(used.get(pid, 0) for pid in pids)
+class GpuMemory:
+    """
+    Sample the GPU memory of processes each second (nvidia-smi) and keep the peak, MB.
+
+    On a thread of its own: nvidia-smi takes tens of milliseconds, which on the executor's
+    thread would count as heat-map latency. `peak` stays None without nvidia-smi.
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids, self.peak = pids, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def start(self) -> None:
+        if shutil.which('nvidia-smi') is not None:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            query = subprocess.run(['nvidia-smi', '--query-compute-apps=pid,used_memory',
+                                    '--format=csv,noheader,nounits'],
+                                   capture_output=True, text=True)
+            used = {}
+            for line in query.stdout.splitlines():
+                pid, _, megabytes = line.partition(',')
+                if pid.strip().isdigit() and megabytes.strip().isdigit():
+                    used[int(pid)] = int(megabytes)
+            total = sum(used.get(pid, 0) for pid in self.pids)
+            self.peak = total if self.peak is None else max(self.peak, total)
+            self._stop.wait(1.0)
 
 
 def _exited(processes: list[subprocess.Popen]) -> bool:
