@@ -15,7 +15,7 @@
 """Image and CompressedImage conversions: every accepted form, and each malformed message."""
 
 import cv2
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 from vjepa_nodes.image_messages import compressed_to_frame, image_to_frame, ImageError
@@ -157,6 +157,7 @@ def test_a_header_claiming_a_huge_image_is_refused_before_decoding(ros):
 
 @given(kind=st.sampled_from(['jpeg', 'png', '']), keep=st.integers(0, 400),
        noise=st.binary(max_size=64), at=st.integers(0, 400))
+@settings(deadline=None)  # a decode on a busy 2-core machine can take a few hundred ms
 def test_any_compressed_bytes_give_a_frame_or_a_named_refusal(kind, keep, noise, at):
     from sensor_msgs.msg import CompressedImage
     real = JPEG if kind != 'png' else PNG  # a real image, cut short and overwritten in places
