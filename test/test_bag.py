@@ -113,6 +113,10 @@ def test_bad_settings_are_refused_before_reading(tmp_path, capsys):
     write_bag(tmp_path / 'drive', 'mcap')
     assert main([str(tmp_path / 'drive'), '--param', 'stride:=0']) == 2
     assert 'stride=0 is not allowed' in capsys.readouterr().err
-    assert main([str(tmp_path / 'drive'), '--param', 'autostart:=true']) == 2
-    assert 'not cameras' in capsys.readouterr().err
+    for refused in ('autostart:=true', 'channel_order:=bgr', 'cameras:=[a]'):
+        assert main([str(tmp_path / 'drive'), '--param', refused]) == 2
+        assert 'not cameras' in capsys.readouterr().err
+    (tmp_path / 'broken.yaml').write_text('a: [b')
+    assert main([str(tmp_path / 'drive'), '--params-file', str(tmp_path / 'broken.yaml')]) == 2
+    assert 'is not a parameter file' in capsys.readouterr().err
     assert not (tmp_path / 'drive_vjepa').exists()

@@ -39,7 +39,8 @@ from vjepa_nodes.perception.config import DetectorConfig, REGIONS
 from vjepa_nodes.perception.message_layout import (
     PERCEPTION_STATUS, perception_values, REGION_LABEL, USABLE)
 from vjepa_nodes.perception.preprocessing import FrameError
-from vjepa_nodes.ros.node_settings import AvoidanceNodeSettings, DetectorNodeSettings, parse_text
+from vjepa_nodes.ros.node_settings import (
+    AvoidanceNodeSettings, DetectorNodeSettings, parse_text, UNDECLARED)
 from vjepa_nodes.settings import flat_settings, with_values
 from vjepa_nodes.timeline import write_plot
 
@@ -72,10 +73,15 @@ def settings(args: argparse.Namespace) -> tuple[DetectorConfig, DetectorNodeSett
     """Return the detector's settings from --params-file, then --param (ValueError if bad)."""
     import yaml
     known = {config_field.name for config_field, _ in flat_settings(DetectorConfig())}
-    known -= {'cameras'}  # one image topic is one camera here
+    # One image topic is one camera here; frames are turned into RGB here, as the node does.
+    known -= {'cameras', *UNDECLARED['obstacle_detector']}
     values = {}
     if args.params_file:
-        for key, section in (yaml.safe_load(args.params_file.read_text()) or {}).items():
+        try:
+            sections = yaml.safe_load(args.params_file.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f'{args.params_file} is not a parameter file: {error}') from None
+        for key, section in sections.items():
             if key.rsplit('/', 1)[-1] == 'obstacle_detector':
                 values.update({name: value for name, value in
                                section.get('ros__parameters', {}).items()
