@@ -41,8 +41,7 @@ from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
-from vjepa_nodes.ros.node_settings import help_text, parse_text
-import yaml
+from vjepa_nodes.ros.node_settings import file_parameters, help_text, parse_text
 
 # Launch argument -> (node, parameter). Empty by default: the value from the node's default or
 # params_file stands. Help text, type and limits come from the parameter's one declaration.
@@ -80,7 +79,7 @@ def _nodes(context):
         if text != '':  # a bad value stops the launch here, with the parameter's limits
             value = parse_text(node, parameter, text)
             overrides[node][parameter] = list(value) if isinstance(value, tuple) else value
-    given = _file_parameters(params_file)
+    given = file_parameters(params_file)
     cameras = overrides['obstacle_detector'].get(
         'cameras', given.get('obstacle_detector', {}).get('cameras', []))
     if cameras and 'cameras' not in given.get('collision_avoidance', {}):
@@ -105,14 +104,6 @@ def _nodes(context):
     end_on_error = _launch_ender()
     return nodes + [RegisterEventHandler(OnProcessExit(target_action=node, on_exit=end_on_error))
                     for node in nodes]
-
-
-def _file_parameters(params_file: str) -> dict[str, dict]:
-    """Return {node name: parameters} from a parameter file ('/**/name' or 'name' keys)."""
-    with open(params_file) as file:
-        sections = yaml.safe_load(file) or {}
-    return {key.rsplit('/', 1)[-1]: section.get('ros__parameters', {})
-            for key, section in sections.items() if isinstance(section, dict)}
 
 
 def _launch_ender():

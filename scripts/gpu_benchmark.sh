@@ -32,6 +32,17 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 bench="python3 -m vjepa_nodes.tools.benchmark"
+onnx_env() {  # CPU onnxruntime and the exporter from .device_wheels/, once per machine
+  [ -d /tmp/onnxsite ] || python3 -m pip install -q --no-index --no-deps \
+    --target /tmp/onnxsite .device_wheels/*.whl
+  export PYTHONPATH=$PYTHONPATH:/tmp/onnxsite
+}
+models_fast() {  # V-JEPA 2 ViT-L, 2.1 ViT-B and ViT-L on the fast path, one process each
+  for model in large 2.1:base 2.1:large; do  # $1: file prefix, $2: square resolution
+    $bench --model-sizes $model --resolutions "$2" --devices cuda --precisions bf16 \
+      --fast-paths auto --json "$OUT/${1}_${model/:/_}_fast.json"
+  done
+}
 ros_env() {  # the ROS wheels of .whl/ in a venv of their own that also sees the machine's torch
   [ -x /tmp/rosenv/bin/python ] && return
   torch_site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
@@ -79,9 +90,7 @@ for stage in "$@"; do
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
       PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \
         test/test_fast_path.py ;;
-    onnx) python3 -m pip install -q --no-index --no-deps --target /tmp/onnxsite \
-        .device_wheels/*.whl
-      export PYTHONPATH=$PYTHONPATH:/tmp/onnxsite
+    onnx) onnx_env
       for precision in fp32 fp16; do
         python3 -m vjepa_nodes.tools.export --model-size large --allow-random-weights \
           --precision $precision --output "/tmp/onnx/vitl_16x256_$precision.onnx"
@@ -91,21 +100,14 @@ for stage in "$@"; do
         --backends torch,onnxruntime --iterations 5 --json "$OUT/onnx_cpu.json" ;;
     onnxgpu) $bench --model-sizes large --devices cuda --precisions fp32,fp16,bf16 \
         --fast-paths none,auto --json "$OUT/onnx_cuda_torch.json" ;;
-    vjepa21) for model in large 2.1:base 2.1:large; do
-        $bench --model-sizes $model --devices cuda --precisions bf16 --fast-paths auto \
-          --json "$OUT/vjepa21_${model/:/_}_fast.json"
-      done
+    vjepa21) models_fast vjepa21 256
       $bench --model-sizes large,2.1:base,2.1:large --devices cuda --precisions bf16 \
         --fast-paths none --json "$OUT/vjepa21_plain.json" ;;
-    vjepa21onnx) python3 -m pip install -q --no-index --no-deps --target /tmp/onnxsite \
-        .device_wheels/*.whl
-      PYTHONPATH=$PYTHONPATH:/tmp/onnxsite $bench --model-sizes large,2.1:base,2.1:large \
+    vjepa21onnx) onnx_env
+      $bench --model-sizes large,2.1:base,2.1:large \
         --devices cpu --precisions fp32 --fast-paths none --backends torch,onnxruntime \
         --iterations 3 --json "$OUT/vjepa21_host_cpu_onnx.json" ;;
-    vjepa21hires) for model in large 2.1:base 2.1:large; do
-        $bench --model-sizes $model --resolutions 384 --devices cuda --precisions bf16 \
-          --fast-paths auto --json "$OUT/vjepa21_384_${model/:/_}_fast.json"
-      done ;;
+    vjepa21hires) models_fast vjepa21_384 384 ;;
     vjepa21plain) for models in 2.1:large,large large,2.1:large; do
         $bench --model-sizes $models --devices cuda --precisions bf16 --fast-paths none \
           --profile-dir "$OUT/profiles_${models//[:,]/_}" --json "$OUT/plain_${models//[:,]/_}.json"

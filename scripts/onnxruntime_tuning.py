@@ -29,10 +29,14 @@ import tempfile
 import onnxruntime
 import torch
 
+from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.config import ENCODER_CONFIGS
+from vjepa_nodes.encoder.export_spec import INPUT_NAME
 from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
 from vjepa_nodes.encoder.onnxruntime_encoder import session_options
 from vjepa_nodes.encoder.vit import VJepa2Encoder
+from vjepa_nodes.perception.backends import ONNX_FILE
+from vjepa_nodes.tools.encoder_benchmark import relative_error
 from vjepa_nodes.tools.tables import align
 from vjepa_nodes.tools.timing import time_together
 
@@ -68,20 +72,20 @@ def main() -> None:
     torch.manual_seed(0)
     config = dataclasses.replace(ENCODER_CONFIGS['large'], depth=args.depth)
     encoder = VJepa2Encoder(config).eval().requires_grad_(False)
-    encoder.weights_source = 'RANDOM'
+    encoder.weights_source = RANDOM_WEIGHTS_SOURCE
     spec = export_spec(encoder, 'large', 16, 256, 256, 'fp32')
     clip = torch.randn(spec.clip_shape)
     with torch.inference_mode():
         expected = encoder(clip)
     calls, errors = {}, {}
     with tempfile.TemporaryDirectory() as directory:
-        path = str(export_onnx(encoder, spec, f'{directory}/encoder.onnx', report=print))
+        path = str(export_onnx(encoder, spec, f'{directory}/{ONNX_FILE}', report=print))
         for name, make in VARIANTS.items():
             session = onnxruntime.InferenceSession(path, make(),
                                                    providers=['CPUExecutionProvider'])
-            tokens = torch.from_numpy(session.run(None, {'clip': clip.numpy()})[0])
-            errors[name] = ((tokens - expected).norm() / expected.norm()).item()
-            calls[name] = lambda session=session: session.run(None, {'clip': clip.numpy()})
+            tokens = torch.from_numpy(session.run(None, {INPUT_NAME: clip.numpy()})[0])
+            errors[name] = relative_error(tokens, expected)
+            calls[name] = lambda session=session: session.run(None, {INPUT_NAME: clip.numpy()})
 
         def eager():
             with torch.inference_mode():

@@ -32,16 +32,17 @@ import sys
 
 import torch
 
+from vjepa_nodes.device import PRECISIONS
 from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.vit import VJepa2Encoder
 from vjepa_nodes.tools.encoder_benchmark import relative_error
 from vjepa_nodes.tools.tables import align
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
-from official_vjepa21 import (  # noqa: E402, I100
-    official_encoder, official_module, perturbed)
+from checkpoint_files import perturb_vectors  # noqa: E402, I100
+from official_vjepa21 import official_encoder, official_module  # noqa: E402
 
-PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+ROWS = {name: PRECISIONS[name] for name in ('fp32', 'bf16', 'fp16')}  # in this order
 COLUMNS = ('model', 'clip', 'code', 'precision', 'how', 'relative_error')
 
 
@@ -74,7 +75,8 @@ def run(model: torch.nn.Module, clip: torch.Tensor, dtype: torch.dtype,
 def rows_for(vision_transformer, model_size: str, frames: int, height: int, width: int,
              device: torch.device) -> list[dict]:
     torch.manual_seed(0)
-    official = perturbed(official_encoder(vision_transformer, model_size)).to(device)
+    official = perturb_vectors(official_encoder(vision_transformer, model_size),
+                               embeddings=True).to(device)
     ours = VJepa2Encoder(get_encoder_config(model_size, '2.1')).eval().to(device)
     ours.load_state_dict(official.state_dict())  # the same parameter names (tested)
     clip = torch.randn(1, 3, frames, height, width, device=device)
@@ -82,7 +84,7 @@ def rows_for(vision_transformer, model_size: str, frames: int, height: int, widt
         reference = copy.deepcopy(official).double()(clip.double())
     base = {'model': f'2.1 {model_size}', 'clip': f'{frames}x{height}x{width}'}
     rows = []
-    for precision, dtype in PRECISIONS.items():
+    for precision, dtype in ROWS.items():
         for autocast in ((False,) if dtype == torch.float32 else (True, False)):
             for name, model in (('official', official), ('ours', ours)):
                 row = {**base, 'code': name, 'precision': precision,

@@ -23,11 +23,16 @@ from vjepa_nodes.encoder import EncoderConfig
 OFFICIAL_PREFIX = 'module.backbone.'
 
 
-def perturb_vectors(model: nn.Module, scale: float = 0.1) -> nn.Module:
-    """Move every bias and norm parameter off its initial value, so each mapping is exercised."""
+def perturb_vectors(model: nn.Module, scale: float = 0.1,
+                    embeddings: bool = False) -> nn.Module:
+    """
+    Move every bias and norm parameter off its initial value, so each mapping is exercised.
+
+    `embeddings`: also the (1, 1, D) ones (V-JEPA 2.1's modality embeddings).
+    """
     with torch.no_grad():
         for param in model.parameters():
-            if param.ndim == 1:
+            if param.ndim == 1 or (embeddings and param.shape[:2] == (1, 1)):
                 param.add_(scale * torch.randn_like(param))
     return model
 

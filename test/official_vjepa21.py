@@ -26,8 +26,6 @@ from pathlib import Path
 import subprocess
 import sys
 
-import torch
-
 OFFICIAL_GIT = os.environ.get('VJEPA2_OFFICIAL_GIT', '/work/.mirror/DhvanilSheth+vjepa2/repo')
 MERGE_COMMIT = '45d025f636dfc58fc2426905fc4a1ab755b1c3e5'  # "V-JEPA 2.1 (#130)", 2026-03-17
 # Our size -> the official builder in app/vjepa_2_1/models/vision_transformer.py (src/hub maps
@@ -72,12 +70,3 @@ def official_module(directory: Path):
 def official_encoder(vision_transformer, model_size: str):
     """Return the official encoder of `model_size` as the hub builds it, random weights."""
     return vision_transformer.__dict__[BUILDERS[model_size]](**HUB_KWARGS).eval()
-
-
-def perturbed(model: torch.nn.Module) -> torch.nn.Module:
-    """Move every bias, norm and modality embedding off its initial value."""
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.ndim == 1 or param.shape[:2] == (1, 1):
-                param.add_(0.1 * torch.randn_like(param))
-    return model

@@ -19,6 +19,7 @@ import hashlib
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import threading
 
+from checkpoint_files import OFFICIAL_PREFIX
 import pytest
 import torch
 from vjepa_nodes.encoder.build import build_encoder
@@ -55,7 +56,7 @@ def server(tmp_path, monkeypatch):
 
 def official_file(served, name='vjepa2_1_tiny.pt'):
     encoder = build_encoder('tiny', model_version='2.1', allow_random_weights=True)
-    torch.save({'ema_encoder': {f'module.backbone.{k}': v
+    torch.save({'ema_encoder': {OFFICIAL_PREFIX + k: v
                                 for k, v in encoder.state_dict().items()}}, served / name)
     return encoder, hashlib.sha256((served / name).read_bytes()).hexdigest()
 

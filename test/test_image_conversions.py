@@ -18,7 +18,8 @@ import cv2
 from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
-from vjepa_nodes.image_messages import compressed_to_frame, image_to_frame, ImageError
+from vjepa_nodes.image_messages import (
+    compressed_to_frame, image_to_frame, ImageError, stamp_seconds)
 
 pytestmark = pytest.mark.ros
 
@@ -86,7 +87,7 @@ def test_frames_and_heatmaps_pack_into_images(ros):
     packed = conversions.heatmap_to_image(heat, header)
     assert (packed.encoding, packed.height, packed.width, packed.step) == ('32FC1', 5, 7, 28)
     assert np.array_equal(np.frombuffer(packed.data, np.float32).reshape(5, 7), heat)
-    assert conversions.stamp_seconds(packed.header) == 12.5
+    assert stamp_seconds(packed.header) == 12.5
     with pytest.raises(ValueError, match="cannot publish encoding 'rgba8'"):
         conversions.frame_to_image(frame, 'rgba8', header)
     with pytest.raises(ValueError, match='a mono8 image needs 1 uint8 channels, got 3'):

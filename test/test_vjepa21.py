@@ -14,9 +14,8 @@
 
 """V-JEPA 2.1 encoders equal the official code, loading official-layout checkpoints strictly."""
 
-from checkpoint_files import relative_error
-from official_vjepa21 import (
-    official_encoder, official_module, OfficialCodeMissing, perturbed)
+from checkpoint_files import OFFICIAL_PREFIX, perturb_vectors, relative_error
+from official_vjepa21 import official_encoder, official_module, OfficialCodeMissing
 import pytest
 import torch
 from vjepa_nodes.encoder.build import build_encoder
@@ -43,17 +42,17 @@ def official(tmp_path_factory):
 def save_official_layout(path, encoder_entry: str, encoder, decoy) -> None:
     """Save a training checkpoint as released: wrapped keys, the other encoder, a predictor."""
     other = 'target_encoder' if encoder_entry == 'ema_encoder' else 'ema_encoder'
-    torch.save({encoder_entry: {f'module.backbone.{k}': v for k, v in
+    torch.save({encoder_entry: {OFFICIAL_PREFIX + k: v for k, v in
                                 encoder.state_dict().items()},
-                other: {f'module.backbone.{k}': v for k, v in decoy.state_dict().items()},
-                'predictor': {'module.backbone.predictor_embed.weight': torch.zeros(4, 4)},
+                other: {OFFICIAL_PREFIX + k: v for k, v in decoy.state_dict().items()},
+                'predictor': {OFFICIAL_PREFIX + 'predictor_embed.weight': torch.zeros(4, 4)},
                 'epoch': 3}, path)
 
 
 def check_equal_to_official(official, tmp_path, model_size: str) -> None:
     torch.manual_seed(0)
-    reference = perturbed(official_encoder(official, model_size))
-    decoy = perturbed(official_encoder(official, model_size))
+    reference = perturb_vectors(official_encoder(official, model_size), embeddings=True)
+    decoy = perturb_vectors(official_encoder(official, model_size), embeddings=True)
     path = tmp_path / f'vjepa2_1_{model_size}.pt'
     save_official_layout(path, get_encoder_config(model_size, '2.1').checkpoint_key, reference,
                          decoy)

@@ -122,6 +122,11 @@ class VelocityCommand:
     state: DriveState
     reason: str
 
+    @property
+    def summary(self) -> str:
+        """'STATE: reason', as avoidance_state carries it."""
+        return f'{self.state.value}: {self.reason}'
+
 
 class AvoidancePolicy:
     """Decide a velocity command at each `step`, with rate limits between steps."""

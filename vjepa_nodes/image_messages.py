@@ -16,14 +16,17 @@
 Camera messages -> numpy frames, every malformed message rejected for a stated reason.
 
 ROS-free: works on any object with the fields of sensor_msgs/Image or CompressedImage (rclpy's
-messages, or those rosbags reads from a recording).
+messages, or those rosbags reads from a recording), and keeps their headers by stamp.
 - Image: rgb8, bgr8, rgba8, bgra8 (alpha dropped) and mono8 (grey repeated into three
   channels); rows may be padded (step > width * channels).
 - CompressedImage: JPEG or PNG, as image_transport's `compressed` plugin names them in
   `format` ('jpeg', 'png', 'rgb8; jpeg compressed bgr8', ...), decoded with OpenCV.
 """
 
+from collections import OrderedDict
 import os
+import threading
+from typing import Any, Callable
 
 # Decoding stops at the detector's own size limit, not at OpenCV's default of 2^30 pixels (3 GB
 # of pixels from one crafted message). Read when OpenCV first decodes, so set before that.
@@ -41,8 +44,50 @@ COMPRESSED_FORMATS: dict[str, bytes] = {'jpeg': b'\xff\xd8\xff', 'jpg': b'\xff\x
                                         'png': b'\x89PNG\r\n\x1a\n'}
 
 
+KEPT_HEADERS = 4096  # recent headers by stamp, to stamp results (minutes of frames)
+
+
 class ImageError(ValueError):
     """A camera message that cannot be turned into a frame."""
+
+
+def stamp_seconds(header: Any) -> float:
+    """Return a header's stamp in seconds."""
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def rgb_frame(convert: Callable, msg: Any) -> np.ndarray:
+    """Return a message as an H x W x 3 RGB frame, by image_to_frame or compressed_to_frame."""
+    frame, order = convert(msg)
+    return frame[..., ::-1] if order == 'bgr' else frame
+
+
+class HeaderBook:
+    """
+    The headers of recent images by stamp, so each result carries its newest image's header.
+
+    `empty` makes the header of an unknown stamp (stamp 0: never fresh).
+    """
+
+    def __init__(self, empty: Callable[[], Any]) -> None:
+        self._empty = empty
+        self._headers: OrderedDict[float, Any] = OrderedDict()
+        self._lock = threading.Lock()  # the image callback writes, the worker reads
+
+    def add(self, stamp: float, header: Any) -> None:
+        with self._lock:
+            self._headers[stamp] = header
+            while len(self._headers) > KEPT_HEADERS:
+                self._headers.popitem(last=False)
+
+    def get(self, stamp: float) -> Any:
+        """Return the header stamped `stamp`; an empty one if unknown."""
+        with self._lock:
+            return self._headers[stamp] if stamp in self._headers else self._empty()
+
+    def newest(self) -> Any:
+        with self._lock:
+            return next(reversed(self._headers.values())) if self._headers else self._empty()
 
 
 def image_to_frame(msg) -> tuple[np.ndarray, str]:

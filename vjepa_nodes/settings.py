@@ -133,22 +133,27 @@ def flat_settings(config: Any) -> list[tuple[Field, Any]]:
     return found
 
 
+def setting_names(*configs: Any) -> set[str]:
+    """Return the names of every setting of `configs` and their nested configs."""
+    return {config_field.name for config in configs for config_field, _ in flat_settings(config)}
+
+
 def with_values(config: Any, values: dict[str, Any]) -> Any:
     """
     Return `config` with settings replaced by name, nested configs' too (checked as made).
 
     Raises ValueError naming unknown settings, or a value that is not allowed.
     """
-    unknown = set(values) - {config_field.name for config_field, _ in flat_settings(config)}
+    unknown = set(values) - setting_names(config)
     if unknown:
         raise ValueError(f'unknown settings: {", ".join(sorted(unknown))}')
     changes = {}
     for config_field in fields(config):
         current = getattr(config, config_field.name)
         if is_dataclass(current):
-            changes[config_field.name] = with_values(current, {
-                name: value for name, value in values.items()
-                if name in {f.name for f, _ in flat_settings(current)}})
+            names = setting_names(current)
+            changes[config_field.name] = with_values(
+                current, {name: value for name, value in values.items() if name in names})
         elif config_field.name in values:
             changes[config_field.name] = values[config_field.name]
     return replace(config, **changes)

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from vjepa_nodes.encoder.config import (
-    CHECKPOINT_KEYS, DEFAULT_CHECKPOINT_KEY, HF_MODEL_IDS, MODEL_VERSIONS, OFFICIAL_URLS)
+    CHECKPOINT_KEYS, HF_MODEL_IDS, MODEL_VERSIONS, OFFICIAL_URLS)
 from vjepa_nodes.encoder.download import DownloadError, fetch, is_url
 
 StateDict = dict[str, torch.Tensor]
@@ -55,8 +55,8 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the requested encoder."""
 
 
-def load_checkpoint(source: str | Path, checkpoint_key: str = DEFAULT_CHECKPOINT_KEY,
-                    default_key: str = DEFAULT_CHECKPOINT_KEY) -> tuple[StateDict, str]:
+def load_checkpoint(source: str | Path, checkpoint_key: str,
+                    default_key: str) -> tuple[StateDict, str]:
     """
     Return (state dict in official names, where it came from) for a checkpoint source.
 

@@ -144,7 +144,6 @@ PRECISION_CHOICES = ('auto', 'fp32', 'fp16', 'bf16')
 FAST_PATHS = ('auto', 'none', 'compile', 'cuda_graph', 'compile+cuda_graph')
 # Entries of an official .pt that hold an encoder; the context encoder is the HF release's.
 CHECKPOINT_KEYS = ('encoder', 'target_encoder', 'ema_encoder')
-DEFAULT_CHECKPOINT_KEY = CHECKPOINT_KEYS[0]
 # What runs the encoder: PyTorch, or an exported file (vjepa-export) in ONNX Runtime or TensorRT.
 BACKENDS = ('torch', 'onnxruntime', 'tensorrt')
 

@@ -37,7 +37,8 @@ from torch import nn
 from vjepa_nodes.device import PRECISIONS
 from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.export_spec import (
-    DEFAULT_OPSET, ExportSpec, INPUT_NAME, OUTPUT_NAME, package_version, sidecar_path)
+    DEFAULT_OPSET, ExportSpec, INPUT_NAME, OUTPUT_NAME, package_version, PARITY_TOLERANCE,
+    sidecar_path, write_sidecar)
 from vjepa_nodes.encoder.vit import clip_token_grid, VJepa2Encoder
 
 # Weights beyond this go to a `.onnx.data` file beside the graph: protobuf caps a file at
@@ -137,6 +138,22 @@ def export_onnx(encoder: VJepa2Encoder, spec: ExportSpec, path: str | Path,
             dynamic_shapes=dynamic, external_data=weight_bytes > EXTERNAL_DATA_BYTES,
             verbose=False)
     return path
+
+
+def check_and_seal(encoder: VJepa2Encoder, path: str | Path, spec: ExportSpec) -> float:
+    """
+    Check an exported file against PyTorch fp32; write its sidecar only if within tolerance.
+
+    On the CPU provider: a GPU provider's rounding is not the export's. Returns the relative
+    error (check `<= PARITY_TOLERANCE[spec.precision]`: without a sidecar no backend loads it).
+    """
+    from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder  # the onnx extra
+    run = OnnxRuntimeEncoder(path, spec, providers=['CPUExecutionProvider'])
+    error = check_parity(encoder, run.run_numpy, spec)
+    del run
+    if error <= PARITY_TOLERANCE[spec.precision]:
+        write_sidecar(path, spec, parity_rel_error=error)
+    return error
 
 
 def check_parity(encoder: VJepa2Encoder, run_file: Callable[[np.ndarray], np.ndarray],

@@ -120,15 +120,16 @@ class VJepa2Encoder(nn.Module):
         captures into a CUDA graph as a whole.
         """
         x = self._tokens(clip)
-        layers = self.config.hierarchical_layers
+        norms = dict(zip(self.config.hierarchical_layers, self.norms_block)) if (
+            hierarchical) else {}
         outputs = []
         for index, block in enumerate(self.blocks):
             x = block(x, rope)
-            if hierarchical and index in layers:
-                outputs.append(self.norms_block[layers.index(index)](x))
+            if index in norms:
+                outputs.append(norms[index](x))
         if hierarchical:
             return torch.cat(outputs, dim=-1)
-        return self.norms_block[-1](x) if layers else self.norm(x)
+        return self.norms_block[-1](x) if self.config.hierarchical_layers else self.norm(x)
 
     def _tokens(self, clip: torch.Tensor) -> torch.Tensor:
         if not self.config.modality_embeddings:

@@ -41,10 +41,10 @@ from vjepa_nodes.encoder.build import build_encoder, RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.config import EncoderConfig, get_encoder_config
 from vjepa_nodes.encoder.download import cache_root
 from vjepa_nodes.encoder.export_spec import (
-    ExportFileError, ExportSpec, PARITY_TOLERANCE, read_sidecar, spec_mismatches, write_sidecar)
+    ExportFileError, ExportSpec, PARITY_TOLERANCE, read_sidecar, spec_mismatches)
 from vjepa_nodes.encoder.fast_path import EncoderRunner
 from vjepa_nodes.encoder.onnx_export import (
-    check_parity, export_onnx, export_spec, weights_digest)
+    check_and_seal, export_onnx, export_spec, weights_digest)
 from vjepa_nodes.encoder.onnxruntime_encoder import import_onnxruntime, OnnxRuntimeEncoder
 from vjepa_nodes.encoder.tensorrt_encoder import TensorRTEncoder
 from vjepa_nodes.encoder.vit import VJepa2Encoder
@@ -275,17 +275,13 @@ class CachedOnnxBackend:
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target.parent))
         try:
             path = export_onnx(encoder, spec, staging / ONNX_FILE)
-            # On the CPU, as vjepa-export checks: a GPU provider's rounding is not the export's.
-            check = OnnxRuntimeEncoder(path, spec, providers=['CPUExecutionProvider'])
-            error = check_parity(encoder, check.run_numpy, spec)
-            del check
+            error = check_and_seal(encoder, path, spec)  # as vjepa-export checks its files
             if not error <= PARITY_TOLERANCE[spec.precision]:
                 raise ExportFileError(
                     f'the exported encoder differs from PyTorch by {error:.1e} (relative), more '
                     f'than the {PARITY_TOLERANCE[spec.precision]:.0e} allowed in '
                     f'{spec.precision}: not used')
             _logger.info(f'exported encoder matches PyTorch to {error:.1e} (relative)')
-            write_sidecar(path, spec, parity_rel_error=error)
             shutil.rmtree(target, ignore_errors=True)
             try:
                 staging.rename(target)

@@ -77,8 +77,9 @@ class CameraStream:
         """See ObstacleDetector.add_frame."""
         check_frame(frame)
         stamp = time.monotonic() if stamp is None else stamp
-        status = self.buffer.add(self.preprocess.host_copy(frame), stamp, copy=False)
-        self.freeze.update(frame, stamp)
+        kept = self.preprocess.host_copy(frame)  # contiguous: no second copy for the checksum
+        status = self.buffer.add(kept, stamp, copy=False)
+        self.freeze.update(kept, stamp)
         return status
 
     def result(self, clip: Clip, geometry: ClipGeometry, tokens: torch.Tensor,

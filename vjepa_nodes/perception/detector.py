@@ -75,9 +75,9 @@ class ObstacleDetector:
         self.device, dtype = resolve_device_and_precision(cfg.device, cfg.precision)
         self.dtype = backend_dtype(cfg, dtype)
         resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one before loading
-        self.cameras: tuple[str, ...] = cfg.cameras or ('',)
         self.streams = {name: CameraStream(name, cfg, self.device, self.dtype,
-                                           encoder_config.patch_size) for name in self.cameras}
+                                           encoder_config.patch_size)
+                        for name in cfg.cameras or ('',)}
         self.backend = build_backend(cfg, self.device, self.dtype)
         self._next_camera = 0  # where the next batch starts looking, so that no camera starves
         self._prepared_shapes: set[tuple[int, ...]] = set()  # see _prepare_batch_sizes
@@ -109,18 +109,24 @@ class ObstacleDetector:
                 prepared.setdefault(tuple(pixels.shape), []).append(
                     (stream, clip, pixels, geometry))
         for shape, group in prepared.items():
-            for batch in self._batches(group):
-                with _reported(detections, [stream for stream, *_ in batch]):
-                    grid = clip_token_grid(self.backend.encoder_config, shape)
-                    tokens = self._encode([pixels for _, _, pixels, _ in batch])
-                    for index, (stream, clip, _, geometry) in enumerate(batch):
-                        # A copy: a camera keeps its tokens as the next reference, and a view
-                        # would keep the whole batch alive with them.
-                        own = tokens if len(tokens) == 1 else tokens[index:index + 1].clone()
-                        with _reported(detections, [stream]):
-                            detections.results[stream.name] = stream.result(
-                                clip, geometry, own, grid, started)
+            with _reported(detections, [stream for stream, *_ in group]):
+                grid = clip_token_grid(self.backend.encoder_config, shape)
+                for batch in self._batches(group):
+                    self._score_batch(batch, grid, started, detections)
         return detections
+
+    def _score_batch(self, batch: list, grid: tuple[int, int, int], started: float,
+                     detections: Detections) -> None:
+        """Encode one batch of same-shape clips and score each; failures go to `detections`."""
+        with _reported(detections, [stream for stream, *_ in batch]):
+            tokens = self._encode([pixels for _, _, pixels, _ in batch])
+            for index, (stream, clip, _, geometry) in enumerate(batch):
+                # A copy: a camera keeps its tokens as the next reference, and a view would
+                # keep the whole batch alive with them.
+                own = tokens if len(tokens) == 1 else tokens[index:index + 1].clone()
+                with _reported(detections, [stream]):
+                    detections.results[stream.name] = stream.result(
+                        clip, geometry, own, grid, started)
 
     def detect(self) -> DetectionResult | None:
         """Analyse the only camera's newest ready clip; None if none is ready."""
@@ -131,16 +137,16 @@ class ObstacleDetector:
         return detections.results.get(only.name)
 
     def _take_clips(self) -> list[tuple[CameraStream, Clip]]:
-        count = len(self.cameras)
+        streams = list(self.streams.values())
         taken, resume_at = [], self._next_camera
-        for offset in range(count):
+        for offset in range(len(streams)):
             if len(taken) == self.config.max_batch:
                 break
-            index = (self._next_camera + offset) % count
-            clip = self.streams[self.cameras[index]].buffer.take_clip()
+            index = (self._next_camera + offset) % len(streams)
+            clip = streams[index].buffer.take_clip()
             if clip is not None:
-                taken.append((self.streams[self.cameras[index]], clip))
-                resume_at = (index + 1) % count
+                taken.append((streams[index], clip))
+                resume_at = (index + 1) % len(streams)
         self._next_camera = resume_at
         return taken
 
@@ -199,6 +205,11 @@ class ObstacleDetector:
         for stream in ([self.camera(camera)] if camera is not None
                        else self.streams.values()):
             stream.reset()
+
+    @property
+    def cameras(self) -> tuple[str, ...]:
+        """Return the camera names, in order ('' for the one camera of an unnamed detector)."""
+        return tuple(self.streams)
 
     def camera(self, name: str = '') -> CameraStream:
         """Return a camera's stream (its buffer, counters, freeze monitor, latest result)."""

@@ -18,9 +18,15 @@ How results sit in standard ROS messages, shared by the nodes and vjepa-bag (imp
 See vjepa_nodes.ros.score_messages for the messages themselves.
 """
 
+import sys
+
+import numpy as np
+
 from vjepa_nodes.perception.config import REGIONS
 
 REGION_LABEL = ','.join(REGIONS)  # the one dimension label of region_scores
+# The fields of region_scores' one std_msgs/MultiArrayDimension.
+REGION_DIMENSION = {'label': REGION_LABEL, 'size': len(REGIONS), 'stride': len(REGIONS)}
 PERCEPTION_STATUS = 'perception'  # the status name in a perception message
 USABLE = 'usable'  # the status message of a usable result
 
@@ -32,3 +38,11 @@ def perception_values(region_scores: dict[str, float], motion_score: float, obst
     flags = {'obstacle': obstacle, 'has_reference': has_reference}
     return ([(key, repr(float(value))) for key, value in numbers.items()]
             + [(key, str(flag).lower()) for key, flag in flags.items()])
+
+
+def heatmap_fields(heatmap: np.ndarray) -> dict:
+    """Return the sensor_msgs/Image fields (but the header) of a 32FC1 heat map; data: uint8."""
+    values = np.ascontiguousarray(heatmap, dtype=np.float32)
+    return {'height': values.shape[0], 'width': values.shape[1], 'encoding': '32FC1',
+            'is_bigendian': int(sys.byteorder == 'big'), 'step': values.shape[1] * 4,
+            'data': values.view(np.uint8).reshape(-1)}

@@ -27,7 +27,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode
 from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Bool, Float32, Float32MultiArray
+from std_msgs.msg import Bool, Float32, Float32MultiArray, Header
 
 try:
     from rclpy.event_handler import SubscriptionEventCallbacks
@@ -35,12 +35,13 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
 from vjepa_nodes.freshness import stamp_problem
-from vjepa_nodes.image_messages import compressed_to_frame, image_to_frame, ImageError
+from vjepa_nodes.image_messages import (
+    compressed_to_frame, HeaderBook, image_to_frame, ImageError, rgb_frame, stamp_seconds)
 from vjepa_nodes.perception.camera_stream import DetectionResult
 from vjepa_nodes.perception.preprocessing import FrameError
-from vjepa_nodes.ros.detector_outputs import HeaderBook, overlay
+from vjepa_nodes.ros.detector_outputs import overlay
 from vjepa_nodes.ros.diagnostics import RateMeter
-from vjepa_nodes.ros.image_conversions import frame_to_image, heatmap_to_image, stamp_seconds
+from vjepa_nodes.ros.image_conversions import frame_to_image, heatmap_to_image
 from vjepa_nodes.ros.node_settings import DetectorNodeSettings
 from vjepa_nodes.ros.score_messages import perception_to_msg, region_scores_to_msg
 
@@ -65,15 +66,15 @@ class CameraIO:
     """Subscribe one camera, check and convert its images, publish its results."""
 
     def __init__(self, node: LifecycleNode, name: str, transport: str,
-                 settings: DetectorNodeSettings, sink: FrameSink) -> None:
+                 settings: Callable[[], DetectorNodeSettings], sink: FrameSink) -> None:
         self.node, self.name, self.transport = node, name, transport
-        self.settings, self._sink = settings, sink  # the node replaces settings on changes
+        self._settings, self._sink = settings, sink  # the node's current settings
         self._prefix = f'{name}/' if name else ''
         self.outputs: dict = {}
         self.subscription = None
         self.best_effort_fallback = False  # image_reliability auto met a best-effort camera
         self._resubscribe_timer = None
-        self.headers = HeaderBook()
+        self.headers = HeaderBook(Header)
         self.frames, self.clips, self.stale, self.failures = (RateMeter(), RateMeter(),
                                                               RateMeter(), RateMeter())
         self.rejected = self.incompatible_qos_events = 0
@@ -128,7 +129,7 @@ class CameraIO:
         kind = CompressedImage if self.transport == 'compressed' else Image
         self.subscription = self.node.create_subscription(
             kind, self.image_topic, self._on_message,
-            image_qos(self.settings, self.best_effort_fallback),
+            image_qos(self._settings(), self.best_effort_fallback),
             event_callbacks=SubscriptionEventCallbacks(
                 incompatible_qos=self._on_incompatible_qos))
 
@@ -139,7 +140,7 @@ class CameraIO:
 
     def _on_message(self, msg) -> None:
         stamp = stamp_seconds(msg.header)
-        settings = self.settings
+        settings = self._settings()
         problem = stamp_problem('images', stamp,
                                 self.node.get_clock().now().nanoseconds * 1e-9,
                                 settings.max_image_age, settings.stamp_tolerance)
@@ -150,10 +151,10 @@ class CameraIO:
                                          f'{CLOCK_ADVICE}', throttle_duration_sec=5.0)
             return
         try:
-            frame, order = (compressed_to_frame(msg) if self.transport == 'compressed'
-                            else image_to_frame(msg))
+            frame = rgb_frame(compressed_to_frame if self.transport == 'compressed'
+                              else image_to_frame, msg)
             self.headers.add(stamp, msg.header)  # before the frame can reach a clip
-            self._sink(frame[..., ::-1] if order == 'bgr' else frame, stamp, self.name)
+            self._sink(frame, stamp, self.name)
         except (ImageError, FrameError, ValueError) as error:
             self.rejected += 1
             self.node.get_logger().error(f'{self._label()}rejected image: {error}',
@@ -165,7 +166,7 @@ class CameraIO:
     def _on_incompatible_qos(self, info) -> None:
         self.incompatible_qos_events += 1
         topic = self.subscription.topic_name
-        ours = self.settings.image_reliability
+        ours = self._settings().image_reliability
         if (ours == 'auto' and not self.best_effort_fallback
                 and int(info.last_policy_kind) == QoSPolicyKind.RELIABILITY):
             self.best_effort_fallback = True

@@ -39,8 +39,9 @@ from vjepa_nodes.estop import EStopConfig, EStopLatch
 from vjepa_nodes.ros import shutdown
 from vjepa_nodes.ros.node_settings import AvoidanceNodeSettings
 from vjepa_nodes.ros.parameters import (
-    declare_settings, result, setting_names, settings_from_parameters)
+    declare_settings, result, settings_from_parameters)
 from vjepa_nodes.ros.score_messages import perception_from_msg
+from vjepa_nodes.settings import setting_names
 
 RELIABLE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 # Reliable, so no single e-stop message is lost; volatile, so both volatile and transient-local
@@ -65,7 +66,7 @@ class CollisionAvoidanceNode(Node):
         self._runtime = setting_names(PolicyConfig())
         self.add_on_set_parameters_callback(self._on_set_parameters)
         names = self._settings.cameras or ('',)
-        self._steering = names[0]  # the others may only slow or stop the robot
+        self._steering, self._watching = names[0], names[1:]  # the others only slow or stop
         self._perceptions: dict[str, Perception | None] = dict.fromkeys(names)
         self._cmd_pub = self.create_publisher(
             TwistStamped if self._settings.stamped else Twist, 'cmd_vel', RELIABLE)
@@ -110,8 +111,7 @@ class CollisionAvoidanceNode(Node):
         return response
 
     def _on_timer(self) -> None:
-        others = {name: seen for name, seen in self._perceptions.items()
-                  if name != self._steering}
+        others = {name: self._perceptions[name] for name in self._watching}
         self._publish(self._policy.step(self._perceptions[self._steering],
                                         self._estop.stop_reason(), others, self._steering))
 
@@ -125,7 +125,7 @@ class CollisionAvoidanceNode(Node):
             self._cmd_pub.publish(message)
         else:
             self._cmd_pub.publish(twist)
-        self._state_pub.publish(String(data=f'{command.state.value}: {command.reason}'))
+        self._state_pub.publish(String(data=command.summary))
 
     def _on_set_parameters(self, parameters):
         if not any(p.name in self._runtime for p in parameters):

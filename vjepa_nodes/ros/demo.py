@@ -41,8 +41,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from vjepa_nodes.image_messages import stamp_seconds
 from vjepa_nodes.perception.config import REGIONS
-from vjepa_nodes.ros.image_conversions import stamp_seconds
 from vjepa_nodes.ros.processes import DEMO_NAMESPACE, node_process, private_dds_env
 from vjepa_nodes.ros.score_messages import perception_from_msg
 from vjepa_nodes.timeline import write_plot

@@ -12,42 +12,14 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Helpers of the obstacle_detector node: result headers, the debug overlay, log forwarding."""
+"""Helpers of the obstacle_detector node: the debug overlay, log forwarding."""
 
-from collections import OrderedDict
 import logging
-import threading
 
 import cv2
 import numpy as np
-from std_msgs.msg import Header
 
 from vjepa_nodes.perception.detector import DetectionResult
-
-KEPT_HEADERS = 4096  # recent headers by stamp, to stamp results (minutes of frames)
-
-
-class HeaderBook:
-    """The headers of recent images by stamp, so each result carries its newest image's header."""
-
-    def __init__(self) -> None:
-        self._headers: OrderedDict[float, Header] = OrderedDict()
-        self._lock = threading.Lock()  # the image callback writes, the worker reads
-
-    def add(self, stamp: float, header: Header) -> None:
-        with self._lock:
-            self._headers[stamp] = header
-            while len(self._headers) > KEPT_HEADERS:
-                self._headers.popitem(last=False)
-
-    def get(self, stamp: float) -> Header:
-        """Return the header stamped `stamp`; an empty one (stamp 0: never fresh) if unknown."""
-        with self._lock:
-            return self._headers.get(stamp, Header())
-
-    def newest(self) -> Header:
-        with self._lock:
-            return next(reversed(self._headers.values()), Header())
 
 
 def overlay(frame: np.ndarray, detection: DetectionResult) -> np.ndarray:

@@ -12,13 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""numpy -> sensor_msgs/Image (frames, heat maps), header stamps; the reverse: image_messages."""
-
-import sys
+"""numpy -> sensor_msgs/Image (frames, heat maps); the reverse is in image_messages."""
 
 import numpy as np
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+
+from vjepa_nodes.perception.message_layout import heatmap_fields
 
 PUBLISH_ENCODINGS: dict[str, int] = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}  # -> channels
 
@@ -40,12 +40,5 @@ def frame_to_image(frame: np.ndarray, encoding: str, header: Header) -> Image:
 
 def heatmap_to_image(heatmap: np.ndarray, header: Header) -> Image:
     """Pack an H x W float map into a 32FC1 Image carrying `header`."""
-    values = np.ascontiguousarray(heatmap, dtype=np.float32)
-    return Image(header=header, height=values.shape[0], width=values.shape[1],
-                 encoding='32FC1', is_bigendian=int(sys.byteorder == 'big'),
-                 step=values.shape[1] * 4, data=values.tobytes())
-
-
-def stamp_seconds(header: Header) -> float:
-    """Return a header's stamp in seconds."""
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
+    fields = heatmap_fields(heatmap)
+    return Image(header=header, **{**fields, 'data': fields['data'].tobytes()})

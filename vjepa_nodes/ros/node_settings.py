@@ -139,6 +139,19 @@ def help_text(node: str, name: str) -> str:
     return f'{spec.description} ({spec.limits()})' if spec.limits() else spec.description
 
 
+def file_parameters(path: str | Path) -> dict[str, dict]:
+    """
+    Return {node name: parameters} of a ROS parameter file ('/**/name' or 'name' keys).
+
+    Raises yaml.YAMLError for a file that is not YAML, OSError for one that cannot be read.
+    """
+    import yaml
+    with open(path) as file:
+        sections = yaml.safe_load(file) or {}
+    return {key.rsplit('/', 1)[-1]: section.get('ros__parameters', {})
+            for key, section in sections.items() if isinstance(section, dict)}
+
+
 def parse_text(node: str, name: str, text: str) -> Any:
     """
     Return a parameter's value from text (a launch argument), checked against its limits.

@@ -44,8 +44,8 @@ from vjepa_nodes.ros.detector_outputs import RosLogHandler
 from vjepa_nodes.ros.diagnostics import detector_status
 from vjepa_nodes.ros.node_settings import DetectorNodeSettings, parameter
 from vjepa_nodes.ros.parameters import (
-    declare_settings, descriptor, result, setting_names, settings_from_parameters)
-from vjepa_nodes.settings import is_name, setting_of
+    declare_settings, descriptor, result, settings_from_parameters)
+from vjepa_nodes.settings import is_name, setting_names, setting_of
 
 STALL_LIMIT = 60.0  # s of images without an analysed clip before /diagnostics says ERROR
 WORKER_EXIT_WAIT = 3.0  # s a shutting-down process waits for the clip in progress
@@ -90,8 +90,8 @@ class ObstacleDetectorNode(LifecycleNode):
         try:
             self._detector = ObstacleDetector(
                 config=settings_from_parameters(self, DetectorConfig()))
-            self.cameras = {name: CameraIO(self, name, self._transport(name), self._settings,
-                                           self._on_frame)
+            self.cameras = {name: CameraIO(self, name, self._transport(name),
+                                           lambda: self._settings, self._on_frame)
                             for name in self._detector.cameras}
         except Exception as error:  # noqa: B902 - rclpy would turn it into a silent ERROR
             self.get_logger().error(f'cannot configure: {error}')
@@ -240,8 +240,6 @@ class ObstacleDetectorNode(LifecycleNode):
         except ValueError as error:
             return result(str(error))
         self._settings = settings
-        for camera in self.cameras.values():
-            camera.settings = settings
         return result('')
 
     def _publish_diagnostics(self) -> None:

@@ -23,7 +23,7 @@ number, got a string 'fast'`), answers a wrong type, and an integer is taken for
 """
 
 from dataclasses import Field, fields, is_dataclass, replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rcl_interfaces.msg import (
     FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
@@ -31,7 +31,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from vjepa_nodes.ros.node_settings import parameters, UNDECLARED
-from vjepa_nodes.settings import flat_settings, setting_of, value_type
+from vjepa_nodes.settings import setting_of, value_type
 
 Config = TypeVar('Config')
 _FIXED_BY_NODES = {name for names in UNDECLARED.values() for name in names}
@@ -82,11 +82,6 @@ def settings_from_parameters(node: Node, config: Config,
         value = changed[name] if name in changed else node.get_parameter(name).value
         values[name] = None if config_field.default is None and value == '' else value
     return replace(config, **values)
-
-
-def setting_names(*configs: Any) -> set[str]:
-    """Return the names of every setting of `configs` and their nested configs."""
-    return {config_field.name for config in configs for config_field, _ in flat_settings(config)}
 
 
 def result(reason: str) -> SetParametersResult:

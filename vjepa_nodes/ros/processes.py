@@ -60,14 +60,25 @@ def node_process(module: str, parameters: dict | None = None, env: dict | None =
     return subprocess.Popen(command, env=private_dds_env() if env is None else env, **popen)
 
 
+def proc_status(pid: int) -> dict[str, str]:
+    """Return a process's /proc/<pid>/status fields (e.g. 'VmHWM': '812 kB'); OSError if gone."""
+    with open(f'/proc/{pid}/status') as status:
+        return {key: value.strip() for key, value in
+                (line.split(':', 1) for line in status if ':' in line)}
+
+
 def parameter_arguments(parameters: dict) -> list[str]:
     """
     Return `-p name:=value` arguments; ROS reads each value as YAML text.
 
-    Booleans become true/false; a string goes as written, so '5' is an integer and 'true' a
-    boolean to ROS (quote it, "'0'", to pass the string 0).
+    Booleans become true/false, lists and tuples [a, b]; a string goes as written, so '5' is an
+    integer and 'true' a boolean to ROS (quote it, "'0'", to pass the string 0).
     """
     arguments = []
     for name, value in parameters.items():
-        arguments += ['-p', f'{name}:={str(value).lower() if isinstance(value, bool) else value}']
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, (list, tuple)):
+            value = f'[{", ".join(str(item) for item in value)}]'
+        arguments += ['-p', f'{name}:={value}']
     return arguments

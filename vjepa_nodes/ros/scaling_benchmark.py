@@ -46,7 +46,7 @@ from vjepa_nodes.camera_sources import moving_demo_frames
 from vjepa_nodes.ros.image_conversions import frame_to_image
 from vjepa_nodes.ros.latency_benchmark import (
     cdr_header_stamp, detector_parameters, spin_until)
-from vjepa_nodes.ros.processes import node_process, private_dds_env
+from vjepa_nodes.ros.processes import node_process, private_dds_env, proc_status
 from vjepa_nodes.tools.tables import align
 
 LAYOUTS = ('batched', 'separate')
@@ -116,8 +116,8 @@ def _case(args: argparse.Namespace, layout: str, count: int) -> dict:
     names = [f'c{index}' for index in range(count)]
     parameters = detector_parameters(args)
     if layout == 'batched':
-        processes = [node_process('obstacle_detector_node', {
-            **parameters, 'cameras': str(names).replace("'", '')}, dict(os.environ))]
+        processes = [node_process('obstacle_detector_node', {**parameters, 'cameras': names},
+                                  dict(os.environ))]
     else:
         processes = [node_process('obstacle_detector_node', parameters, dict(os.environ),
                                   ('-r', f'__ns:=/{name}')) for name in names]
@@ -170,11 +170,7 @@ def _p99(values: list[float]) -> float:
 
 def peak_rss_mb(pid: int) -> float:
     """Return a process's peak resident memory (VmHWM), MB."""
-    with open(f'/proc/{pid}/status') as status:
-        for line in status:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return int(proc_status(pid)['VmHWM'].split()[0]) / 1024
 
 
 class GpuMemory:

@@ -31,18 +31,17 @@ from dataclasses import dataclass
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Float32MultiArray, Header, MultiArrayDimension, MultiArrayLayout
 
+from vjepa_nodes.image_messages import stamp_seconds
 from vjepa_nodes.perception.config import REGIONS
 from vjepa_nodes.perception.message_layout import (
-    PERCEPTION_STATUS, perception_values, REGION_LABEL, USABLE)
-from vjepa_nodes.ros.image_conversions import stamp_seconds
+    PERCEPTION_STATUS, perception_values, REGION_DIMENSION, REGION_LABEL, USABLE)
 
 _BOOLEANS = {'true': True, 'false': False}
 
 
 def region_scores_to_msg(scores: dict[str, float]) -> Float32MultiArray:
     """Pack {'left', 'center', 'right'} scores in the documented order."""
-    layout = MultiArrayLayout(dim=[MultiArrayDimension(
-        label=REGION_LABEL, size=len(REGIONS), stride=len(REGIONS))])
+    layout = MultiArrayLayout(dim=[MultiArrayDimension(**REGION_DIMENSION)])
     return Float32MultiArray(layout=layout, data=[float(scores[r]) for r in REGIONS])
 
 

@@ -40,7 +40,8 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-from vjepa_nodes.ros.processes import DEMO_NAMESPACE, node_process, private_dds_env
+from vjepa_nodes.ros.processes import (
+    DEMO_NAMESPACE, node_process, private_dds_env, proc_status)
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 NODES = {'camera': 'camera_node', 'detector': 'obstacle_detector_node',
@@ -62,8 +63,7 @@ class NodeProcess:
     def sample(self) -> None:
         """Add a sample from /proc: RSS and peak RSS (MB), threads, CPU seconds."""
         try:
-            with open(f'/proc/{self.process.pid}/status') as status:
-                fields = dict(line.split(':', 1) for line in status if ':' in line)
+            fields = proc_status(self.process.pid)
             with open(f'/proc/{self.process.pid}/stat') as stat:
                 times = stat.read().rsplit(')', 1)[1].split()[11:13]  # utime, stime
             self.samples.append({

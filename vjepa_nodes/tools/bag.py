@@ -34,20 +34,20 @@ import numpy as np
 
 from vjepa_nodes.avoidance import AvoidancePolicy, Perception, PolicyConfig
 from vjepa_nodes.freshness import stamp_problem
-from vjepa_nodes.image_messages import compressed_to_frame, image_to_frame, ImageError
+from vjepa_nodes.image_messages import (
+    compressed_to_frame, HeaderBook, image_to_frame, ImageError, rgb_frame, stamp_seconds)
 from vjepa_nodes.perception.config import DetectorConfig, REGIONS
 from vjepa_nodes.perception.message_layout import (
-    PERCEPTION_STATUS, perception_values, REGION_LABEL, USABLE)
+    heatmap_fields, PERCEPTION_STATUS, perception_values, REGION_DIMENSION, USABLE)
 from vjepa_nodes.perception.preprocessing import FrameError
 from vjepa_nodes.ros.node_settings import (
-    AvoidanceNodeSettings, DetectorNodeSettings, parse_text, UNDECLARED)
-from vjepa_nodes.settings import flat_settings, with_values
+    AvoidanceNodeSettings, DetectorNodeSettings, file_parameters, parse_text, UNDECLARED)
+from vjepa_nodes.settings import setting_names, with_values
 from vjepa_nodes.timeline import write_plot
 
 IMAGE_TYPES = {'sensor_msgs/msg/Image': image_to_frame,
                'sensor_msgs/msg/CompressedImage': compressed_to_frame}
 STORAGES = ('mcap', 'sqlite3')
-KEPT_HEADERS = 1024  # image headers by stamp, to stamp results (far more than a clip holds)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,23 +72,19 @@ IMAGE_CHECKS = ('max_image_age', 'stamp_tolerance')
 def settings(args: argparse.Namespace) -> tuple[DetectorConfig, DetectorNodeSettings]:
     """Return the detector's settings from --params-file, then --param (ValueError if bad)."""
     import yaml
-    known = {config_field.name for config_field, _ in flat_settings(DetectorConfig())}
     # One image topic is one camera here; frames are turned into RGB here, as the node does.
-    known -= {'cameras', *UNDECLARED['obstacle_detector']}
+    known = (setting_names(DetectorConfig()) - {'cameras', *UNDECLARED['obstacle_detector']}
+             | set(IMAGE_CHECKS))
     values = {}
     if args.params_file:
         try:
-            sections = yaml.safe_load(args.params_file.read_text()) or {}
+            given = file_parameters(args.params_file).get('obstacle_detector', {})
         except yaml.YAMLError as error:
             raise ValueError(f'{args.params_file} is not a parameter file: {error}') from None
-        for key, section in sections.items():
-            if key.rsplit('/', 1)[-1] == 'obstacle_detector':
-                values.update({name: value for name, value in
-                               section.get('ros__parameters', {}).items()
-                               if name in known or name in IMAGE_CHECKS})
+        values.update({name: value for name, value in given.items() if name in known})
     for text in args.param:
         name, separator, value = text.partition(':=')
-        if not separator or name not in known | set(IMAGE_CHECKS):
+        if not separator or name not in known:
             raise ValueError(f'--param {text!r}: use NAME:=VALUE with an obstacle_detector '
                              'parameter of the detector or its image checks (not cameras)')
         values[name] = parse_text('obstacle_detector', name, value)
@@ -116,41 +112,37 @@ class Outputs:
         connection = self.connections[name]
         self.writer.write(connection, log_time, self.serialize(message, connection.msgtype))
 
-    def clip(self, header, detection, problem: str, log_time: int) -> None:
+    def clip(self, header, seen: Perception, detection, log_time: int) -> None:
         """Write one clip's messages as the detector node publishes them (None: it failed)."""
         t = self.types
         if detection is not None and detection.has_reference:
             self.write('motion_score', t['std_msgs/msg/Float32'](data=detection.motion_score),
                        log_time)
-            layout = t['std_msgs/msg/MultiArrayLayout'](dim=[t[
-                'std_msgs/msg/MultiArrayDimension'](label=REGION_LABEL, size=3, stride=3)],
-                data_offset=0)
+            layout = t['std_msgs/msg/MultiArrayLayout'](
+                dim=[t['std_msgs/msg/MultiArrayDimension'](**REGION_DIMENSION)], data_offset=0)
             self.write('region_scores', t['std_msgs/msg/Float32MultiArray'](
-                layout=layout, data=np.array([detection.region_scores[r] for r in REGIONS],
+                layout=layout, data=np.array([seen.region_scores[r] for r in REGIONS],
                                              np.float32)), log_time)
         if detection is not None:
             self.write('obstacle', t['std_msgs/msg/Bool'](data=detection.obstacle), log_time)
-            heat = np.ascontiguousarray(detection.heatmap, np.float32)
             self.write('heatmap', t['sensor_msgs/msg/Image'](
-                header=header, height=heat.shape[0], width=heat.shape[1], encoding='32FC1',
-                is_bigendian=int(sys.byteorder == 'big'), step=heat.shape[1] * 4,
-                data=heat.view(np.uint8).reshape(-1)), log_time)
-        scores = detection.region_scores if detection else dict.fromkeys(REGIONS, 0.0)
-        values = perception_values(scores, detection.motion_score if detection else 0.0,
-                                   bool(detection and detection.obstacle),
-                                   bool(detection and detection.has_reference))
-        status = t['diagnostic_msgs/msg/DiagnosticStatus'](
-            level=2 if problem else 0, name=PERCEPTION_STATUS, message=problem or USABLE,
-            hardware_id=header.frame_id,
-            values=[t['diagnostic_msgs/msg/KeyValue'](key=k, value=v) for k, v in values])
+                header=header, **heatmap_fields(detection.heatmap)), log_time)
+        values = perception_values(seen.region_scores,
+                                   detection.motion_score if detection else 0.0,
+                                   seen.obstacle, seen.has_reference)
+        status = t['diagnostic_msgs/msg/DiagnosticStatus']
         self.write('perception', t['diagnostic_msgs/msg/DiagnosticArray'](
-            header=header, status=[status]), log_time)
+            header=header, status=[status(
+                level=status.ERROR if seen.problem else status.OK, name=PERCEPTION_STATUS,
+                message=seen.problem or USABLE, hardware_id=header.frame_id,
+                values=[t['diagnostic_msgs/msg/KeyValue'](key=k, value=v) for k, v in values])]),
+            log_time)
 
     def command(self, command, log_time: int) -> None:
         """Write one command as the avoidance node publishes it."""
         t = self.types
         self.write('avoidance_state', t['std_msgs/msg/String'](
-            data=f'{command.state.value}: {command.reason}'), log_time)
+            data=command.summary), log_time)
         vector = t['geometry_msgs/msg/Vector3']
         self.write('cmd_vel', t['geometry_msgs/msg/Twist'](
             linear=vector(x=command.linear, y=0.0, z=0.0),
@@ -174,7 +166,7 @@ class Replay:
         self.policy = AvoidancePolicy(PolicyConfig(), lambda: self.now)
         self.perception: Perception | None = None
         self.latest = None  # the newest DetectionResult, for the timeline
-        self.headers: dict[float, object] = {}
+        self.headers = HeaderBook(lambda: None)  # every clip's newest image is kept
         self.rows: list[dict] = []
         self.clips = 0
         self._first = self._next_tick = None
@@ -198,17 +190,15 @@ class Replay:
 
     def image(self, message, log_time: int) -> None:
         """Take one image message that arrived at `log_time` (ns)."""
-        stamp = message.header.stamp.sec + message.header.stamp.nanosec * 1e-9
+        stamp = stamp_seconds(message.header)
         problem = stamp_problem('images', stamp, log_time * 1e-9, self.node.max_image_age,
                                 self.node.stamp_tolerance)
         try:
             if problem:
                 raise ValueError(problem)
-            frame, order = self.convert(message)
-            self.headers[stamp] = message.header
-            if len(self.headers) > KEPT_HEADERS:
-                del self.headers[next(iter(self.headers))]
-            self.detector.add_frame(frame[..., ::-1] if order == 'bgr' else frame, stamp)
+            frame = rgb_frame(self.convert, message)
+            self.headers.add(stamp, message.header)
+            self.detector.add_frame(frame, stamp)
         except (ImageError, FrameError, ValueError) as error:
             print(f'vjepa-bag: dropping the image stamped {stamp:.3f} s: {error}',
                   file=sys.stderr)
@@ -220,15 +210,17 @@ class Replay:
         if detection is None and not problem:
             return
         self.clips += 1
-        problem = problem or detection.problem
-        header = self.headers[detection.clip_end] if detection else message.header
-        self.outputs.clip(header, detection, problem, log_time)
-        self.latest = detection or self.latest
-        self.perception = Perception(
-            detection.region_scores if detection else dict.fromkeys(REGIONS, 0.0),
-            bool(detection and detection.obstacle),
-            detection.clip_end if detection else stamp, log_time * 1e-9,
-            bool(detection and detection.has_reference), problem)
+        if detection is None:  # as the node says a clip failed: no scores, the problem
+            self.perception = Perception(dict.fromkeys(REGIONS, 0.0), False, stamp,
+                                         log_time * 1e-9, False, problem)
+            self.outputs.clip(message.header, self.perception, None, log_time)
+            return
+        self.perception = Perception(detection.region_scores, detection.obstacle,
+                                     detection.clip_end, log_time * 1e-9,
+                                     detection.has_reference, detection.problem)
+        self.outputs.clip(self.headers.get(detection.clip_end), self.perception, detection,
+                          log_time)
+        self.latest = detection
 
 
 def copy_connection(writer, reader, connection):
@@ -298,16 +290,17 @@ def main(argv: list[str] | None = None) -> int:
             StoragePlugin.SQLITE3)
         with Writer(output, version=8, storage_plugin=storage) as writer:
             outputs = Outputs(writer, get_typestore(Stores.ROS2_HUMBLE), args.namespace)
-            rows = run(reader, images[topic], detector, writer, outputs, node)
+            rows = run(reader, images[topic], detector, outputs, node)
     write_plot(rows, output / 'timeline.png',
                f'{source.name} {topic}: V-JEPA motion scores -> obstacle flag -> cmd_vel')
     print(f'wrote {output} and {output / "timeline.png"}', file=sys.stderr)
     return 0
 
 
-def run(reader, image_connection, detector, writer, outputs: Outputs,
+def run(reader, image_connection, detector, outputs: Outputs,
         node: DetectorNodeSettings) -> list[dict]:
     """Copy every message, replay the images through detector and policy; return rows."""
+    writer = outputs.writer
     copies = {c.id: copy_connection(writer, reader, c) for c in reader.connections}
     replay = Replay(detector, outputs, IMAGE_TYPES[image_connection.msgtype], node,
                     AvoidanceNodeSettings().rate)

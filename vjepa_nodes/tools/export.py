@@ -31,10 +31,9 @@ import warnings
 from vjepa_nodes.encoder.build import build_encoder, RandomWeightsWarning
 from vjepa_nodes.encoder.config import CHECKPOINT_KEYS, get_encoder_config, MODEL_VERSIONS
 from vjepa_nodes.encoder.export_spec import (
-    DEFAULT_OPSET, EXPORT_PRECISIONS, PARITY_TOLERANCE, sidecar_path, write_sidecar)
+    DEFAULT_OPSET, EXPORT_PRECISIONS, PARITY_TOLERANCE, sidecar_path)
 from vjepa_nodes.encoder.onnx_export import (
-    check_parity, export_onnx, export_spec, timed_step, trtexec_command)
-from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
+    check_and_seal, export_onnx, export_spec, timed_step, trtexec_command)
 from vjepa_nodes.encoder.vit import clip_token_grid
 from vjepa_nodes.perception.config import MODEL_SIZES
 from vjepa_nodes.tools.arguments import resolution
@@ -99,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             _say('!! RANDOM WEIGHTS: the exported model is for tests and timing only')
         path = export_onnx(encoder, spec, args.output, _say)
         with timed_step('checking the file in onnxruntime against PyTorch', _say):
-            run = OnnxRuntimeEncoder(path, spec, providers=['CPUExecutionProvider'])
-            error = check_parity(encoder, run.run_numpy, spec)
+            error = check_and_seal(encoder, path, spec)
     except (ValueError, RuntimeError, ImportError, OSError) as error:
         _say(f'error: {error}')
         return 2
@@ -111,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
         _say(f'error: {path} does not match PyTorch: no sidecar is written, so no backend '
              'loads it')
         return 1
-    write_sidecar(path, spec, parity_rel_error=error)
     print(f'wrote {path} and {sidecar_path(path)}')
     print('build a TensorRT engine from it on the Jetson (fp16, fixed shapes):')
     print(f'  {trtexec_command(path, spec)}')
