@@ -28,12 +28,11 @@ import os
 import threading
 from typing import Any, Callable
 
+import numpy as np
+
 # Decoding stops at the detector's own size limit, not at OpenCV's default of 2^30 pixels (3 GB
 # of pixels from one crafted message). Read when OpenCV first decodes, so set before that.
 os.environ.setdefault('OPENCV_IO_MAX_IMAGE_PIXELS', str(8192 * 8192))
-
-import cv2  # noqa: E402 - after the limit above
-import numpy as np  # noqa: E402
 
 FRAME_ENCODINGS: dict[str, tuple[str, int]] = {
     'rgb8': ('rgb', 3), 'bgr8': ('bgr', 3), 'rgba8': ('rgb', 4), 'bgra8': ('bgr', 4),
@@ -114,6 +113,7 @@ def image_to_frame(msg) -> tuple[np.ndarray, str]:
 
 def compressed_to_frame(msg) -> tuple[np.ndarray, str]:
     """Return (H x W x 3 uint8 frame, 'bgr') for a CompressedImage; raise ImageError if bad."""
+    import cv2  # here: the avoidance node reads stamps from this module and needs no OpenCV
     words = msg.format.lower().replace(';', ' ').split()
     data = bytes(msg.data)
     if 'compresseddepth' in words:
