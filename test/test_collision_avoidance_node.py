@@ -39,7 +39,7 @@ class Rig:
         from std_srvs.srv import Trigger
         from vjepa_nodes.ros.collision_avoidance_node import CollisionAvoidanceNode
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        settings = {'start_latched': False, **settings}
+        settings = {'start_latched': False, 'estop_heartbeat': 0.0, **settings}
         if node:
             self.node = ros.add(CollisionAvoidanceNode(context=ros.context, parameter_overrides=[
                 Parameter(name, value=value) for name, value in settings.items()]))
@@ -200,7 +200,8 @@ def test_a_single_estop_message_right_after_connecting_is_never_lost(ros):
         assert wait_for(lambda: rig.node._estop.stop_reason() is None)
         publisher = rig.peer.create_publisher(  # a fresh e-stop publisher each time
             Bool, 'estop', QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
-        assert wait_for(lambda: publisher.get_subscription_count() == 1)
+        # Both e-stop subscriptions match it (see ESTOP_QOS).
+        assert wait_for(lambda: publisher.get_subscription_count() == 2)
         publisher.publish(Bool(data=True))
         assert wait_for(lambda: rig.node._estop.stop_reason() == 'e-stop engaged',
                         timeout=2.0), attempt

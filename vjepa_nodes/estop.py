@@ -16,10 +16,16 @@
 A latched emergency stop, as emergency-stop practice asks (ISO 13850, IEC 60204-1).
 
 Engaging latches at once. Releasing the button does not move the robot: motion resumes only
-after an explicit `reset`, which is refused while the button is still engaged or its heartbeat
-is missing. With `heartbeat` > 0, the e-stop publisher must send a message (engaged or not) at
-least that often; silence engages the latch (a wireless e-stop out of range). With
-`start_latched`, the latch is engaged at start-up, so a restarted node never forgets an e-stop.
+after an explicit `reset`, which is refused while the button is still engaged, its heartbeat is
+missing or a publisher of it cannot be heard. With `heartbeat` > 0 (the default), the e-stop
+publisher must send a message (engaged or not) at least that often: the robot waits for the
+first one, and later silence latches (a wireless e-stop out of range). A publisher the node
+cannot hear (wrong type, incompatible QoS: `set_unheard`) latches too. With `start_latched`,
+the latch is engaged at start-up, so a restarted node never forgets an e-stop.
+
+The node reads the e-stop on more than one subscription (one per reliability), so one message
+may arrive once on each: every subscription keeps its newest value, and the e-stop counts as
+engaged while any of them says so. A duplicate can thus only hold a stop, never end one.
 """
 
 from dataclasses import dataclass
@@ -33,8 +39,9 @@ class EStopConfig:
     """How the e-stop input is watched."""
 
     estop_heartbeat: float = setting(
-        0.0, 'e-stop messages must arrive at least this often, s (0: no heartbeat)', low=0.0,
-        high=10.0)
+        0.5, 'e-stop messages must arrive at least this often, s; the robot waits for the first '
+        'one (0: no e-stop publisher required, so a silent or lost one does not stop the robot)',
+        low=0.0, high=10.0)
     start_latched: bool = setting(
         True, 'start with the e-stop latched, so motion waits for a reset')
 
@@ -48,20 +55,36 @@ class EStopLatch:
     def __init__(self, config: EStopConfig, clock: Callable[[], float]) -> None:
         self.config = config
         self._clock = clock
-        self._engaged = False  # the last message said engaged
-        self._last_message = clock()  # the heartbeat is due one period after start-up
+        self._newest: dict[str, bool] = {}  # subscription -> its newest message said engaged
+        self._last_message: float | None = None  # clock time of the newest message, any source
+        self._unheard = ''  # why a publisher of the e-stop cannot be heard ('' if none)
         self._latched = 'latched at start-up' if config.start_latched else ''
 
-    def on_message(self, engaged: bool) -> None:
-        """Take one e-stop message: True engages (and latches), False releases the button."""
+    @property
+    def engaged(self) -> bool:
+        """Whether the newest message of any subscription says engaged."""
+        return any(self._newest.values())
+
+    def on_message(self, engaged: bool, source: str = '') -> bool:
+        """
+        Take one e-stop message from subscription `source`: True engages (and latches).
+
+        Returns whether it engaged an e-stop that was not engaged before.
+        """
+        was_engaged = self.engaged
         self._last_message = self._clock()
-        self._engaged = engaged
+        self._newest[source] = engaged
         if engaged:
             self._latched = 'e-stop engaged'
+        return engaged and not was_engaged
+
+    def set_unheard(self, problem: str) -> None:
+        """Say why a publisher of the e-stop cannot be heard ('' once every one can)."""
+        self._unheard = problem
 
     def reset(self) -> tuple[bool, str]:
-        """Clear the latch if the e-stop is released and alive; return (done, why)."""
-        problem = self._input_problem()
+        """Clear the latch if the e-stop is released, alive and heard; return (done, why)."""
+        problem, _ = self._input_problem()
         if problem:
             return False, f'cannot reset: {problem}'
         if not self._latched:
@@ -70,21 +93,29 @@ class EStopLatch:
         return True, 'e-stop reset: motion allowed'
 
     def stop_reason(self) -> str | None:
-        """Why the robot must stand still (latched or engaged), or None."""
-        problem = self._input_problem()
-        if problem and not self._latched:
+        """Why the robot must stand still (latched, engaged or not yet heard), or None."""
+        problem, latches = self._input_problem()
+        if problem and latches and not self._latched:
             self._latched = problem
         if not self._latched:
-            return None
+            return problem or None
         if problem:
             return self._latched if problem == self._latched else f'{self._latched}; {problem}'
         return f'{self._latched}: call reset_estop to drive'
 
-    def _input_problem(self) -> str:
-        if self._engaged:
-            return 'e-stop engaged'
+    def _input_problem(self) -> tuple[str, bool]:
+        """Return what is wrong with the e-stop input now ('' if nothing), and if it latches."""
+        if self.engaged:
+            return 'e-stop engaged', True
+        if self._unheard:
+            return self._unheard, True
         heartbeat = self.config.estop_heartbeat
+        if heartbeat <= 0:
+            return '', False
+        if self._last_message is None:  # waiting is no fault: start_latched decides on a latch
+            return f'no e-stop message yet (one is required every {heartbeat} s)', False
         silence = self._clock() - self._last_message
-        if heartbeat > 0 and silence > heartbeat:
-            return f'no e-stop heartbeat for {silence:.1f} s (required every {heartbeat} s)'
-        return ''
+        if silence > heartbeat:
+            return (f'no e-stop heartbeat for {silence:.1f} s (required every {heartbeat} s)',
+                    True)
+        return '', False

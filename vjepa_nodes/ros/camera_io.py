@@ -29,11 +29,6 @@ from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Bool, Float32, Float32MultiArray, Header
 
-try:
-    from rclpy.event_handler import SubscriptionEventCallbacks
-except ImportError:  # Humble
-    from rclpy.qos_event import SubscriptionEventCallbacks
-
 from vjepa_nodes.freshness import stamp_problem
 from vjepa_nodes.image_messages import (
     compressed_to_frame, HeaderBook, image_to_frame, ImageError, rgb_frame, stamp_seconds)
@@ -41,6 +36,7 @@ from vjepa_nodes.perception.camera_stream import DetectionResult
 from vjepa_nodes.perception.preprocessing import FrameError
 from vjepa_nodes.ros.detector_outputs import overlay
 from vjepa_nodes.ros.diagnostics import RateMeter
+from vjepa_nodes.ros.hearing import HearingCheck, SubscriptionEventCallbacks
 from vjepa_nodes.ros.image_conversions import frame_to_image, heatmap_to_image
 from vjepa_nodes.ros.node_settings import DetectorNodeSettings
 from vjepa_nodes.ros.score_messages import perception_to_msg, region_scores_to_msg
@@ -66,7 +62,9 @@ class CameraIO:
     """Subscribe one camera, check and convert its images, publish its results."""
 
     def __init__(self, node: LifecycleNode, name: str, transport: str,
-                 settings: Callable[[], DetectorNodeSettings], sink: FrameSink) -> None:
+                 settings: Callable[[], DetectorNodeSettings], sink: FrameSink,
+                 report: Callable[[], None]) -> None:
+        """`report` publishes diagnostics at once (a publisher that cannot connect)."""
         self.node, self.name, self.transport = node, name, transport
         self._settings, self._sink = settings, sink  # the node's current settings
         self._prefix = f'{name}/' if name else ''
@@ -74,6 +72,12 @@ class CameraIO:
         self.subscription = None
         self.best_effort_fallback = False  # image_reliability auto met a best-effort camera
         self._resubscribe_timer = None
+        self._kind = CompressedImage if transport == 'compressed' else Image
+        # The QoS this camera subscribes with, or is about to after a best-effort fallback.
+        self.hearing = HearingCheck(
+            node, self.image_topic, self._kind,
+            lambda: [image_qos(self._settings(), self.best_effort_fallback)], report,
+            advice='image_reliability:=auto takes best-effort cameras too')
         self.headers = HeaderBook(Header)
         self.frames, self.clips, self.stale, self.failures = (RateMeter(), RateMeter(),
                                                               RateMeter(), RateMeter())
@@ -126,9 +130,8 @@ class CameraIO:
 
     # images ------------------------------------------------------------------------------
     def subscribe(self) -> None:
-        kind = CompressedImage if self.transport == 'compressed' else Image
         self.subscription = self.node.create_subscription(
-            kind, self.image_topic, self._on_message,
+            self._kind, self.image_topic, self._on_message,
             image_qos(self._settings(), self.best_effort_fallback),
             event_callbacks=SubscriptionEventCallbacks(
                 incompatible_qos=self._on_incompatible_qos))
@@ -137,6 +140,7 @@ class CameraIO:
         if self.subscription is not None:
             self.node.destroy_subscription(self.subscription)
             self.subscription = None
+            self.hearing.problems = []  # found again once subscribed
 
     def _on_message(self, msg) -> None:
         stamp = stamp_seconds(msg.header)
@@ -176,12 +180,7 @@ class CameraIO:
             # Not from inside the subscription's own event callback: on the next spin.
             self._resubscribe_timer = self.node.create_timer(0.0, self._on_resubscribe)
             return
-        advice = ('set image_reliability:=auto (accepts every camera)' if ours == 'reliable'
-                  else 'check the camera publisher QoS')
-        self.node.get_logger().error(
-            f'a publisher on {topic} offers QoS incompatible with ours (policy '
-            f'{info.last_policy_kind}, we ask for {ours}): no images arrive; {advice}',
-            throttle_duration_sec=10.0)
+        self.hearing.check()  # logs what cannot connect, and why, and reports it
 
     def _on_resubscribe(self) -> None:
         self.node.destroy_timer(self._resubscribe_timer)  # once

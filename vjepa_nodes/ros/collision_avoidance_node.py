@@ -17,14 +17,16 @@ collision_avoidance: the avoidance policy at a fixed rate, from the detector's r
 
 Subscribes `perception` (diagnostic_msgs/DiagnosticArray, see score_messages: the scores of a
 clip stamped with its newest image's capture time; with `cameras`, `<camera>/perception` of
-each) and `estop` (std_msgs/Bool, True = engaged; reliable); offers `reset_estop`
-(std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped with `stamped:=true`) and
-`avoidance_state` (String). Arrival of results, the e-stop heartbeat and the command rate run
-on the steady clock; image age is judged on the ROS clock, which is simulated time under
-use_sim_time, like the stamps of a replayed recording.
+each) and `estop` (std_msgs/Bool, True = engaged; see ESTOP_QOS); offers `reset_estop`
+(std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped with `stamped:=true`),
+`avoidance_state` (String) and `/diagnostics`. A publisher of `estop` or `perception` that the
+node cannot hear (wrong type, incompatible QoS) is an ERROR at once; on `estop` it latches the
+e-stop. Arrival of results, the e-stop heartbeat and the command rate run on the steady clock;
+image age is judged on the ROS clock, which is simulated time under use_sim_time, like the
+stamps of a replayed recording.
 """
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
@@ -37,6 +39,7 @@ from vjepa_nodes.avoidance import (
     AvoidancePolicy, DriveState, Perception, PolicyConfig, VelocityCommand)
 from vjepa_nodes.estop import EStopConfig, EStopLatch
 from vjepa_nodes.ros import shutdown
+from vjepa_nodes.ros.hearing import HearingCheck
 from vjepa_nodes.ros.node_settings import AvoidanceNodeSettings
 from vjepa_nodes.ros.parameters import (
     declare_settings, result, settings_from_parameters)
@@ -44,12 +47,20 @@ from vjepa_nodes.ros.score_messages import perception_from_msg
 from vjepa_nodes.settings import setting_names
 
 RELIABLE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-# Reliable, so no single e-stop message is lost; volatile, so both volatile and transient-local
-# publishers match (a transient-local publisher's stored message is not replayed to a volatile
-# subscriber: that is what start_latched is for). Best-effort publishers do not match: an
-# e-stop must be published reliably (`ros2 topic pub` is reliable by default).
-ESTOP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.VOLATILE)
+# The e-stop is read on two subscriptions, so that every publisher connects: a reliable one, on
+# which no message of a reliable publisher is lost, and a best-effort one for best-effort
+# publishers (joystick bridges, sensor-style QoS). Both are volatile, so volatile and
+# transient-local publishers match (a transient-local publisher's stored message is not
+# replayed: a transient-local subscription would not match volatile publishers, and the
+# heartbeat and start_latched cover a restart). With no deadline and automatic liveliness of
+# unlimited lease requested, no publisher's deadline or liveliness can refuse them.
+ESTOP_QOS = {
+    'reliable': QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.VOLATILE),
+    'best_effort': QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT,
+                              durability=DurabilityPolicy.VOLATILE)}
+NO_ESTOP_WARNING = ('estop_heartbeat is 0: the robot drives without an e-stop publisher, and a '
+                    'silent or lost one does not stop it')
 
 
 class CollisionAvoidanceNode(Node):
@@ -71,13 +82,28 @@ class CollisionAvoidanceNode(Node):
         self._cmd_pub = self.create_publisher(
             TwistStamped if self._settings.stamped else Twist, 'cmd_vel', RELIABLE)
         self._state_pub = self.create_publisher(String, 'avoidance_state', RELIABLE)
-        for name in names:
+        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._command: VelocityCommand | None = None  # the latest published
+        self._estop_check = HearingCheck(self, 'estop', Bool, lambda: list(ESTOP_QOS.values()),
+                                         self._on_estop_hearing)
+        for source, qos in ESTOP_QOS.items():
             self.create_subscription(
-                DiagnosticArray, f'{name}/perception' if name else 'perception',
-                lambda msg, camera=name: self._on_perception(camera, msg), RELIABLE)
-        self.create_subscription(Bool, 'estop', self._on_estop, ESTOP_QOS)
+                Bool, 'estop', lambda msg, source=source: self._on_estop(msg, source), qos,
+                event_callbacks=self._estop_check.event_callbacks())
+        self._perception_checks = []
+        for name in names:
+            check = HearingCheck(self, f'{name}/perception' if name else 'perception',
+                                 DiagnosticArray, lambda: [RELIABLE], self._publish_diagnostics)
+            self._perception_checks.append(check)
+            self.create_subscription(
+                DiagnosticArray, check.topic,
+                lambda msg, camera=name: self._on_perception(camera, msg), RELIABLE,
+                event_callbacks=check.event_callbacks())
         self.create_service(Trigger, 'reset_estop', self._on_reset_estop)
+        if self._estop.config.estop_heartbeat == 0:
+            self.get_logger().warning(NO_ESTOP_WARNING)
         self.create_timer(1.0 / self._settings.rate, self._on_timer, clock=self._steady)
+        self.create_timer(1.0, self._check_inputs, clock=self._steady)
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9
@@ -96,10 +122,19 @@ class CollisionAvoidanceNode(Node):
             report.region_scores, report.obstacle, report.stamp, self._now(),
             report.has_reference, report.problem)
 
-    def _on_estop(self, msg: Bool) -> None:
-        self._estop.on_message(msg.data)
-        if msg.data:
+    def _on_estop(self, msg: Bool, source: str) -> None:
+        if self._estop.on_message(msg.data, source):
             self._on_timer()  # stop now, not at the next tick
+
+    def _on_estop_hearing(self) -> None:
+        self._estop.set_unheard('; '.join(self._estop_check.problems))
+        self._on_timer()  # a latch takes effect now
+        self._publish_diagnostics()
+
+    def _check_inputs(self) -> None:
+        for check in (self._estop_check, *self._perception_checks):
+            check.check()
+        self._publish_diagnostics()
 
     def _on_reset_estop(self, request: Trigger.Request,
                         response: Trigger.Response) -> Trigger.Response:
@@ -126,6 +161,27 @@ class CollisionAvoidanceNode(Node):
         else:
             self._cmd_pub.publish(twist)
         self._state_pub.publish(String(data=command.summary))
+        self._command = command
+
+    def _publish_diagnostics(self) -> None:
+        """ERROR while an input has a publisher it cannot hear; WARN while the robot is held."""
+        problems = [problem for check in (self._estop_check, *self._perception_checks)
+                    for problem in check.problems]
+        state = self._command.summary if self._command else 'starting'
+        stopped = self._command is None or self._command.state in (
+            DriveState.ESTOP, DriveState.STOP_STALE)
+        level = (DiagnosticStatus.ERROR if problems else DiagnosticStatus.WARN if stopped
+                 else DiagnosticStatus.OK)
+        values = {'state': state, 'e-stop': self._estop.stop_reason() or 'released',
+                  'e-stop heartbeat (s)': str(self._estop.config.estop_heartbeat),
+                  'e-stop publishers': str(self.count_publishers('estop'))}
+        status = DiagnosticStatus(
+            level=level, name=f'{self.get_fully_qualified_name()}: collision avoidance',
+            message='; '.join(problems) or state,
+            values=[KeyValue(key=key, value=value) for key, value in values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(array)
 
     def _on_set_parameters(self, parameters):
         if not any(p.name in self._runtime for p in parameters):

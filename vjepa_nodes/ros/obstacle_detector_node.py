@@ -71,7 +71,7 @@ class ObstacleDetectorNode(LifecycleNode):
         self._publish_lock = threading.Lock()  # no publishing once stop_inference began
         self._activated_at = time.monotonic()
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_timer(1.0, self._publish_diagnostics,
+        self.create_timer(1.0, self._on_diagnostics_timer,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def _declare_camera_transports(self) -> None:
@@ -91,7 +91,8 @@ class ObstacleDetectorNode(LifecycleNode):
             self._detector = ObstacleDetector(
                 config=settings_from_parameters(self, DetectorConfig()))
             self.cameras = {name: CameraIO(self, name, self._transport(name),
-                                           lambda: self._settings, self._on_frame)
+                                           lambda: self._settings, self._on_frame,
+                                           self._publish_diagnostics)
                             for name in self._detector.cameras}
         except Exception as error:  # noqa: B902 - rclpy would turn it into a silent ERROR
             self.get_logger().error(f'cannot configure: {error}')
@@ -242,6 +243,12 @@ class ObstacleDetectorNode(LifecycleNode):
         self._settings = settings
         return result('')
 
+    def _on_diagnostics_timer(self) -> None:
+        for camera in list(self.cameras.values()):
+            if camera.subscription is not None:  # active: are there cameras it cannot hear?
+                camera.hearing.check()
+        self._publish_diagnostics()
+
     def _publish_diagnostics(self) -> None:
         detector = self._detector
         fqn = self.get_fully_qualified_name()
@@ -275,6 +282,8 @@ class ObstacleDetectorNode(LifecycleNode):
         problems, warnings = [], []
         if detector.backend.random_weights:
             warnings.append('random weights: scores are meaningless')
+        if camera.subscription is not None:
+            problems += camera.hearing.problems
         for meter, reason in ((camera.failures, camera.failure_reason),
                               (camera.stale, camera.stale_reason)):
             if meter.age() is not None:  # within the last WINDOW seconds
