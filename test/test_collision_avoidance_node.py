@@ -14,120 +14,28 @@
 
 """collision_avoidance over real DDS: commands per state, stamps, watchdog, e-stop, parameters."""
 
-import os
 import signal
 import subprocess
 import time
 
+from avoidance_rig import avoidance_process, feed_for, feed_until, moving, Rig, twist
 from conftest import wait_for
 import pytest
-from vjepa_nodes.ros.processes import node_process
 
 pytestmark = pytest.mark.ros
 
 
-class Rig:
-    """The avoidance node plus a fake detector and a cmd_vel listener on one ROS domain."""
-
-    def __init__(self, ros, node=True, **settings) -> None:
-        from diagnostic_msgs.msg import DiagnosticArray
-        from geometry_msgs.msg import Twist, TwistStamped
-        from rclpy.node import Node
-        from rclpy.parameter import Parameter
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from std_msgs.msg import Bool, String
-        from std_srvs.srv import Trigger
-        from vjepa_nodes.ros.collision_avoidance_node import CollisionAvoidanceNode
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        settings = {'start_latched': False, 'estop_heartbeat': 0.0, **settings}
-        if node:
-            self.node = ros.add(CollisionAvoidanceNode(context=ros.context, parameter_overrides=[
-                Parameter(name, value=value) for name, value in settings.items()]))
-        self.peer = ros.add(Node('peer', context=ros.context))
-        self.perception = self.peer.create_publisher(DiagnosticArray, 'perception', qos)
-        self.estop = self.peer.create_publisher(Bool, 'estop', qos)
-        self.reset = self.peer.create_client(Trigger, 'reset_estop')
-        self.commands, self.states = [], []
-        command_type = TwistStamped if settings.get('stamped') else Twist
-        self.peer.create_subscription(command_type, 'cmd_vel', self._on_command, qos)
-        self.peer.create_subscription(String, 'avoidance_state', self._on_state, qos)
-        self._bool = Bool
-        if node:
-            self.wait_for_node()
-
-    def wait_for_node(self, timeout=10.0) -> None:
-        assert wait_for(lambda: self.perception.get_subscription_count() == 1
-                        and self.peer.count_publishers('cmd_vel') == 1, timeout)
-
-    def _on_command(self, msg) -> None:
-        self.commands.append((time.monotonic(), msg))
-
-    def _on_state(self, msg) -> None:
-        self.states.append((time.monotonic(), msg.data))
-
-    def detect(self, left=0.0, center=0.0, right=0.0, obstacle=False, age=0.0, problem='',
-               reference=True) -> None:
-        """Publish a result about images captured `age` seconds ago (on the peer's clock)."""
-        from rclpy.duration import Duration
-        from std_msgs.msg import Header
-        from vjepa_nodes.ros.score_messages import perception_to_msg
-        stamp = self.peer.get_clock().now() - Duration(nanoseconds=int(age * 1e9))
-        header = Header(stamp=stamp.to_msg(), frame_id='camera')
-        self.perception.publish(perception_to_msg(
-            header, {'left': left, 'center': center, 'right': right}, max(left, center, right),
-            obstacle, reference, problem))
-
-    def state_after(self, since: float) -> str | None:
-        later = [state for at, state in self.states if at > since]
-        return later[-1] if later else None
-
-    def call_reset(self):
-        from std_srvs.srv import Trigger
-        assert self.reset.wait_for_service(timeout_sec=5.0)
-        future = self.reset.call_async(Trigger.Request())
-        assert wait_for(future.done, timeout=5.0)
-        return future.result()
-
-
-def _twist(message):
-    return getattr(message, 'twist', message)
-
-
-def _moving(rig, since):
-    return [m for at, m in rig.commands if at > since and _twist(m).linear.x != 0.0]
-
-
-def _feed_until(rig, state, timeout=5.0, **scores):
-    start = time.monotonic()
-    deadline = start + timeout
-    while time.monotonic() < deadline:
-        rig.detect(**scores)
-        time.sleep(0.05)
-        current = rig.state_after(start)
-        if current and current.startswith(state):
-            return True
-    return False
-
-
-def _feed_for(rig, seconds, **scores):
-    start = time.monotonic()
-    while time.monotonic() < start + seconds:
-        rig.detect(**scores)
-        time.sleep(0.05)
-    return start
-
-
 def test_clear_cruises_then_stops_within_the_timeout_when_the_detector_stops(ros):
     rig = Rig(ros, timeout=0.3, max_linear_accel=10.0)
-    assert _feed_until(rig, 'CLEAR')
-    assert _twist(rig.commands[-1][1]).linear.x == pytest.approx(0.3)
+    assert feed_until(rig, 'CLEAR')
+    assert twist(rig.commands[-1][1]).linear.x == pytest.approx(0.3)
     silent_since = time.monotonic()
     assert wait_for(lambda: (rig.state_after(silent_since + 0.3) or '').startswith('STOP_STALE'),
                     timeout=2.0)
     stopped_at = next(at for at, state in rig.states
                       if at > silent_since and state.startswith('STOP_STALE'))
     assert stopped_at - silent_since < 0.3 + 0.25  # timeout plus a tick and delivery
-    latest = _twist(rig.commands[-1][1])
+    latest = twist(rig.commands[-1][1])
     assert (latest.linear.x, latest.angular.z) == (0.0, 0.0)
 
 
@@ -135,43 +43,43 @@ def test_clear_cruises_then_stops_within_the_timeout_when_the_detector_stops(ros
                                              (-10.0, 's in the future')])
 def test_results_about_old_or_future_images_never_move_the_robot(ros, age, reason):
     rig = Rig(ros, max_linear_accel=10.0)
-    start = _feed_for(rig, 1.0, age=age)  # fresh arrivals, every one about stale images
+    start = feed_for(rig, 1.0, age=age)  # fresh arrivals, every one about stale images
     assert len([at for at, _ in rig.commands if at > start]) >= 10
-    assert not _moving(rig, start)
+    assert not moving(rig, start)
     assert reason in rig.state_after(start)
-    assert _feed_until(rig, 'CLEAR')  # and fresh images drive again
+    assert feed_until(rig, 'CLEAR')  # and fresh images drive again
 
 
 def test_a_problem_reported_by_the_detector_stops_the_robot(ros):
     rig = Rig(ros, max_linear_accel=10.0)
-    assert _feed_until(rig, 'CLEAR')
-    assert _feed_until(rig, 'STOP_STALE', problem='camera frozen: the same image for 1.2 s')
+    assert feed_until(rig, 'CLEAR')
+    assert feed_until(rig, 'STOP_STALE', problem='camera frozen: the same image for 1.2 s')
     assert rig.state_after(0) == 'STOP_STALE: camera frozen: the same image for 1.2 s'
-    assert _twist(rig.commands[-1][1]).linear.x == 0.0
+    assert twist(rig.commands[-1][1]).linear.x == 0.0
 
 
 def test_danger_ahead_turns_toward_the_clearer_side(ros):
     rig = Rig(ros, max_angular_accel=20.0)
-    assert _feed_until(rig, 'AVOID', left=0.4, center=0.5, right=0.0, obstacle=True)
-    twist = _twist(rig.commands[-1][1])
-    assert twist.linear.x == 0.0 and twist.angular.z < 0  # right is clearer
+    assert feed_until(rig, 'AVOID', left=0.4, center=0.5, right=0.0, obstacle=True)
+    command = twist(rig.commands[-1][1])
+    assert command.linear.x == 0.0 and command.angular.z < 0  # right is clearer
 
 
 def test_estop_stops_at_once_and_latches_until_reset(ros):
     rig = Rig(ros, rate=1.0, max_linear_accel=10.0)  # 1 s ticks: only the e-stop path is fast
-    assert _feed_until(rig, 'CLEAR', timeout=12.0)
+    assert feed_until(rig, 'CLEAR', timeout=12.0)
     pressed = time.monotonic()
     rig.estop.publish(rig._bool(data=True))
     assert wait_for(lambda: (rig.state_after(pressed) or '').startswith('ESTOP'), timeout=0.4)
-    assert _twist(rig.commands[-1][1]).linear.x == 0.0
+    assert twist(rig.commands[-1][1]).linear.x == 0.0
     refused = rig.call_reset()
     assert not refused.success and refused.message == 'cannot reset: e-stop engaged'
     rig.estop.publish(rig._bool(data=False))
     released = time.monotonic()
     assert wait_for(lambda: 'call reset_estop' in (rig.state_after(released) or ''), 3.0)
-    assert not _moving(rig, pressed)
+    assert not moving(rig, pressed)
     assert rig.call_reset().success
-    assert _feed_until(rig, 'CLEAR', timeout=12.0)
+    assert feed_until(rig, 'CLEAR', timeout=12.0)
 
 
 def test_estop_heartbeat_loss_stops_and_latches(ros):
@@ -183,9 +91,9 @@ def test_estop_heartbeat_loss_stops_and_latches(ros):
         time.sleep(0.05)
     assert rig.state_after(start).startswith('CLEAR')
     lost = time.monotonic()
-    _feed_for(rig, 0.8)  # perception keeps coming, the heartbeat does not
+    feed_for(rig, 0.8)  # perception keeps coming, the heartbeat does not
     assert 'no e-stop heartbeat' in rig.state_after(lost)
-    assert not _moving(rig, lost + 0.3 + 0.1)
+    assert not moving(rig, lost + 0.3 + 0.1)
     assert not rig.call_reset().success  # no heartbeat: no reset
     rig.estop.publish(rig._bool(data=False))
     assert rig.call_reset().success
@@ -210,22 +118,23 @@ def test_a_single_estop_message_right_after_connecting_is_never_lost(ros):
         rig.peer.destroy_publisher(publisher)
 
 
-def _avoidance_process(ros, stderr=None, text=False, **parameters) -> subprocess.Popen:
-    return node_process('collision_avoidance_node', parameters,
-                        dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)), stderr=stderr,
-                        text=text)
-
-
-def test_a_restarted_node_starts_latched(ros):
+def test_a_restarted_node_starts_latched_and_waits_for_the_estop(ros):
     rig = Rig(ros, node=False)
-    process = _avoidance_process(ros, max_linear_accel=10.0)
+    process = avoidance_process(ros, max_linear_accel=10.0)  # the defaults
     try:
         rig.wait_for_node(timeout=20.0)
-        start = _feed_for(rig, 1.0)
-        assert rig.state_after(start).startswith('ESTOP: latched at start-up')
-        assert not _moving(rig, start)
+        start = feed_for(rig, 1.0)
+        assert rig.state_after(start) == ('ESTOP: latched at start-up; no e-stop message yet '
+                                          '(one is required every 0.5 s)')
+        assert not moving(rig, start)
+        refused = rig.call_reset()
+        assert not refused.success and 'no e-stop message yet' in refused.message
+        feed_for(rig, 0.3, estop=False)  # an e-stop publisher comes up, released
         assert rig.call_reset().success
-        assert _feed_until(rig, 'CLEAR')
+        assert feed_until(rig, 'CLEAR', estop=False)
+        lost = feed_for(rig, 1.0)  # and goes silent: the heartbeat latches
+        assert 'no e-stop heartbeat' in rig.state_after(lost)
+        assert not moving(rig, lost + 0.5 + 0.1)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
@@ -233,7 +142,7 @@ def test_a_restarted_node_starts_latched(ros):
 
 def test_stamped_commands_carry_frame_and_time(ros):
     rig = Rig(ros, stamped=True, frame_id='base_footprint')
-    assert _feed_until(rig, 'CLEAR')
+    assert feed_until(rig, 'CLEAR')
     message = rig.commands[-1][1]
     assert message.header.frame_id == 'base_footprint' and message.header.stamp.sec > 0
 
@@ -250,8 +159,8 @@ def test_policy_parameters_are_validated_at_run_time(ros):
     good = rig.node.set_parameters([Parameter('cruise_speed', value=0.2),
                                     Parameter('max_linear_accel', value=10)])[0]
     assert good.successful
-    assert _feed_until(rig, 'CLEAR')
-    assert _twist(rig.commands[-1][1]).linear.x == pytest.approx(0.2)
+    assert feed_until(rig, 'CLEAR')
+    assert twist(rig.commands[-1][1]).linear.x == pytest.approx(0.2)
 
 
 def test_malformed_perception_is_ignored(ros):
@@ -270,11 +179,11 @@ def test_malformed_perception_is_ignored(ros):
                                      [signal.SIGINT, signal.SIGINT]])  # as under ros2 launch
 def test_a_signalled_node_commands_zero_and_exits_cleanly(ros, signals):
     rig = Rig(ros, node=False)
-    process = _avoidance_process(ros, max_linear_accel=10.0, start_latched=False,
-                                 stderr=subprocess.PIPE, text=True)
+    process = avoidance_process(ros, max_linear_accel=10.0, start_latched=False,
+                                estop_heartbeat=0.0, stderr=subprocess.PIPE, text=True)
     try:
         rig.wait_for_node(timeout=20.0)
-        assert _feed_until(rig, 'CLEAR', timeout=20.0)
+        assert feed_until(rig, 'CLEAR', timeout=20.0)
         for signum in signals:
             process.send_signal(signum)
             time.sleep(0.05)
@@ -282,6 +191,6 @@ def test_a_signalled_node_commands_zero_and_exits_cleanly(ros, signals):
     finally:
         process.kill()
     assert 'Traceback' not in process.stderr.read()
-    last = _twist(rig.commands[-1][1])
+    last = twist(rig.commands[-1][1])
     assert (last.linear.x, last.angular.z) == (0.0, 0.0)
     assert wait_for(lambda: rig.states[-1][1].startswith('STOP_STALE: shutting down'))

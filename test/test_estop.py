@@ -12,10 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The e-stop latch: engage, release, reset, heartbeat and start-up latching."""
+"""The e-stop latch: engage, release, reset, heartbeat, start-up, sources, unheard publishers."""
 
+from hypothesis import given, strategies as st
 import pytest
 from vjepa_nodes.estop import EStopConfig, EStopLatch
+
+NO_HEARTBEAT = {'estop_heartbeat': 0.0}
 
 
 class Clock:
@@ -32,15 +35,38 @@ def clock():
 
 
 def test_starts_latched_unless_told_otherwise(clock):
-    latch = EStopLatch(EStopConfig(), clock)
+    latch = EStopLatch(EStopConfig(**NO_HEARTBEAT), clock)
     assert 'latched at start-up' in latch.stop_reason()
     assert latch.reset() == (True, 'e-stop reset: motion allowed')
     assert latch.stop_reason() is None
-    assert EStopLatch(EStopConfig(start_latched=False), clock).stop_reason() is None
+    unlatched = EStopLatch(EStopConfig(start_latched=False, **NO_HEARTBEAT), clock)
+    assert unlatched.stop_reason() is None
+
+
+def test_by_default_the_robot_waits_for_a_live_released_estop_and_a_reset(clock):
+    latch = EStopLatch(EStopConfig(), clock)
+    assert latch.config.estop_heartbeat == 0.5
+    waiting = 'no e-stop message yet (one is required every 0.5 s)'
+    assert latch.stop_reason() == f'latched at start-up; {waiting}'
+    assert latch.reset() == (False, f'cannot reset: {waiting}')
+    latch.on_message(False)
+    assert latch.reset()[0] and latch.stop_reason() is None
+
+
+def test_without_start_latched_the_first_message_is_awaited_but_not_latched(clock):
+    latch = EStopLatch(EStopConfig(start_latched=False), clock)
+    clock.now += 100.0  # however long the e-stop publisher takes to come up
+    assert latch.stop_reason().startswith('no e-stop message yet')
+    latch.on_message(False)
+    assert latch.stop_reason() is None  # no reset needed
+    clock.now += 0.6
+    assert 'no e-stop heartbeat for 0.6 s' in latch.stop_reason()  # later silence latches
+    latch.on_message(False)
+    assert 'call reset_estop' in latch.stop_reason()
 
 
 def test_release_does_not_resume_until_reset(clock):
-    latch = EStopLatch(EStopConfig(start_latched=False), clock)
+    latch = EStopLatch(EStopConfig(start_latched=False, **NO_HEARTBEAT), clock)
     latch.on_message(True)
     assert latch.stop_reason() == 'e-stop engaged'
     ok, why = latch.reset()
@@ -65,11 +91,43 @@ def test_heartbeat_loss_latches_and_blocks_reset(clock):
     assert latch.reset()[0] and latch.stop_reason() is None
 
 
-def test_heartbeat_is_due_one_period_after_start(clock):
-    latch = EStopLatch(EStopConfig(estop_heartbeat=1.0, start_latched=False), clock)
-    assert latch.stop_reason() is None
-    clock.now += 1.5
-    assert 'heartbeat' in latch.stop_reason()
+def test_a_publisher_that_cannot_be_heard_latches_and_blocks_reset(clock):
+    latch = EStopLatch(EStopConfig(start_latched=False, **NO_HEARTBEAT), clock)
+    reason = 'cannot hear publisher /pad on /estop: it publishes std_msgs/msg/Empty'
+    latch.set_unheard(reason)
+    assert latch.stop_reason() == reason
+    assert latch.reset() == (False, f'cannot reset: {reason}')
+    latch.set_unheard('')  # the publisher is fixed or gone: still latched until reset
+    assert latch.stop_reason() == f'{reason}: call reset_estop to drive'
+    assert latch.reset()[0] and latch.stop_reason() is None
+
+
+def test_a_duplicate_on_another_subscription_reports_a_new_engagement_once(clock):
+    latch = EStopLatch(EStopConfig(start_latched=False, **NO_HEARTBEAT), clock)
+    assert latch.on_message(True, 'reliable')
+    assert not latch.on_message(True, 'best_effort')  # the same message, heard twice
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=12), st.data())
+def test_messages_heard_twice_in_any_order_never_release_an_engaged_estop(messages, data):
+    """
+    One publisher's stream reaches the node on two subscriptions.
+
+    The reliable one delivers every message in order, the best-effort one a subsequence in
+    order (it may drop some), and the executor interleaves the two anyhow. Whatever the
+    interleaving, the e-stop holds while the publisher's newest message says engaged, and any
+    engaged message latches.
+    """
+    latch = EStopLatch(EStopConfig(start_latched=False, **NO_HEARTBEAT), Clock())
+    kept = data.draw(st.lists(st.booleans(), min_size=len(messages), max_size=len(messages)))
+    queues = {'reliable': list(messages),
+              'best_effort': [m for m, keep in zip(messages, kept) if keep]}
+    while any(queues.values()):
+        source = data.draw(st.sampled_from([name for name, queue in queues.items() if queue]))
+        latch.on_message(queues[source].pop(0), source)
+    if messages[-1]:
+        assert latch.engaged and latch.stop_reason() == 'e-stop engaged'
+    assert (latch.stop_reason() is not None) == any(messages)
 
 
 @pytest.mark.parametrize('value', [float('nan'), float('inf'), -1.0, 11.0])
