@@ -60,6 +60,8 @@ OVERRIDES = {
     'allow_random_weights': ('obstacle_detector', 'allow_random_weights'),
     'camera_source': ('camera', 'source'),
     'cameras': ('obstacle_detector', 'cameras'),
+    'estop_heartbeat': ('collision_avoidance', 'estop_heartbeat'),
+    'start_latched': ('collision_avoidance', 'start_latched'),
 }
 SWITCHES = {  # launch argument -> (default, choices, description)
     'use_camera': ('true', ['true', 'false'], 'start camera_node (else bring your own image)'),

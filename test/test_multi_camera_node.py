@@ -140,6 +140,7 @@ def test_collision_avoidance_needs_every_camera_it_reads(ros, cameras, moves):
     rig = ThreeCameras(ros)
     ros.add(CollisionAvoidanceNode(context=ros.context, parameter_overrides=[
         Parameter('cameras', value=cameras), Parameter('start_latched', value=False),
+        Parameter('estop_heartbeat', value=0.0),
         Parameter('max_perception_age', value=2.0), Parameter('timeout', value=2.0)]))
     states = []
     rig.peer.create_subscription(String, 'avoidance_state', states.append,

@@ -238,10 +238,23 @@ def test_parameter_updates_are_validated(ros):
     assert rig.node._detector.camera().buffer.stride == 3
 
 
-def test_incompatible_camera_qos_is_reported(ros):
+def _diagnostic_errors(rig) -> list[str]:
+    from diagnostic_msgs.msg import DiagnosticStatus
+    return [status.message for array in rig.out['/diagnostics'] for status in array.status
+            if status.level == DiagnosticStatus.ERROR]
+
+
+def test_a_camera_that_cannot_connect_is_an_error_in_diagnostics_within_1_s(ros):
+    from rclpy.lifecycle import TransitionCallbackReturn
     rig = Rig(ros, camera_reliability='best_effort', image_reliability='reliable')
-    rig.start_configured()
-    assert wait_for(lambda: rig.node.cameras[''].incompatible_qos_events > 0, timeout=5.0)
+    assert rig.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    subscribed = time.monotonic()
+    assert rig.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    reason = ('cannot hear publisher /peer on /image: incompatible QoS, it offers reliability '
+              'best_effort; make it publish with reliable')
+    assert wait_for(lambda: any(reason in error for error in _diagnostic_errors(rig)), 1.0)
+    assert time.monotonic() - subscribed < 1.0
+    assert rig.node.cameras[''].incompatible_qos_events > 0
 
 
 def test_auto_reliability_takes_a_best_effort_camera_too(ros):
@@ -250,6 +263,7 @@ def test_auto_reliability_takes_a_best_effort_camera_too(ros):
     rig.send(16)
     assert wait_for(lambda: rig.out['region_scores'])
     assert rig.node.cameras[''].incompatible_qos_events >= 1
+    assert not any('cannot hear' in error for error in _diagnostic_errors(rig))
 
 
 def test_shutdown_from_active_stops_cleanly(ros):

@@ -214,9 +214,10 @@ def main(argv: list[str] | None = None) -> int:
                                      'height': 240, 'seed': 7}, env, namespace),
         node_process('obstacle_detector_node', detector, env, namespace),
         # A CPU analyses a clip every second or two: allow for it before calling input stale.
-        # The e-stop starts released: in DEMO_NAMESPACE its cmd_vel drives no robot.
+        # No e-stop needed, released at start: in DEMO_NAMESPACE its cmd_vel drives no robot.
         node_process('collision_avoidance_node', {
-            'rate': 10.0, 'timeout': 3.0, 'max_perception_age': 5.0, 'start_latched': False},
+            'rate': 10.0, 'timeout': 3.0, 'max_perception_age': 5.0, 'start_latched': False,
+            'estop_heartbeat': 0.0},
             env, namespace),
     ]
     rclpy.init()

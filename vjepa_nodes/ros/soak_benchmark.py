@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     camera = {'source': 'synthetic', **{k: v for k, v in (
         ('width', args.width), ('height', args.height), ('fps', args.fps)) if v is not None}}
-    parameters = {'camera': camera, 'avoidance': {'start_latched': 'false'}, 'detector': {
+    parameters = {'camera': camera, 'avoidance': {
+        'start_latched': 'false', 'estop_heartbeat': '0.0'}, 'detector': {
         'model_version': args.model_version, 'model_size': args.model_size,
         'img_size': args.img_size, 'num_frames': args.num_frames,
         'stride': args.stride, 'device': 'cpu', 'precision': 'fp32',
