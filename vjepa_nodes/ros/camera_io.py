@@ -77,7 +77,7 @@ class CameraIO:
         self.hearing = HearingCheck(
             node, self.image_topic, self._kind,
             lambda: [image_qos(self._settings(), self.best_effort_fallback)], report,
-            advice='image_reliability:=auto takes best-effort cameras too')
+            qos_advice=', or set image_reliability:=auto to take best-effort cameras too')
         self.headers = HeaderBook(Header)
         self.frames, self.clips, self.stale, self.failures = (RateMeter(), RateMeter(),
                                                               RateMeter(), RateMeter())

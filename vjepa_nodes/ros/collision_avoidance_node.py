@@ -29,9 +29,9 @@ stamps of a replayed recording.
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.duration import Duration
+from rclpy.duration import Duration, Infinite
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
@@ -52,13 +52,14 @@ RELIABLE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 # publishers (joystick bridges, sensor-style QoS). Both are volatile, so volatile and
 # transient-local publishers match (a transient-local publisher's stored message is not
 # replayed: a transient-local subscription would not match volatile publishers, and the
-# heartbeat and start_latched cover a restart). With no deadline and automatic liveliness of
-# unlimited lease requested, no publisher's deadline or liveliness can refuse them.
+# heartbeat and start_latched cover a restart). They ask for no deadline and for automatic
+# liveliness of unlimited lease, so no publisher's deadline or liveliness can refuse them.
 ESTOP_QOS = {
-    'reliable': QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
-                           durability=DurabilityPolicy.VOLATILE),
-    'best_effort': QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT,
-                              durability=DurabilityPolicy.VOLATILE)}
+    reliability.name.lower(): QoSProfile(
+        depth=10, reliability=reliability, durability=DurabilityPolicy.VOLATILE,
+        deadline=Infinite, liveliness=LivelinessPolicy.AUTOMATIC,
+        liveliness_lease_duration=Infinite)
+    for reliability in (ReliabilityPolicy.RELIABLE, ReliabilityPolicy.BEST_EFFORT)}
 NO_ESTOP_WARNING = ('estop_heartbeat is 0: the robot drives without an e-stop publisher, and a '
                     'silent or lost one does not stop it')
 

@@ -71,12 +71,13 @@ def policy_value(profile: QoSProfile, policy: str) -> str:
     return ' '.join(values) or 'none'
 
 
-def unheard_publishers(node: Node, topic: str, msg_type: type,
-                       accepted: list[QoSProfile]) -> list[str]:
+def unheard_publishers(node: Node, topic: str, msg_type: type, accepted: list[QoSProfile],
+                       qos_advice: str = '') -> list[str]:
     """
     Describe each publisher on `topic` that none of the subscriptions `accepted` can hear.
 
-    `topic` is expanded and remapped as a subscription's would be.
+    `topic` is expanded and remapped as a subscription's would be; `qos_advice` ends the
+    description of a publisher with incompatible QoS.
     """
     wanted = type_name(msg_type)
     full_topic = node.resolve_topic_name(topic)
@@ -93,7 +94,7 @@ def unheard_publishers(node: Node, topic: str, msg_type: type,
             wished = ' or '.join(', '.join(policy_value(profile, p) for p in policies)
                                  for profile in accepted)
             problems.append(f'cannot hear {who}: incompatible QoS, it offers {offered}; make it '
-                            f'publish with {wished}')
+                            f'publish with {wished}{qos_advice}')
     return problems
 
 
@@ -102,15 +103,15 @@ class HearingCheck:
 
     def __init__(self, node: Node, topic: str, msg_type: type,
                  accepted: Callable[[], list[QoSProfile]],
-                 on_change: Callable[[], None], advice: str = '') -> None:
+                 on_change: Callable[[], None], qos_advice: str = '') -> None:
         """
         Watch `topic`; `accepted` gives the QoS of its subscriptions as they are now.
 
-        `on_change` is called when the problems change; `advice` ends each logged ERROR.
+        `on_change` is called when the problems change; `qos_advice` ends the description of a
+        publisher with incompatible QoS.
         """
         self._node, self.topic, self._msg_type = node, topic, msg_type
-        self._accepted, self._on_change = accepted, on_change
-        self._advice = f' ({advice})' if advice else ''
+        self._accepted, self._on_change, self._qos_advice = accepted, on_change, qos_advice
         self.problems: list[str] = []
 
     def event_callbacks(self) -> SubscriptionEventCallbacks:
@@ -119,10 +120,11 @@ class HearingCheck:
 
     def check(self) -> list[str]:
         """Look at the publishers now; log each newly unheard one; return every problem."""
-        problems = unheard_publishers(self._node, self.topic, self._msg_type, self._accepted())
+        problems = unheard_publishers(self._node, self.topic, self._msg_type, self._accepted(),
+                                      self._qos_advice)
         for problem in problems:
             if problem not in self.problems:
-                self._node.get_logger().error(problem + self._advice)
+                self._node.get_logger().error(problem)
         changed = problems != self.problems
         self.problems = problems
         if changed:
