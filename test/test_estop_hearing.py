@@ -51,7 +51,7 @@ def _estop_publisher_qos():
 
 
 @pytest.fixture
-def node_process(ros, request):
+def avoidance_node(ros, request):
     """Start the avoidance node as a process with `request.param` parameters; stop it after."""
     process = avoidance_process(ros, stderr=subprocess.PIPE, text=True, **request.param)
     yield process
@@ -93,9 +93,9 @@ def _errors(rig) -> list[str]:
             if status.level == DiagnosticStatus.ERROR]
 
 
-@pytest.mark.parametrize('node_process', [{'estop_heartbeat': 0.0, 'rate': 5.0}],
+@pytest.mark.parametrize('avoidance_node', [{'estop_heartbeat': 0.0, 'rate': 5.0}],
                          indirect=True)
-def test_every_usual_estop_publisher_engages_the_estop_within_100_ms(ros, node_process):
+def test_every_usual_estop_publisher_engages_the_estop_within_100_ms(ros, avoidance_node):
     from std_msgs.msg import Bool
     rig = Rig(ros, node=False)
     rig.wait_for_node(timeout=20.0)
@@ -118,10 +118,10 @@ def test_every_usual_estop_publisher_engages_the_estop_within_100_ms(ros, node_p
     assert not _errors(rig)  # each one was heard
 
 
-@pytest.mark.parametrize('node_process', [{'estop_heartbeat': 0.0, 'max_linear_accel': 10.0,
-                                           'start_latched': False}], indirect=True)
-def test_an_estop_publisher_that_cannot_be_heard_latches_with_the_reason(ros, node_process,
-                                                                         stranger):
+@pytest.mark.parametrize('avoidance_node', [
+    {'estop_heartbeat': 0.0, 'max_linear_accel': 10.0, 'start_latched': False}], indirect=True)
+def test_an_estop_publisher_that_cannot_be_heard_latches_with_the_reason(ros, avoidance_node,
+                                                                           stranger):
     """Another type: no QoS choice of ours can hear it, and DDS says nothing."""
     from std_msgs.msg import String
     rig = Rig(ros, node=False)
@@ -141,14 +141,14 @@ def test_an_estop_publisher_that_cannot_be_heard_latches_with_the_reason(ros, no
     assert feed_until(rig, f'ESTOP: {reason}: call reset_estop to drive', timeout=2.0)
     assert rig.call_reset().success
     assert feed_until(rig, 'CLEAR')
-    node_process.send_signal(signal.SIGINT)
-    assert node_process.wait(timeout=10) == 0
-    log = node_process.stderr.read()
+    avoidance_node.send_signal(signal.SIGINT)
+    assert avoidance_node.wait(timeout=10) == 0
+    log = avoidance_node.stderr.read()
     assert '[ERROR]' in log and reason in log
 
 
-@pytest.mark.parametrize('node_process', [{}], indirect=True)
-def test_a_perception_publisher_that_cannot_connect_is_an_error_within_1_s(ros, node_process):
+@pytest.mark.parametrize('avoidance_node', [{}], indirect=True)
+def test_a_perception_publisher_that_cannot_connect_is_an_error_within_1_s(ros, avoidance_node):
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     rig = Rig(ros, node=False)

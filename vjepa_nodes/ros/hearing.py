@@ -59,7 +59,7 @@ def incompatible_policies(offered: QoSProfile, requested: QoSProfile) -> list[st
 
 
 def policy_value(profile: QoSProfile, policy: str) -> str:
-    """Return one policy of a profile in words, e.g. 'best_effort' or 'deadline 0.1 s'."""
+    """Return one policy of a profile in words, e.g. 'best_effort', '0.1 s' or 'none'."""
     values = []
     for attribute in POLICIES[policy]:
         value = getattr(profile, attribute)
