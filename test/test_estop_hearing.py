@@ -120,8 +120,8 @@ def test_every_usual_estop_publisher_engages_the_estop_within_100_ms(ros, avoida
 
 @pytest.mark.parametrize('avoidance_node', [
     {'estop_heartbeat': 0.0, 'max_linear_accel': 10.0, 'start_latched': False}], indirect=True)
-def test_an_estop_publisher_that_cannot_be_heard_latches_with_the_reason(ros, avoidance_node,
-                                                                           stranger):
+def test_an_estop_publisher_that_cannot_be_heard_latches_with_the_reason(
+        ros, avoidance_node, stranger):
     """Another type: no QoS choice of ours can hear it, and DDS says nothing."""
     from std_msgs.msg import String
     rig = Rig(ros, node=False)
