@@ -132,9 +132,6 @@ def test_a_restarted_node_starts_latched_and_waits_for_the_estop(ros):
         feed_for(rig, 0.3, estop=False)  # an e-stop publisher comes up, released
         assert rig.call_reset().success
         assert feed_until(rig, 'CLEAR', estop=False)
-        lost = feed_for(rig, 1.0)  # and goes silent: the heartbeat latches
-        assert 'no e-stop heartbeat' in rig.state_after(lost)
-        assert not moving(rig, lost + 0.5 + 0.1)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)

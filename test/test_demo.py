@@ -25,7 +25,7 @@ pytestmark = pytest.mark.ros
 
 def test_demo_runs_the_three_nodes_and_writes_its_images(tmp_path):
     result = subprocess.run(
-        [sys.executable, '-m', 'vjepa_nodes.ros.demo', '--duration', '25', '--model-version',
+        [sys.executable, '-m', 'vjepa_nodes.ros.demo', '--duration', '16', '--model-version',
          '2.1', '--model-size', 'tiny', '--img-size', '64', '--out-dir', str(tmp_path)],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

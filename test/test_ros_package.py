@@ -100,10 +100,10 @@ def test_installed_executable_runs_from_the_install_space(workspace):
 @pytest.mark.ros
 def test_colcon_test_runs_the_package_tests(workspace):
     colcon = Path(sys.executable).parent / 'colcon'
-    # The linters stand in for the suite here; the full suite runs outside colcon already.
-    _run([colcon, 'test', '--pytest-args', '-m', 'linter'], cwd=workspace)
+    # One quick linter stands in for the suite here; the suite, linters too, runs outside colcon.
+    _run([colcon, 'test', '--pytest-args', '-m', 'pep257'], cwd=workspace)
     summary = _run([colcon, 'test-result', '--all'], cwd=workspace)
     assert '0 errors, 0 failures' in summary
     report = ElementTree.parse(workspace / 'build' / 'vjepa_nodes' / 'pytest.xml')
     ran = {case.get('name') for case in report.iter('testcase') if case.find('skipped') is None}
-    assert {'test_flake8', 'test_pep257'} <= ran
+    assert 'test_pep257' in ran
