@@ -14,8 +14,10 @@
 
 """The avoidance node's test rig: a fake detector, an e-stop, and listeners, over real DDS."""
 
+from contextlib import contextmanager
 import os
 import subprocess
+import threading
 import time
 
 from conftest import wait_for
@@ -99,14 +101,12 @@ def moving(rig, since):
     return [m for at, m in rig.commands if at > since and twist(m).linear.x != 0.0]
 
 
-def feed_until(rig, state, timeout=5.0, estop=None, **scores):
-    """Publish results (and `estop` messages unless None) every 50 ms until `state` comes."""
+def feed_until(rig, state, timeout=5.0, **scores):
+    """Publish results every 50 ms until `state` comes; return whether it came."""
     start = time.monotonic()
     deadline = start + timeout
     while time.monotonic() < deadline:
         rig.detect(**scores)
-        if estop is not None:
-            rig.estop.publish(rig._bool(data=estop))
         time.sleep(0.05)
         current = rig.state_after(start)
         if current and current.startswith(state):
@@ -114,15 +114,31 @@ def feed_until(rig, state, timeout=5.0, estop=None, **scores):
     return False
 
 
-def feed_for(rig, seconds, estop=None, **scores):
-    """Publish results (and `estop` messages unless None) every 50 ms; return the start."""
+def feed_for(rig, seconds, **scores):
+    """Publish results every 50 ms for `seconds`; return the start."""
     start = time.monotonic()
     while time.monotonic() < start + seconds:
         rig.detect(**scores)
-        if estop is not None:
-            rig.estop.publish(rig._bool(data=estop))
         time.sleep(0.05)
     return start
+
+
+@contextmanager
+def live_estop(rig, engaged: bool = False):
+    """Publish `engaged` on estop every 50 ms from a thread, as a live e-stop does."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.is_set():
+            rig.estop.publish(rig._bool(data=engaged))
+            stop.wait(0.05)
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def avoidance_process(ros, stderr=None, text=False, **parameters) -> subprocess.Popen:

@@ -18,7 +18,8 @@ import signal
 import subprocess
 import time
 
-from avoidance_rig import avoidance_process, feed_for, feed_until, moving, Rig, twist
+from avoidance_rig import (
+    avoidance_process, feed_for, feed_until, live_estop, moving, Rig, twist)
 from conftest import wait_for
 import pytest
 
@@ -129,9 +130,10 @@ def test_a_restarted_node_starts_latched_and_waits_for_the_estop(ros):
         assert not moving(rig, start)
         refused = rig.call_reset()
         assert not refused.success and 'no e-stop message yet' in refused.message
-        feed_for(rig, 0.3, estop=False)  # an e-stop publisher comes up, released
-        assert rig.call_reset().success
-        assert feed_until(rig, 'CLEAR', estop=False)
+        with live_estop(rig):  # an e-stop publisher comes up, released
+            feed_for(rig, 0.3)
+            assert rig.call_reset().success
+            assert feed_until(rig, 'CLEAR')
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)

@@ -248,12 +248,10 @@ def test_a_camera_that_cannot_connect_is_an_error_in_diagnostics_within_1_s(ros)
     from rclpy.lifecycle import TransitionCallbackReturn
     rig = Rig(ros, camera_reliability='best_effort', image_reliability='reliable')
     assert rig.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-    subscribed = time.monotonic()
     assert rig.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     reason = ('cannot hear publisher /peer on /image: incompatible QoS, it offers reliability '
               'best_effort; make it publish with reliable')
     assert wait_for(lambda: any(reason in error for error in _diagnostic_errors(rig)), 1.0)
-    assert time.monotonic() - subscribed < 1.0
     assert rig.node.cameras[''].incompatible_qos_events > 0
 
 

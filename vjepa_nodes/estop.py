@@ -19,13 +19,15 @@ Engaging latches at once. Releasing the button does not move the robot: motion r
 after an explicit `reset`, which is refused while the button is still engaged, its heartbeat is
 missing or a publisher of it cannot be heard. With `heartbeat` > 0 (the default), the e-stop
 publisher must send a message (engaged or not) at least that often: the robot waits for the
-first one, and later silence latches (a wireless e-stop out of range). A publisher the node
+first one, and a longer silence latches (a wireless e-stop out of range). A publisher the node
 cannot hear (wrong type, incompatible QoS: `set_unheard`) latches too. With `start_latched`,
 the latch is engaged at start-up, so a restarted node never forgets an e-stop.
 
-The node reads the e-stop on more than one subscription (one per reliability), so one message
-may arrive once on each: every subscription keeps its newest value, and the e-stop counts as
-engaged while any of them says so. A duplicate can thus only hold a stop, never end one.
+Messages carry no sender here (rclpy on Humble gives a callback no publisher id), so an engaged
+message holds the e-stop for one heartbeat period whatever arrives next; after that the newest
+message decides. With several e-stop publishers, each repeating its state at the heartbeat, a
+pressed one thus holds the stop whatever the others say; and a message heard twice (the node
+reads the e-stop on two subscriptions) cannot end a stop by arriving late.
 """
 
 from dataclasses import dataclass
@@ -40,8 +42,8 @@ class EStopConfig:
 
     estop_heartbeat: float = setting(
         0.5, 'e-stop messages must arrive at least this often, s; the robot waits for the first '
-        'one (0: no e-stop publisher required, so a silent or lost one does not stop the robot)',
-        low=0.0, high=10.0)
+        'one, and an engaged message holds the e-stop this long (0: no e-stop publisher '
+        'required, so a silent or lost one does not stop the robot)', low=0.0, high=10.0)
     start_latched: bool = setting(
         True, 'start with the e-stop latched, so motion waits for a reset')
 
@@ -55,26 +57,33 @@ class EStopLatch:
     def __init__(self, config: EStopConfig, clock: Callable[[], float]) -> None:
         self.config = config
         self._clock = clock
-        self._newest: dict[str, bool] = {}  # subscription -> its newest message said engaged
-        self._last_message: float | None = None  # clock time of the newest message, any source
+        self._newest_engaged = False  # what the newest message said
+        self._last_engaged: float | None = None  # clock time of the newest engaged message
+        self._last_message: float | None = None  # clock time of the newest message
         self._unheard = ''  # why a publisher of the e-stop cannot be heard ('' if none)
         self._latched = 'latched at start-up' if config.start_latched else ''
 
     @property
     def engaged(self) -> bool:
-        """Whether the newest message of any subscription says engaged."""
-        return any(self._newest.values())
+        """Whether the newest message says engaged, or an engaged one came within a heartbeat."""
+        return self._newest_engaged or (
+            self._last_engaged is not None
+            and self._clock() - self._last_engaged < self.config.estop_heartbeat)
 
-    def on_message(self, engaged: bool, source: str = '') -> bool:
+    def on_message(self, engaged: bool) -> bool:
         """
-        Take one e-stop message from subscription `source`: True engages (and latches).
+        Take one e-stop message: True engages (and latches), False releases the button.
 
         Returns whether it engaged an e-stop that was not engaged before.
         """
         was_engaged = self.engaged
+        silence = self._silence()  # a gap the control loop may not have seen
+        if silence and not self._latched:
+            self._latched = silence
         self._last_message = self._clock()
-        self._newest[source] = engaged
+        self._newest_engaged = engaged
         if engaged:
+            self._last_engaged = self._last_message
             self._latched = 'e-stop engaged'
         return engaged and not was_engaged
 
@@ -110,12 +119,17 @@ class EStopLatch:
         if self._unheard:
             return self._unheard, True
         heartbeat = self.config.estop_heartbeat
-        if heartbeat <= 0:
-            return '', False
-        if self._last_message is None:  # waiting is no fault: start_latched decides on a latch
+        if heartbeat > 0 and self._last_message is None:  # no fault: start_latched decides
             return f'no e-stop message yet (one is required every {heartbeat} s)', False
+        silence = self._silence()
+        return silence, bool(silence)
+
+    def _silence(self) -> str:
+        """Say how long the e-stop has been silent if longer than the heartbeat, else ''."""
+        heartbeat = self.config.estop_heartbeat
+        if heartbeat <= 0 or self._last_message is None:
+            return ''
         silence = self._clock() - self._last_message
-        if silence > heartbeat:
-            return (f'no e-stop heartbeat for {silence:.1f} s (required every {heartbeat} s)',
-                    True)
-        return '', False
+        if silence <= heartbeat:
+            return ''
+        return f'no e-stop heartbeat for {silence:.1f} s (required every {heartbeat} s)'

@@ -73,10 +73,8 @@ class CameraIO:
         self.best_effort_fallback = False  # image_reliability auto met a best-effort camera
         self._resubscribe_timer = None
         self._kind = CompressedImage if transport == 'compressed' else Image
-        # The QoS this camera subscribes with, or is about to after a best-effort fallback.
         self.hearing = HearingCheck(
-            node, self.image_topic, self._kind,
-            lambda: [image_qos(self._settings(), self.best_effort_fallback)], report,
+            node, self.image_topic, self._kind, self._accepted_qos, report,
             qos_advice=', or set image_reliability:=auto to take best-effort cameras too')
         self.headers = HeaderBook(Header)
         self.frames, self.clips, self.stale, self.failures = (RateMeter(), RateMeter(),
@@ -129,6 +127,12 @@ class CameraIO:
             False, self.failure_reason))
 
     # images ------------------------------------------------------------------------------
+    def _accepted_qos(self) -> list[QoSProfile]:
+        """Return the image subscription's QoS, and with auto the best effort it may take."""
+        settings = self._settings()
+        return [image_qos(settings, self.best_effort_fallback),
+                *([image_qos(settings, True)] if settings.image_reliability == 'auto' else [])]
+
     def subscribe(self) -> None:
         self.subscription = self.node.create_subscription(
             self._kind, self.image_topic, self._on_message,

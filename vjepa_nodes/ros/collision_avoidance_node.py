@@ -87,10 +87,9 @@ class CollisionAvoidanceNode(Node):
         self._command: VelocityCommand | None = None  # the latest published
         self._estop_check = HearingCheck(self, 'estop', Bool, lambda: list(ESTOP_QOS.values()),
                                          self._on_estop_hearing)
-        for source, qos in ESTOP_QOS.items():
-            self.create_subscription(
-                Bool, 'estop', lambda msg, source=source: self._on_estop(msg, source), qos,
-                event_callbacks=self._estop_check.event_callbacks())
+        for qos in ESTOP_QOS.values():
+            self.create_subscription(Bool, 'estop', self._on_estop, qos,
+                                     event_callbacks=self._estop_check.event_callbacks())
         self._perception_checks = []
         for name in names:
             check = HearingCheck(self, f'{name}/perception' if name else 'perception',
@@ -123,8 +122,8 @@ class CollisionAvoidanceNode(Node):
             report.region_scores, report.obstacle, report.stamp, self._now(),
             report.has_reference, report.problem)
 
-    def _on_estop(self, msg: Bool, source: str) -> None:
-        if self._estop.on_message(msg.data, source):
+    def _on_estop(self, msg: Bool) -> None:
+        if self._estop.on_message(msg.data):
             self._on_timer()  # stop now, not at the next tick
 
     def _on_estop_hearing(self) -> None:
@@ -147,6 +146,7 @@ class CollisionAvoidanceNode(Node):
         return response
 
     def _on_timer(self) -> None:
+        self._estop_check.poll()  # a new e-stop publisher is looked at within one step
         others = {name: self._perceptions[name] for name in self._watching}
         self._publish(self._policy.step(self._perceptions[self._steering],
                                         self._estop.stop_reason(), others, self._steering))
@@ -175,7 +175,7 @@ class CollisionAvoidanceNode(Node):
                  else DiagnosticStatus.OK)
         values = {'state': state, 'e-stop': self._estop.stop_reason() or 'released',
                   'e-stop heartbeat (s)': str(self._estop.config.estop_heartbeat),
-                  'e-stop publishers': str(self.count_publishers('estop'))}
+                  'e-stop publishers': str(self._estop_check.publishers)}
         status = DiagnosticStatus(
             level=level, name=f'{self.get_fully_qualified_name()}: collision avoidance',
             message='; '.join(problems) or state,

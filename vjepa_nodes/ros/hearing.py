@@ -18,8 +18,10 @@ Publishers a node cannot hear: of another message type, or with QoS no subscript
 DDS connects a publisher to a subscription only if their types agree and their QoS policies are
 compatible; otherwise not one message arrives, and rclpy at most logs a WARN. An input that a
 safety decision rests on must say so at once. `HearingCheck` reads the input's publishers from
-the ROS graph (their types and offered QoS) whenever asked and whenever an incompatible-QoS
-event arrives, and logs an ERROR naming the publisher, the policy and what to change.
+the ROS graph (their types and offered QoS) whenever asked, whenever an incompatible-QoS event
+arrives and, through the cheap `poll`, whenever the number of publishers changes (a publisher
+of another type raises no event on Humble). It logs an ERROR naming the publisher, the policy
+and what to change.
 """
 
 import copy
@@ -39,6 +41,9 @@ except ImportError:  # Humble
 POLICIES = {'reliability': ('reliability',), 'durability': ('durability',),
             'deadline': ('deadline',), 'liveliness': ('liveliness', 'liveliness_lease_duration')}
 _NO_DURATION = (0, Infinite.nanoseconds)  # unset, and infinite as the graph reports it
+# How the graph names the node of an endpoint it has not matched to a node (yet, or ever: a
+# plain DDS program).
+UNKNOWN_NODE = '_NODE_NAME_UNKNOWN_'
 
 
 def type_name(msg_type: type) -> str:
@@ -83,7 +88,9 @@ def unheard_publishers(node: Node, topic: str, msg_type: type, accepted: list[Qo
     full_topic = node.resolve_topic_name(topic)
     problems = []
     for info in node.get_publishers_info_by_topic(topic):
-        who = f"publisher {info.node_namespace.rstrip('/')}/{info.node_name} on {full_topic}"
+        node_name = ('of an unknown node' if info.node_name == UNKNOWN_NODE
+                     else f"{info.node_namespace.rstrip('/')}/{info.node_name}")
+        who = f'publisher {node_name} on {full_topic}'
         if info.topic_type != wanted:
             problems.append(f'cannot hear {who}: it publishes {info.topic_type}, not {wanted}')
             continue
@@ -112,14 +119,22 @@ class HearingCheck:
         """
         self._node, self.topic, self._msg_type = node, topic, msg_type
         self._accepted, self._on_change, self._qos_advice = accepted, on_change, qos_advice
+        self._full_topic = node.resolve_topic_name(topic)  # expanded and remapped
+        self.publishers = 0  # how many there were at the last check
         self.problems: list[str] = []
 
     def event_callbacks(self) -> SubscriptionEventCallbacks:
         """Callbacks for its subscriptions: check at once when a publisher cannot connect."""
         return SubscriptionEventCallbacks(incompatible_qos=lambda info: self.check())
 
-    def check(self) -> list[str]:
-        """Look at the publishers now; log each newly unheard one; return every problem."""
+    def poll(self) -> None:
+        """Check if the number of publishers changed: cheap enough for a control loop."""
+        if self._node.count_publishers(self._full_topic) != self.publishers:
+            self.check()
+
+    def check(self) -> None:
+        """Look at the publishers now; log each newly unheard one; report a change."""
+        self.publishers = self._node.count_publishers(self._full_topic)
         problems = unheard_publishers(self._node, self.topic, self._msg_type, self._accepted(),
                                       self._qos_advice)
         for problem in problems:
@@ -129,4 +144,3 @@ class HearingCheck:
         self.problems = problems
         if changed:
             self._on_change()
-        return problems
