@@ -124,14 +124,19 @@ def feed_for(rig, seconds, **scores):
 
 
 @contextmanager
-def live_estop(rig, engaged: bool = False):
-    """Publish `engaged` on estop every 50 ms from a thread, as a live e-stop does."""
+def live_estop(publisher, engaged: bool = False):
+    """
+    Publish `engaged` on an e-stop publisher every 20 ms from a thread, as a live e-stop does.
+
+    Best effort may lose the first messages of a new connection: a live e-stop repeats them.
+    """
+    from std_msgs.msg import Bool
     stop = threading.Event()
 
     def beat() -> None:
         while not stop.is_set():
-            rig.estop.publish(rig._bool(data=engaged))
-            stop.wait(0.05)
+            publisher.publish(Bool(data=engaged))
+            stop.wait(0.02)
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
     try:

@@ -130,7 +130,7 @@ def test_a_restarted_node_starts_latched_and_waits_for_the_estop(ros):
         assert not moving(rig, start)
         refused = rig.call_reset()
         assert not refused.success and 'no e-stop message yet' in refused.message
-        with live_estop(rig):  # an e-stop publisher comes up, released
+        with live_estop(rig.estop):  # an e-stop publisher comes up, released
             feed_for(rig, 0.3)
             assert rig.call_reset().success
             assert feed_until(rig, 'CLEAR')

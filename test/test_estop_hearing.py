@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 
-from avoidance_rig import avoidance_process, feed_until, Rig
+from avoidance_rig import avoidance_process, feed_until, live_estop, Rig
 from conftest import wait_for
 import pytest
 
@@ -73,20 +73,6 @@ def stranger(ros):
     rclpy.try_shutdown(context=context)
 
 
-def _hold(publisher, engaged: bool, done, timeout: float = 2.0) -> bool:
-    """
-    Publish `engaged` every 20 ms, as a live e-stop does, until `done()` or `timeout` s.
-
-    Best effort may lose the first messages of a new connection: a live e-stop repeats them.
-    """
-    from std_msgs.msg import Bool
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        publisher.publish(Bool(data=engaged))
-        time.sleep(0.02)
-    return done()
-
-
 def _errors(rig) -> list[str]:
     from diagnostic_msgs.msg import DiagnosticStatus
     return [status.message for _, status in rig.diagnostics
@@ -105,14 +91,17 @@ def test_every_usual_estop_publisher_engages_the_estop_within_100_ms(ros, avoida
         assert rig.call_reset().success, name
         publisher = rig.peer.create_publisher(Bool, 'estop', qos)
         assert wait_for(lambda: publisher.get_subscription_count() >= 1), name
-        _hold(publisher, False, lambda: False, 0.3)  # a live e-stop, released
+        with live_estop(publisher):  # a live e-stop, released
+            time.sleep(0.3)
         pressed = time.monotonic()
-        assert _hold(publisher, True, lambda: rig.state_after(pressed) == 'ESTOP: e-stop engaged')
+        with live_estop(publisher, engaged=True):
+            assert wait_for(lambda: rig.state_after(pressed) == 'ESTOP: e-stop engaged', 2.0)
         latencies[name] = next(at for at, state in rig.states
                                if at > pressed and state.startswith('ESTOP')) - pressed
         released = time.monotonic()
-        assert _hold(publisher, False,
-                     lambda: 'call reset_estop' in (rig.state_after(released) or '')), name
+        with live_estop(publisher):
+            assert wait_for(lambda: 'call reset_estop' in (rig.state_after(released) or ''),
+                            2.0), name
         rig.peer.destroy_publisher(publisher)
     assert all(latency < 0.1 for latency in latencies.values()), latencies
     assert not _errors(rig)  # each one was heard

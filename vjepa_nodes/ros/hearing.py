@@ -30,6 +30,7 @@ from typing import Callable
 from rclpy.duration import Duration, Infinite
 from rclpy.node import Node
 from rclpy.qos import qos_check_compatible, QoSCompatibility, QoSProfile
+from rclpy.topic_endpoint_info import TopicEndpointInfo
 
 try:
     from rclpy.event_handler import SubscriptionEventCallbacks
@@ -76,18 +77,16 @@ def policy_value(profile: QoSProfile, policy: str) -> str:
     return ' '.join(values) or 'none'
 
 
-def unheard_publishers(node: Node, topic: str, msg_type: type, accepted: list[QoSProfile],
-                       qos_advice: str = '') -> list[str]:
+def unheard_publishers(publishers: list[TopicEndpointInfo], full_topic: str, msg_type: type,
+                       accepted: list[QoSProfile], qos_advice: str = '') -> list[str]:
     """
-    Describe each publisher on `topic` that none of the subscriptions `accepted` can hear.
+    Describe each of a topic's `publishers` that none of the subscriptions `accepted` can hear.
 
-    `topic` is expanded and remapped as a subscription's would be; `qos_advice` ends the
-    description of a publisher with incompatible QoS.
+    `qos_advice` ends the description of a publisher with incompatible QoS.
     """
     wanted = type_name(msg_type)
-    full_topic = node.resolve_topic_name(topic)
     problems = []
-    for info in node.get_publishers_info_by_topic(topic):
+    for info in publishers:
         node_name = ('of an unknown node' if info.node_name == UNKNOWN_NODE
                      else f"{info.node_namespace.rstrip('/')}/{info.node_name}")
         who = f'publisher {node_name} on {full_topic}'
@@ -134,9 +133,10 @@ class HearingCheck:
 
     def check(self) -> None:
         """Look at the publishers now; log each newly unheard one; report a change."""
-        self.publishers = self._node.count_publishers(self._full_topic)
-        problems = unheard_publishers(self._node, self.topic, self._msg_type, self._accepted(),
-                                      self._qos_advice)
+        publishers = self._node.get_publishers_info_by_topic(self.topic)  # remapped as ours
+        self.publishers = len(publishers)
+        problems = unheard_publishers(publishers, self._full_topic, self._msg_type,
+                                      self._accepted(), self._qos_advice)
         for problem in problems:
             if problem not in self.problems:
                 self._node.get_logger().error(problem)
