@@ -72,12 +72,12 @@ def load_checkpoint(source: str | Path, checkpoint_key: str,
     if checkpoint_key not in CHECKPOINT_KEYS:
         raise ValueError(
             f'checkpoint_key must be one of {CHECKPOINT_KEYS}, got {checkpoint_key!r}')
-    path = _resolve_source(source)
+    path = resolve_source(source)
     if path.is_dir():
         path = _safetensors_in_directory(path)
     if path.name.endswith(('.safetensors', '.safetensors.index.json')):
         return to_official_names(_read_safetensors(path), path), str(path)
-    raw, entry = _select_entry(_read_torch_file(path), checkpoint_key, path,
+    raw, entry = select_entry(read_torch_file(path), checkpoint_key, path,
                                bare_ok=checkpoint_key == default_key)
     return to_official_names(raw, path), f'{path} [{entry}]' if entry else str(path)
 
@@ -86,18 +86,18 @@ def to_official_names(state_dict: StateDict, path: Path) -> StateDict:
     """Map a foreign state dict (HF transformers names, wrapper prefixes) to official names."""
     bad = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
     if bad:
-        raise CheckpointError(f'{path}: entries that are not tensors: {_short_list(bad)}')
+        raise CheckpointError(f'{path}: entries that are not tensors: {short_list(bad)}')
     hf_style = any(key.removeprefix('vjepa2.').startswith(_HF_ENCODER_PREFIXES)
                    for key in state_dict)
-    return _from_hf_names(state_dict) if hf_style else _strip_official_prefixes(state_dict)
+    return _from_hf_names(state_dict) if hf_style else strip_official_prefixes(state_dict)
 
 
 def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: str) -> None:
     """Raise CheckpointError unless `state_dict` has exactly the model's keys and shapes."""
     expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
-    missing = sorted(expected.keys() - state_dict.keys(), key=_natural_order)
-    unexpected = sorted(state_dict.keys() - expected.keys(), key=_natural_order)
-    shared = sorted(expected.keys() & state_dict.keys(), key=_natural_order)
+    missing = sorted(expected.keys() - state_dict.keys(), key=natural_order)
+    unexpected = sorted(state_dict.keys() - expected.keys(), key=natural_order)
+    shared = sorted(expected.keys() & state_dict.keys(), key=natural_order)
     mismatched = [f'{name}: file {tuple(state_dict[name].shape)} vs model {tuple(expected[name])}'
                   for name in shared if state_dict[name].shape != expected[name]]
     not_float = [f'{name} ({state_dict[name].dtype})'
@@ -106,13 +106,13 @@ def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: s
         return
     problems = []
     if missing:
-        problems.append(f'missing keys ({len(missing)}): {_short_list(missing)}')
+        problems.append(f'missing keys ({len(missing)}): {short_list(missing)}')
     if unexpected:
-        problems.append(f'unexpected keys ({len(unexpected)}): {_short_list(unexpected)}')
+        problems.append(f'unexpected keys ({len(unexpected)}): {short_list(unexpected)}')
     if mismatched:
-        problems.append(f'shape mismatches ({len(mismatched)}): {_short_list(mismatched)}')
+        problems.append(f'shape mismatches ({len(mismatched)}): {short_list(mismatched)}')
     if not_float:
-        problems.append(f'non-float weights ({len(not_float)}): {_short_list(not_float)}')
+        problems.append(f'non-float weights ({len(not_float)}): {short_list(not_float)}')
     raise CheckpointError(
         f'checkpoint {path} does not fit V-JEPA {model.config.model_version} '
         f'model_size={model_size!r}; '
@@ -136,7 +136,7 @@ def guess_model_size(state_dict: StateDict) -> str:
             'blocks)')
 
 
-def _resolve_source(source: str | Path) -> Path:
+def resolve_source(source: str | Path) -> Path:
     if is_url(source):
         try:
             return fetch(str(source))
@@ -202,7 +202,7 @@ def _read_safetensors(path: Path) -> StateDict:
             'be truncated (an interrupted download) or not a checkpoint') from exc
 
 
-def _read_torch_file(path: Path) -> object:
+def read_torch_file(path: Path) -> object:
     try:
         try:
             # mmap avoids reading the predictor and optimiser state of a training checkpoint.
@@ -225,7 +225,7 @@ def _read_torch_file(path: Path) -> object:
             'file may be truncated (an interrupted download) or not a checkpoint') from exc
 
 
-def _select_entry(checkpoint: object, checkpoint_key: str, path: Path,
+def select_entry(checkpoint: object, checkpoint_key: str, path: Path,
                   bare_ok: bool) -> tuple[StateDict, str | None]:
     """Return the chosen entry of a training checkpoint and its name (None: a bare state dict)."""
     if not isinstance(checkpoint, dict):
@@ -241,14 +241,14 @@ def _select_entry(checkpoint: object, checkpoint_key: str, path: Path,
     if bare and bare_ok:
         return checkpoint, None
     what = ('is a bare state dict' if bare else
-            f'has the top-level keys {_short_list(sorted(map(str, checkpoint))) or "(none)"}')
+            f'has the top-level keys {short_list(sorted(map(str, checkpoint))) or "(none)"}')
     raise CheckpointError(
         f'{path} has no {checkpoint_key!r} entry: it {what}. Official checkpoints hold '
         '"encoder" and "target_encoder" (V-JEPA 2) or "ema_encoder" and "target_encoder" '
         '(V-JEPA 2.1); choose with checkpoint_key')
 
 
-def _strip_official_prefixes(state_dict: StateDict) -> StateDict:
+def strip_official_prefixes(state_dict: StateDict) -> StateDict:
     cleaned = {}
     for key, value in state_dict.items():
         while key.startswith(_OFFICIAL_PREFIXES):
@@ -287,11 +287,11 @@ def _from_hf_names(state_dict: StateDict) -> StateDict:
     return converted
 
 
-def _natural_order(key: str) -> list:
+def natural_order(key: str) -> list:
     """Sort 'blocks.2' before 'blocks.10'."""
     return [(0, int(part), '') if part.isdigit() else (1, 0, part) for part in key.split('.')]
 
 
-def _short_list(items: list[str], limit: int = 6) -> str:
+def short_list(items: list[str], limit: int = 6) -> str:
     shown = ', '.join(items[:limit])
     return shown + (f', ... (+{len(items) - limit} more)' if len(items) > limit else '')

@@ -25,7 +25,8 @@ from vjepa_nodes.perception.clip_buffer import Clip, ClipBuffer, FrameStatus
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.preprocessing import (
     activation_to_heatmap, check_frame, ClipGeometry, Preprocessor)
-from vjepa_nodes.perception.scoring import MotionScorer, ObstacleDecision
+from vjepa_nodes.perception.scoring import MotionMap, MotionScorer, ObstacleDecision
+from vjepa_nodes.perception.surprise import score_surprise, SurpriseMap
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ class DetectionResult:
     """One analysed clip of one camera."""
 
     motion_score: float  # 0..1: fraction of the view that changed since the previous clip
-    region_scores: dict[str, float]  # 'left', 'center', 'right'
+    # 'left', 'center', 'right' of the score source (config.score_source): what to act on
+    region_scores: dict[str, float]
     motion_map: np.ndarray  # (h, w) patch-grid activation
     heatmap: np.ndarray  # float32, the camera image's height x width
     obstacle: bool
@@ -47,6 +49,13 @@ class DetectionResult:
     last_frame: np.ndarray  # the clip's newest frame, for overlays
     problem: str = ''  # why the result must not be acted on ('' = usable), e.g. a frozen camera
     camera: str = ''  # the camera's name ('' for a detector's only, unnamed camera)
+    score: float = 0.0  # overall score of the score source, which the obstacle flag follows
+    motion_regions: dict[str, float] | None = None  # the motion score's own regions
+    # With surprise on (else None): scores, (h, w) activation and image-sized heat map.
+    surprise_score: float | None = None
+    surprise_regions: dict[str, float] | None = None
+    surprise_map: np.ndarray | None = None
+    surprise_heatmap: np.ndarray | None = None
 
     @property
     def time_span(self) -> float:
@@ -83,25 +92,52 @@ class CameraStream:
         return status
 
     def result(self, clip: Clip, geometry: ClipGeometry, tokens: torch.Tensor,
-               grid: tuple[int, int, int], started: float) -> DetectionResult:
-        """Score a clip's tokens (1, N, D) against this camera's previous clip."""
+               grid: tuple[int, int, int], started: float,
+               surprise_error: torch.Tensor | None = None,
+               surprise_baseline: float = 0.0) -> DetectionResult:
+        """
+        Score a clip's tokens (1, N, D) against this camera's previous clip.
+
+        With surprise on, `surprise_error` is the clip's (h, w) prediction error map.
+        """
         if clip.epoch != self._scored_epoch:  # never compare or debounce across a restart
             self.scorer.reset()
             self.decision.restart_debounce()
             self._scored_epoch = clip.epoch
         motion = self.scorer.score(tokens, grid)
-        obstacle = (self.decision.update(motion.motion_score) if motion.has_reference
-                    else self.decision.obstacle)
+        surprise = None if surprise_error is None else score_surprise(
+            surprise_error, surprise_baseline, self.config.scoring.surprise_scale)
+        score, regions, evidence = self._acted_on(motion, surprise)
+        obstacle = self.decision.update(score) if evidence else self.decision.obstacle
         self.latest = DetectionResult(
-            motion_score=motion.motion_score, region_scores=motion.region_scores,
+            motion_score=motion.motion_score, region_scores=regions,
             motion_map=motion.activation.cpu().numpy(),
             heatmap=activation_to_heatmap(motion.activation, geometry), obstacle=obstacle,
-            has_reference=motion.has_reference, features_finite=motion.features_finite,
+            has_reference=evidence,
+            features_finite=motion.features_finite and (surprise is None or surprise.finite),
             features=tokens, clip_start=clip.stamps[0], clip_end=clip.stamps[-1],
             latency=time.perf_counter() - started, geometry=geometry,
             last_frame=clip.frames[-1], problem=self.freeze.problem(self.config.frozen_after),
-            camera=self.name)
+            camera=self.name, score=score, motion_regions=motion.region_scores,
+            **({} if surprise is None else {
+                'surprise_score': surprise.surprise_score,
+                'surprise_regions': surprise.region_scores,
+                'surprise_map': surprise.activation.cpu().numpy(),
+                'surprise_heatmap': activation_to_heatmap(surprise.activation, geometry)}))
         return self.latest
+
+    def _acted_on(self, motion: MotionMap, surprise: SurpriseMap | None,
+                  ) -> tuple[float, dict[str, float], bool]:
+        """Return (score, region scores, whether they are evidence) of the score source."""
+        source = self.config.score_source
+        if source == 'motion' or surprise is None:
+            return motion.motion_score, motion.region_scores, motion.has_reference
+        if source == 'surprise':  # needs no previous clip
+            return surprise.surprise_score, surprise.region_scores, surprise.finite
+        regions = {name: max(motion.region_scores[name], surprise.region_scores[name])
+                   for name in motion.region_scores}
+        return (max(motion.motion_score, surprise.surprise_score), regions,
+                motion.has_reference and surprise.finite)
 
     def update_config(self, config: DetectorConfig) -> None:
         """Take run-time settings (checked by the detector)."""

@@ -28,6 +28,9 @@ from vjepa_nodes.settings import check_settings, names_setting, setting
 
 REGIONS = ('left', 'center', 'right')  # thirds of the view, left to right
 RESIZE_MODES = ('full', 'center_crop')
+# What the obstacle flag, the region scores and the avoidance rule act on; max: the higher of
+# the two, region by region.
+SCORE_SOURCES = ('motion', 'surprise', 'max')
 CHANNEL_ORDERS = ('rgb', 'bgr')
 MAX_CAMERAS = 16
 # Every size of every version, in order of appearance; the pair is checked by get_encoder_config.
@@ -46,6 +49,13 @@ class ScoringConfig:
         high=10.0, runtime=True)
     ego_motion_compensation: bool = setting(
         False, 'remove the median frame-wide change (camera on a moving robot)', runtime=True)
+    surprise_baseline: float = setting(
+        0.0, "prediction error of an ordinary clip, not surprising (0: the predictor's own, "
+        'measured on held-out clips by vjepa-train-predictor)', low=0.0, high=10.0,
+        runtime=True)
+    surprise_scale: float = setting(
+        0.05, 'prediction error above the baseline that counts as clearly surprising',
+        low=1e-4, high=10.0, runtime=True)
 
     def __post_init__(self) -> None:
         check_settings(self)
@@ -133,12 +143,39 @@ class DetectorConfig:
     frozen_after: float = setting(
         1.0, 'identical frames for this long mark the camera frozen, s', low=0.1, high=60.0,
         runtime=True)
+    surprise: bool = setting(
+        False, "also score surprise: the V-JEPA predictor's error on each clip's newest "
+        'tubelets, predicted from the earlier ones (costs up to one more encoder pass)')
+    surprise_horizon: int = setting(
+        2, 'newest tubelets (2 frames each) that surprise predicts from the earlier ones',
+        low=1, high=31)
+    predictor_checkpoint: str | None = setting(
+        None, "file holding the predictor: a released .pt or vjepa-train-predictor's output "
+        "('' = the predictor entry of checkpoint)")
+    score_source: str = setting(
+        'motion', 'what the obstacle flag, region_scores and the avoidance node act on: '
+        'motion, surprise (needs surprise on) or max (the higher, region by region)',
+        choices=SCORE_SOURCES, runtime=True)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     decision: DecisionConfig = field(default_factory=DecisionConfig)
 
     def __post_init__(self) -> None:
         check_settings(self)
         get_encoder_config(self.model_size, self.model_version)  # a size of that version
+        if self.score_source != 'motion' and not self.surprise:
+            raise ValueError(f'score_source {self.score_source} needs surprise on')
+        if self.surprise and self.backend != 'torch':
+            raise ValueError(
+                f'surprise runs on the torch backend only: the {self.backend} file holds the '
+                'encoder alone, and the predictor also needs an encoder pass on the context '
+                'frames (set backend torch, or surprise off)')
+        slots = self.num_frames // get_encoder_config(self.model_size,
+                                                      self.model_version).tubelet_size
+        if self.surprise and self.surprise_horizon >= slots:
+            raise ValueError(
+                f'surprise_horizon {self.surprise_horizon} leaves no context in a clip of '
+                f'{self.num_frames} frames ({slots} tubelets): lower it below {slots} or raise '
+                'num_frames')
 
     @property
     def checkpoint_entry(self) -> str | None:

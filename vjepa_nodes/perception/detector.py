@@ -30,6 +30,7 @@ from vjepa_nodes.perception.backends import backend_dtype, build_backend
 from vjepa_nodes.perception.camera_stream import CameraStream, DetectionResult
 from vjepa_nodes.perception.clip_buffer import BufferCounters, Clip, FrameStatus
 from vjepa_nodes.perception.config import DetectorConfig
+from vjepa_nodes.perception.surprise_setup import build_surprise
 from vjepa_nodes.settings import fixed_changes
 
 
@@ -79,6 +80,7 @@ class ObstacleDetector:
                                            encoder_config.patch_size)
                         for name in cfg.cameras or ('',)}
         self.backend = build_backend(cfg, self.device, self.dtype)
+        self.surprise = build_surprise(cfg, self.backend, self._encode) if cfg.surprise else None
         self._next_camera = 0  # where the next batch starts looking, so that no camera starves
         self._prepared_shapes: set[tuple[int, ...]] = set()  # see _prepare_batch_sizes
 
@@ -119,14 +121,21 @@ class ObstacleDetector:
                      detections: Detections) -> None:
         """Encode one batch of same-shape clips and score each; failures go to `detections`."""
         with _reported(detections, [stream for stream, *_ in batch]):
-            tokens = self._encode([pixels for _, _, pixels, _ in batch])
+            clips = [pixels for _, _, pixels, _ in batch]
+            tokens = self._encode(clips)
+            errors = self.surprise.errors(clips, tokens, grid) if self.surprise else None
             for index, (stream, clip, _, geometry) in enumerate(batch):
                 # A copy: a camera keeps its tokens as the next reference, and a view would
                 # keep the whole batch alive with them.
                 own = tokens if len(tokens) == 1 else tokens[index:index + 1].clone()
                 with _reported(detections, [stream]):
                     detections.results[stream.name] = stream.result(
-                        clip, geometry, own, grid, started)
+                        clip, geometry, own, grid, started,
+                        None if errors is None else errors[index], self._surprise_baseline())
+
+    def _surprise_baseline(self) -> float:
+        return self.config.scoring.surprise_baseline or (
+            self.surprise.baseline if self.surprise else 0.0)
 
     def detect(self) -> DetectionResult | None:
         """Analyse the only camera's newest ready clip; None if none is ready."""
