@@ -59,6 +59,7 @@ setup(
             'demo = vjepa_nodes.ros.demo:main',
             'vjepa-soak = vjepa_nodes.ros.soak_benchmark:main',
             'vjepa-bag = vjepa_nodes.tools.bag:main',
+            'vjepa-train-predictor = vjepa_nodes.tools.train_predictor:main',
         ],
     },
 )

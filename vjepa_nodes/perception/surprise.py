@@ -54,6 +54,14 @@ def prediction_error(predicted: torch.Tensor, targets: torch.Tensor) -> torch.Te
     return (predicted.float() - targets).abs().mean(-1)
 
 
+def split_indices(grid: tuple[int, int, int], horizon: int,
+                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the token indices of the context and of the newest `horizon` tubelets."""
+    index = torch.arange(grid[0] * grid[1] * grid[2], device=device)
+    boundary = (grid[0] - horizon) * grid[1] * grid[2]
+    return index[:boundary], index[boundary:]
+
+
 class SurpriseModel:
     """
     Surprise maps of clips: the encoder on the context frames, the predictor, the error.
@@ -100,11 +108,9 @@ class SurpriseModel:
 
     def predict(self, context: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """Predict the target tubelets' features from the context tubelets' tokens."""
-        context_slots, per_slot = self.split(grid)
-        total = grid[0] * per_slot
-        index = torch.arange(total, device=context.device)
-        boundary = context_slots * per_slot
-        return self.predictor(context.to(self.dtype), index[:boundary], index[boundary:], grid)
+        self.split(grid)
+        return self.predictor(context.to(self.dtype),
+                              *split_indices(grid, self.horizon, context.device), grid)
 
     @property
     def dtype(self) -> torch.dtype:
