@@ -31,10 +31,24 @@ PERCEPTION_STATUS = 'perception'  # the status name in a perception message
 USABLE = 'usable'  # the status message of a usable result
 
 
+def surprise_values(surprise_score: float | None,
+                    surprise_regions: dict[str, float] | None) -> dict[str, float]:
+    """Return surprise_score and surprise_<region> for a perception status ({} if off)."""
+    if surprise_score is None or surprise_regions is None:
+        return {}
+    return {'surprise_score': surprise_score,
+            **{f'surprise_{region}': surprise_regions[region] for region in REGIONS}}
+
+
 def perception_values(region_scores: dict[str, float], motion_score: float, obstacle: bool,
-                      has_reference: bool) -> list[tuple[str, str]]:
-    """Return the (key, value) text pairs of a perception status, in order."""
-    numbers = {**region_scores, 'motion_score': motion_score}
+                      has_reference: bool, surprise: dict[str, float] | None = None,
+                      ) -> list[tuple[str, str]]:
+    """
+    Return the (key, value) text pairs of a perception status, in order.
+
+    region_scores are the score source's (what to act on); `surprise` from surprise_values.
+    """
+    numbers = {**region_scores, 'motion_score': motion_score, **(surprise or {})}
     flags = {'obstacle': obstacle, 'has_reference': has_reference}
     return ([(key, repr(float(value))) for key, value in numbers.items()]
             + [(key, str(flag).lower()) for key, flag in flags.items()])

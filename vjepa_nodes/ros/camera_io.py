@@ -33,6 +33,7 @@ from vjepa_nodes.freshness import stamp_problem
 from vjepa_nodes.image_messages import (
     compressed_to_frame, HeaderBook, image_to_frame, ImageError, rgb_frame, stamp_seconds)
 from vjepa_nodes.perception.camera_stream import DetectionResult
+from vjepa_nodes.perception.message_layout import surprise_values
 from vjepa_nodes.perception.preprocessing import FrameError
 from vjepa_nodes.ros.detector_outputs import overlay
 from vjepa_nodes.ros.diagnostics import RateMeter
@@ -44,6 +45,7 @@ from vjepa_nodes.ros.score_messages import perception_to_msg, region_scores_to_m
 OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 OUTPUTS = {'motion_score': Float32, 'region_scores': Float32MultiArray, 'obstacle': Bool,
            'perception': DiagnosticArray, 'heatmap': Image, 'debug_image': Image}
+SURPRISE_OUTPUTS = {'surprise_score': Float32, 'surprise_heatmap': Image}  # surprise on only
 CLOCK_ADVICE = ("image stamps must be on this node's clock: sync the camera's and this "
                 "machine's clocks (e.g. chrony), and replay recordings with use_sim_time:=true "
                 'and `ros2 bag play --clock`')
@@ -89,8 +91,8 @@ class CameraIO:
         return self._prefix + ('image/compressed' if self.transport == 'compressed' else 'image')
 
     # outputs -----------------------------------------------------------------------------
-    def create_outputs(self) -> None:
-        for name, kind in OUTPUTS.items():
+    def create_outputs(self, surprise: bool) -> None:
+        for name, kind in {**OUTPUTS, **(SURPRISE_OUTPUTS if surprise else {})}.items():
             self.outputs[name] = self.node.create_lifecycle_publisher(
                 kind, self._prefix + name, OUTPUT_QOS)
 
@@ -107,10 +109,14 @@ class CameraIO:
         if detection.has_reference:  # no reference: silence, never a false all-clear
             pub['motion_score'].publish(Float32(data=detection.motion_score))
             pub['region_scores'].publish(region_scores_to_msg(detection.region_scores))
+        surprise = surprise_values(detection.surprise_score, detection.surprise_regions)
         pub['perception'].publish(perception_to_msg(
             header, detection.region_scores, detection.motion_score, detection.obstacle,
-            detection.has_reference, detection.problem))
+            detection.has_reference, detection.problem, surprise))
         pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
+        if surprise and 'surprise_score' in pub:
+            pub['surprise_score'].publish(Float32(data=detection.surprise_score))
+            pub['surprise_heatmap'].publish(heatmap_to_image(detection.surprise_heatmap, header))
         if pub['debug_image'].get_subscription_count() > 0:
             pub['debug_image'].publish(
                 frame_to_image(overlay(detection.last_frame, detection), 'rgb8', header))

@@ -106,7 +106,7 @@ class ObstacleDetectorNode(LifecycleNode):
             f'{detector.device} in {precision_name(detector.dtype)}, backend '
             f'{detector.backend.description}, weights: {detector.backend.weights_source}')
         for camera in self.cameras.values():
-            camera.create_outputs()
+            camera.create_outputs(detector.config.surprise)
             if camera.name:
                 self.get_logger().info(f'camera {camera.name}: images on '
                                        f'{camera.image_topic} ({camera.transport})')

@@ -22,8 +22,9 @@ The detector's results as standard messages.
   about one clip in one stamped message. header.stamp is the capture stamp of the clip's newest
   image (header.frame_id the camera's frame); one status named 'perception' with level OK
   (usable) or ERROR (message: why not, e.g. a frozen camera or a failed inference) and the
-  values left, center, right, motion_score (floats), obstacle and has_reference ('true' or
-  'false').
+  values left, center, right (the scores of the detector's score_source: what to act on),
+  motion_score (floats), obstacle and has_reference ('true' or 'false'); with surprise on also
+  surprise_score, surprise_left, surprise_center and surprise_right.
 """
 
 from dataclasses import dataclass
@@ -64,13 +65,15 @@ class PerceptionReport:
     obstacle: bool
     has_reference: bool
     problem: str  # '' when usable
+    surprise_score: float | None = None  # None: the detector scores no surprise
 
 
 def perception_to_msg(header: Header, region_scores: dict[str, float], motion_score: float,
-                      obstacle: bool, has_reference: bool, problem: str = '') -> DiagnosticArray:
+                      obstacle: bool, has_reference: bool, problem: str = '',
+                      surprise: dict[str, float] | None = None) -> DiagnosticArray:
     """Pack one clip's result; `header` is its newest image's header (stamp, camera frame)."""
     items = [KeyValue(key=key, value=value) for key, value in perception_values(
-        region_scores, motion_score, obstacle, has_reference)]
+        region_scores, motion_score, obstacle, has_reference, surprise)]
     status = DiagnosticStatus(
         level=DiagnosticStatus.ERROR if problem else DiagnosticStatus.OK,
         name=PERCEPTION_STATUS, message=problem or USABLE,
@@ -89,10 +92,11 @@ def perception_from_msg(msg: DiagnosticArray) -> PerceptionReport:
     try:
         scores = {key: float(values[key]) for key in (*REGIONS, 'motion_score')}
         obstacle, reference = (_BOOLEANS[values[key]] for key in ('obstacle', 'has_reference'))
+        surprise = float(values['surprise_score']) if 'surprise_score' in values else None
     except (KeyError, ValueError) as error:
         raise ValueError(f'perception values are incomplete or malformed ({error}): '
                          f'{values}') from None
     usable = status.level == DiagnosticStatus.OK
     problem = '' if usable else (status.message or 'the detector reports a problem')
     return PerceptionReport(stamp_seconds(msg.header), {r: scores[r] for r in REGIONS},
-                            scores['motion_score'], obstacle, reference, problem)
+                            scores['motion_score'], obstacle, reference, problem, surprise)

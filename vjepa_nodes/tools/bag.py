@@ -38,7 +38,8 @@ from vjepa_nodes.image_messages import (
     compressed_to_frame, HeaderBook, image_to_frame, ImageError, rgb_frame, stamp_seconds)
 from vjepa_nodes.perception.config import DetectorConfig, REGIONS
 from vjepa_nodes.perception.message_layout import (
-    heatmap_fields, PERCEPTION_STATUS, perception_values, REGION_DIMENSION, USABLE)
+    heatmap_fields, PERCEPTION_STATUS, perception_values, REGION_DIMENSION, surprise_values,
+    USABLE)
 from vjepa_nodes.perception.preprocessing import FrameError
 from vjepa_nodes.ros.node_settings import (
     AvoidanceNodeSettings, DetectorNodeSettings, file_parameters, parse_text, UNDECLARED)
@@ -127,9 +128,10 @@ class Outputs:
             self.write('obstacle', t['std_msgs/msg/Bool'](data=detection.obstacle), log_time)
             self.write('heatmap', t['sensor_msgs/msg/Image'](
                 header=header, **heatmap_fields(detection.heatmap)), log_time)
-        values = perception_values(seen.region_scores,
-                                   detection.motion_score if detection else 0.0,
-                                   seen.obstacle, seen.has_reference)
+        values = perception_values(
+            seen.region_scores, detection.motion_score if detection else 0.0, seen.obstacle,
+            seen.has_reference, detection and surprise_values(detection.surprise_score,
+                                                              detection.surprise_regions))
         status = t['diagnostic_msgs/msg/DiagnosticStatus']
         self.write('perception', t['diagnostic_msgs/msg/DiagnosticArray'](
             header=header, status=[status(
