@@ -78,7 +78,7 @@ def load_checkpoint(source: str | Path, checkpoint_key: str,
     if path.name.endswith(('.safetensors', '.safetensors.index.json')):
         return to_official_names(_read_safetensors(path), path), str(path)
     raw, entry = select_entry(read_torch_file(path), checkpoint_key, path,
-                               bare_ok=checkpoint_key == default_key)
+                              bare_ok=checkpoint_key == default_key)
     return to_official_names(raw, path), f'{path} [{entry}]' if entry else str(path)
 
 
@@ -226,7 +226,7 @@ def read_torch_file(path: Path) -> object:
 
 
 def select_entry(checkpoint: object, checkpoint_key: str, path: Path,
-                  bare_ok: bool) -> tuple[StateDict, str | None]:
+                 bare_ok: bool) -> tuple[StateDict, str | None]:
     """Return the chosen entry of a training checkpoint and its name (None: a bare state dict)."""
     if not isinstance(checkpoint, dict):
         raise CheckpointError(

@@ -165,7 +165,7 @@ class VJepaPredictor(nn.Module):
             x = x + self.video_mod_embed.to(x.dtype)
         cos, sin = self.rope(grid, context.device)
         positions = torch.cat([context_index, target_index], dim=-1)
-        # One table row per token, the same for every head: (N, hd) -> (1, N, hd), or (B, 1, N, hd).
+        # A table row per token, the same for every head: (N, hd) -> (1, N, hd) or (B, 1, N, hd).
         rope = (cos[positions].unsqueeze(-3), sin[positions].unsqueeze(-3))
         for block in self.predictor_blocks:
             x = block(x, rope)

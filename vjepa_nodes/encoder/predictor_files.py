@@ -146,7 +146,7 @@ def load_predictor(source: str | Path, model_size: str, model_version: str,
     predictor.load_state_dict({name: tensor.to(torch.float32, copy=True)
                                for name, tensor in state_dict.items()}, strict=True, assign=True)
     predictor.weights_source = f'{path} [{PREDICTOR_ENTRY}]'
-    _logger.info(f'loaded the {what}\'s predictor from {path}'
+    _logger.info(f"loaded the {what}'s predictor from {path}"
                  + (f' (trained on {trained.details.get("sources", "?")})' if sidecar else ''))
     return predictor.eval().requires_grad_(False), sidecar[1] if sidecar else None
 
@@ -179,7 +179,7 @@ def _mismatches(state_dict: StateDict, config: PredictorConfig, encoder_dim: int
                         f'{encoder_dim}' + (f' per level ({config.levels} levels)'
                                             if config.levels > 1 else ''))
     if proj is not None and proj.shape[0] != encoder_dim * config.levels:
-        problems.append(f'it predicts {proj.shape[0]}-wide features, not this encoder\'s '
+        problems.append(f"it predicts {proj.shape[0]}-wide features, not this encoder's "
                         f'{encoder_dim * config.levels} (the distilled V-JEPA 2.1 B and L predict '
                         'their ViT-G teacher, which this node does not run); train a predictor '
                         'for this encoder with vjepa-train-predictor')

@@ -49,13 +49,13 @@ class ClipSet:
         self.targets.setdefault(grid, []).extend(targets.half().cpu().unbind(0))
 
     def batches(self, size: int) -> list[tuple[Grid, torch.Tensor, torch.Tensor]]:
-        """Every clip once, in batches of one grid (the last of each grid may be smaller)."""
+        """Return every clip once, in batches of one grid (the last of a grid may be smaller)."""
         return [(grid, torch.stack(self.context[grid][start:start + size]),
                  torch.stack(self.targets[grid][start:start + size]))
                 for grid in self.context for start in range(0, len(self.context[grid]), size)]
 
     def sample(self, size: int, rng: random.Random) -> tuple[Grid, torch.Tensor, torch.Tensor]:
-        """A random batch of one grid, the grid drawn in proportion to its clips."""
+        """Return a random batch of one grid, the grid drawn in proportion to its clips."""
         grids = list(self.context)
         grid = rng.choices(grids, weights=[len(self.context[g]) for g in grids])[0]
         picks = [rng.randrange(len(self.context[grid])) for _ in range(size)]
@@ -66,7 +66,7 @@ class ClipSet:
 @torch.no_grad()
 def encode_clips(encoder: VJepa2Encoder, clips: torch.Tensor,
                  horizon: int) -> tuple[Grid, torch.Tensor, torch.Tensor]:
-    """Return (grid, context tokens, normalised target tokens) of normalised clips (B, C, T, H, W)."""
+    """Return (grid, context tokens, normalised targets) of normalised clips (B, C, T, H, W)."""
     grid = clip_token_grid(encoder.config, clips.shape)
     context_frames = (grid[0] - horizon) * encoder.config.tubelet_size
     if context_frames <= 0:
