@@ -70,3 +70,17 @@ def official_module(directory: Path):
 def official_encoder(vision_transformer, model_size: str):
     """Return the official encoder of `model_size` as the hub builds it, random weights."""
     return vision_transformer.__dict__[BUILDERS[model_size]](**HUB_KWARGS).eval()
+
+
+def official_predictors(directory: Path):
+    """Return the official predictor modules: V-JEPA 2's and 2.1's, extracted if absent."""
+    directory = Path(directory)
+    if not (directory / 'app' / 'vjepa_2_1').is_dir():
+        extract_official(directory)
+    sys.path.insert(0, str(directory))
+    try:
+        from app.vjepa_2_1.models import predictor as predictor_2_1
+        from src.models import predictor as predictor_2
+    finally:
+        sys.path.remove(str(directory))
+    return predictor_2, predictor_2_1

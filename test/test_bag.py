@@ -26,8 +26,9 @@ DETECTOR = ['--param', 'model_size:=tiny', '--param', 'allow_random_weights:=tru
             '--param', 'device:=cpu']
 
 
-def write_bag(path, storage: str, compressed: bool = False) -> list[tuple[int, int]]:
-    """Write 24 camera frames and a chatter topic; return the images' (sec, nanosec) stamps."""
+def write_bag(path, storage: str, compressed: bool = False,
+              frames: int = FRAMES) -> list[tuple[int, int]]:
+    """Write camera frames and a chatter topic; return the images' (sec, nanosec) stamps."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import get_typestore, Stores
     types = get_typestore(Stores.ROS2_HUMBLE)
@@ -39,7 +40,7 @@ def write_bag(path, storage: str, compressed: bool = False) -> list[tuple[int, i
     with Writer(path, version=8, storage_plugin=plugin) as writer:
         camera = writer.add_connection('/front/image', msgtype, typestore=types)
         chatter = writer.add_connection('/chatter', 'std_msgs/msg/String', typestore=types)
-        for i in range(FRAMES):
+        for i in range(frames):
             sec, nanosec = START + i // FPS, (i % FPS) * 100_000_000
             header = t['std_msgs/msg/Header'](
                 stamp=t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),

@@ -97,9 +97,11 @@ def released_predictor_config(encoder: EncoderConfig, model_size: str) -> Predic
     """
     dim = encoder.embed_dim
     if not encoder.released:  # the test-only sizes: narrow and shallow, head width as released
-        return PredictorConfig(dim, encoder.model_version, width=96, depth=2, num_heads=3,
-                               mlp_hidden_dim=384,
-                               num_mask_tokens=10 if encoder.model_version == '2' else 8)
+        # 4 blocks for 2.1: the official 2.1 predictor takes 4, 8, 12, 20, 24 or 40 only.
+        version_2 = encoder.model_version == '2'
+        return PredictorConfig(dim, encoder.model_version, width=96, depth=2 if version_2 else 4,
+                               num_heads=3, mlp_hidden_dim=384,
+                               num_mask_tokens=10 if version_2 else 8)
     if encoder.model_version == '2':
         return PredictorConfig(dim)
     if model_size in ('base', 'large'):

@@ -68,7 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--fine-tune', action='store_true',
                         help='start from the predictor of predictor_checkpoint or checkpoint')
     parser.add_argument('--resume', action='store_true',
-                        help='continue from <output>.state.pt, saved every --save-every steps')
+                        help='continue from <output>.state.pt, saved every --save-every steps '
+                        'and at the end (to train on with more --steps)')
     parser.add_argument('--save-every', type=int, default=100)
     parser.add_argument('--log-every', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
@@ -186,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                  'steps': training.step_count, 'train_loss': last,
                  'validation_loss_before': initial, 'resize_mode': config.resize_mode,
                  'lr': args.lr, 'batch_size': args.batch_size})
+    torch.save(training.state_dict(), state_path)  # to go on later with more --steps
     save_predictor(args.output, training.predictor.eval(), trained_on)
-    state_path.unlink(missing_ok=True)
     print(f'wrote {args.output} and {args.output.with_suffix(".json")}')
     return 0
 
