@@ -40,7 +40,7 @@ def official(tmp_path_factory):
 
 
 def official_predictor(module, config: PredictorConfig, **version_kwargs):
-    """The official predictor of `config`'s shape for GRID, every parameter moved off its init."""
+    """Build the official predictor of `config` for GRID, every parameter off its init."""
     torch.manual_seed(1)
     model = module.vit_predictor(
         img_size=(16 * GRID[1], 16 * GRID[2]), patch_size=16, num_frames=2 * GRID[0],

@@ -41,7 +41,7 @@ def still_frames(seed: int, start: float = 0.0) -> list[np.ndarray]:
 
 
 def with_new_object(frames: list[np.ndarray]) -> list[np.ndarray]:
-    """A bright checkered block appears in the right third for the last tubelet."""
+    """Return the frames with a bright checkered block in the right third, last tubelet."""
     changed = [frame.copy() for frame in frames]
     block = np.indices((32, 32)).sum(0) // 8 % 2 * 255
     for frame in changed[-2:]:
@@ -51,7 +51,7 @@ def with_new_object(frames: list[np.ndarray]) -> list[np.ndarray]:
 
 @pytest.fixture(scope='module')
 def trained():
-    """A small random encoder and a predictor trained for a few seconds on still scenes."""
+    """Return a small random encoder and a predictor trained for seconds on still scenes."""
     encoder = build_encoder('small', allow_random_weights=True)
     preprocess = Preprocessor(96, 'full', torch.device('cpu'), torch.float32)
     clips = ClipSet()
