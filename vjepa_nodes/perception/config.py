@@ -71,9 +71,9 @@ class ScoringConfig:
 class DecisionConfig:
     """Obstacle flag with hysteresis: on at >= on_threshold, off below off_threshold."""
 
-    on_threshold: float = setting(0.10, 'motion score at which the obstacle flag turns on',
-                                  low=0.0, high=1.0, runtime=True)
-    off_threshold: float = setting(0.05, 'motion score below which it turns off', low=0.0,
+    on_threshold: float = setting(0.10, 'score (of score_source) at which the obstacle flag '
+                                  'turns on', low=0.0, high=1.0, runtime=True)
+    off_threshold: float = setting(0.05, 'score below which it turns off', low=0.0,
                                    high=1.0, runtime=True)
     debounce_clips: int = setting(2, 'consecutive clips needed to switch the flag', low=1,
                                   high=100, runtime=True)
