@@ -31,6 +31,9 @@ timeline; it repeats every PERIOD seconds (times below are within the period):
 16.0-18.0  still
 18.0-22.0  a person steps out of the left door and walks past the camera on the left
 22.0-24.0  still
+
+A robot that drives can be rendered too: `frame(t, pose=CameraPose(x, z, yaw))` ray-casts the
+room from that pose for each frame and draws every prop where it stands relative to the camera.
 """
 
 from dataclasses import dataclass
@@ -104,6 +107,21 @@ PROPS = (
 )
 
 
+class CameraPose(NamedTuple):
+    """Where the camera stands on the floor (x, z metres) and where it looks (yaw, degrees)."""
+
+    x: float = 0.0
+    z: float = 0.0
+    yaw: float = 0.0  # positive: turned to the right (towards +x)
+
+    def relative(self, pose: '_Pose') -> '_Pose':
+        """Return a prop's pose as seen from this camera (the camera at 0, looking along +z)."""
+        cos, sin = math.cos(math.radians(self.yaw)), math.sin(math.radians(self.yaw))
+        dx, dz = pose.x - self.x, pose.z - self.z
+        return pose._replace(x=dx * cos - dz * sin, z=dx * sin + dz * cos,
+                             heading=pose.heading + math.radians(self.yaw))
+
+
 class CorridorScene:
     """Render the demo scene at any time and size; the same seed gives the same frames."""
 
@@ -114,8 +132,11 @@ class CorridorScene:
         self.width, self.height = width, height
         self._seed = seed
         self._camera = _Camera.for_image(width, height)
+        self._props = props
         self._moving = tuple(prop for prop in props if len(prop.path) > 1)
-        self._room = _room(self._camera, width, height, rng)
+        self._texture = (rng.random(2**16).astype(np.float32),  # hashed texture values
+                         rng.uniform(-5, 5, 3))  # the paint differs a little from seed to seed
+        self._room = _room(self._camera, width, height, *self._texture)
         for prop in props:
             if len(prop.path) == 1:
                 _draw(self._room, self._camera, prop, _pose(prop, 0.0))
@@ -124,11 +145,21 @@ class CorridorScene:
         self._grain = rng.integers(0, sensor_noise + 1, (height + _SHIFT, width + _SHIFT, 3),
                                    dtype=np.uint8) if sensor_noise > 0 else None
 
-    def frame(self, t: float, brightness: float = 1.0) -> np.ndarray:
-        """Return the RGB uint8 frame at time `t` seconds, with a global brightness gain."""
-        image = self._room.copy()
-        poses = [(pose, prop) for prop in self._moving
-                 if (pose := _pose(prop, t % PERIOD)) is not None]
+    def frame(self, t: float, brightness: float = 1.0,
+              pose: CameraPose | None = None) -> np.ndarray:
+        """
+        Return the RGB uint8 frame at time `t` seconds, with a global brightness gain.
+
+        `pose`: the camera's, for a robot that drives (None: the demo's fixed camera).
+        """
+        if pose is None:
+            image = self._room.copy()
+            poses = [(seen, prop) for prop in self._moving
+                     if (seen := _pose(prop, t % PERIOD)) is not None]
+        else:
+            image = _room(self._camera, self.width, self.height, *self._texture, pose)
+            poses = [(pose.relative(seen), prop) for prop in self._props
+                     if (seen := _pose(prop, t % PERIOD)) is not None]
         for pose, prop in sorted(poses, key=lambda item: -item[0].z):  # near ones hide far ones
             _draw(image, self._camera, prop, pose)
         if brightness != 1.0:
@@ -174,39 +205,44 @@ class _Camera:
                          self.cy - self.focal * (points[..., 1] - CAMERA_HEIGHT) / z], axis=-1)
 
 
-def _room(camera: _Camera, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+def _room(camera: _Camera, width: int, height: int, table: np.ndarray, tint: np.ndarray,
+          pose: CameraPose = CameraPose()) -> np.ndarray:
     """Ray-cast the empty corridor into an RGB uint8 image, supersampled against aliasing."""
     scale = 2 if width * height <= 2_000_000 else 1  # distant grout lines flicker without it
-    table = rng.random(2**16).astype(np.float32)  # hashed texture values, varying with the seed
-    tint = rng.uniform(-5, 5, 3)  # the paint differs a little from seed to seed
     rows_per_block = max(1, _BLOCK // (width * scale * scale))
     u = (np.arange(width * scale) + 0.5) / scale - 0.5
     blocks = []
     for top in range(0, height, rows_per_block):
         v = (np.arange(top * scale, min(height, top + rows_per_block) * scale) + 0.5) / scale - 0.5
-        colour = _shade(camera, u[None, :], v[:, None], table, tint)
+        colour = _shade(camera, u[None, :], v[:, None], table, tint, pose)
         blocks.append(cv2.resize(colour, (width, len(v) // scale), interpolation=cv2.INTER_AREA))
     return np.clip(np.concatenate(blocks), 0, 255).astype(np.uint8)
 
 
 def _shade(camera: _Camera, u: np.ndarray, v: np.ndarray, table: np.ndarray,
-           tint: np.ndarray) -> np.ndarray:
-    """Return the float32 RGB seen through pixel positions (column u, row v)."""
+           tint: np.ndarray, pose: CameraPose) -> np.ndarray:
+    """Return the float32 RGB seen through pixel positions (column u, row v) from `pose`."""
     right, up = np.broadcast_arrays((u - camera.cx) / camera.focal, (camera.cy - v) / camera.focal)
-    # Depth along the view to each surface; the nearest one is seen.
+    # The ray through each pixel in room axes, per metre of depth along the view.
+    cos, sin = math.cos(math.radians(pose.yaw)), math.sin(math.radians(pose.yaw))
+    across, ahead = right * cos + sin, cos - right * sin
+    # Depth along the view to each surface; the nearest one is seen. Behind the camera the
+    # corridor ends in a wall like the far one, in case a turn looks back.
+    side = np.where(across > 0, HALF_WIDTH - pose.x, -HALF_WIDTH - pose.x)
+    end = np.where(ahead > 0, FAR_WALL - pose.z, -FAR_WALL - pose.z)
     depth = np.stack([
         np.where(up < 0, CAMERA_HEIGHT / np.maximum(-up, 1e-9), np.inf),
         np.where(up > 0, (CEILING - CAMERA_HEIGHT) / np.maximum(up, 1e-9), np.inf),
-        np.where(right != 0, HALF_WIDTH / np.maximum(np.abs(right), 1e-9), np.inf),
-        np.full(right.shape, FAR_WALL)])
+        np.where(across != 0, side / np.where(across != 0, across, 1.0), np.inf),
+        np.where(ahead != 0, end / np.where(ahead != 0, ahead, 1.0), np.inf)])
     surface = depth.argmin(axis=0)
     z = depth.min(axis=0)
-    x, y = right * z, CAMERA_HEIGHT + up * z
+    x, y, z_room = pose.x + across * z, CAMERA_HEIGHT + up * z, pose.z + ahead * z
     colour = np.empty(right.shape + (3,), np.float32)
     floor, ceiling, wall = surface == 0, surface == 1, surface >= 2
-    colour[floor] = _floor(x[floor], z[floor], table, tint)
-    colour[ceiling] = _ceiling(x[ceiling], z[ceiling], table)
-    colour[wall] = _walls(x[wall], y[wall], z[wall], surface[wall] == 3, table, tint)
+    colour[floor] = _floor(x[floor], z_room[floor], table, tint)
+    colour[ceiling] = _ceiling(x[ceiling], z_room[ceiling], table)
+    colour[wall] = _walls(x[wall], y[wall], z_room[wall], surface[wall] == 3, table, tint)
     light = _light(z) / (1 + 0.2 * (right**2 + up**2))  # lens vignetting
     return colour * light[..., None]
 

@@ -32,7 +32,7 @@ column) position, so RoPE positions match and a static scene of any texture give
    how clearly, which means the same at any resolution, frame count and model size.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 
 import torch
@@ -52,6 +52,9 @@ class MotionMap:
     # features that are not finite (e.g. an fp16 overflow): the scores are 0 and not evidence.
     has_reference: bool
     features_finite: bool = True
+    # Change per patch minus the common mode, before the soft threshold clamps it at 0; a
+    # ranking of patches without ties (scripts/surprise_study.py). None without a reference.
+    excess: torch.Tensor | None = None
 
 
 def feature_change(features: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
@@ -86,8 +89,9 @@ class MotionScorer:
         change = feature_change(features, previous)
         cfg = self.config
         common = cfg.common_mode_gain * torch.quantile(change.flatten(), cfg.common_mode_quantile)
-        activation = 1.0 - torch.exp(-(change - common).clamp(min=0) / cfg.change_scale)
-        return self._summarise(activation, True)
+        excess = change - common
+        activation = 1.0 - torch.exp(-excess.clamp(min=0) / cfg.change_scale)
+        return replace(self._summarise(activation, True), excess=excess)
 
     @staticmethod
     def _summarise(activation: torch.Tensor, has_reference: bool,
