@@ -85,12 +85,15 @@ def test_missing_devices_and_references_become_notes_not_failures(tmp_path, caps
 
 def test_pipeline_mode_splits_encoder_and_the_rest(tmp_path, capsys):
     result, printed = run(tmp_path, capsys, '--pipeline', '--camera', '60x80', '--stride', '2',
-                          '--fast-paths', 'none')
-    (row,) = result['rows']
-    assert row['camera'] == '60x80' and row['model_input'] == '32x48'
-    assert row['detect_ms'] > row['encoder_ms'] > 0 and row['add_frame_ms'] > 0
-    assert row['other_ms'] == pytest.approx(row['detect_ms'] - row['encoder_ms'])
-    assert 'encoder ms' in printed
+                          '--fast-paths', 'none', '--surprise', '--frames', '6')
+    row, with_surprise = result['rows']
+    for timed in (row, with_surprise):
+        assert timed['camera'] == '60x80' and timed['model_input'] == '32x48'
+        assert timed['detect_ms'] > timed['encoder_ms'] > 0 and timed['add_frame_ms'] > 0
+        assert timed['other_ms'] == pytest.approx(timed['detect_ms'] - timed['encoder_ms'])
+    assert (row['surprise'], with_surprise['surprise']) == ('off', 'on')
+    assert row['predictor_params'] is None and with_surprise['predictor_params'] > 0
+    assert 'encoder ms' in printed and 'x the encoder alone; predictor' in printed
 
 
 @pytest.mark.parametrize(('models', 'message'), [

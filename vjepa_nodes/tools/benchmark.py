@@ -83,6 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='write a torch.profiler kernel table per vjepa_nodes case here')
     parser.add_argument('--pipeline', action='store_true',
                         help='time the detector on --camera frames: encoder and the rest')
+    parser.add_argument('--surprise', action='store_true',
+                        help='with --pipeline: time each case again with surprise on (the '
+                        "checkpoint's predictor, else a random one)")
     parser.add_argument('--end-to-end', action='store_true',
                         help='time stamp-to-score latency through a running detector node '
                              '(first of each list; the last fast path)')

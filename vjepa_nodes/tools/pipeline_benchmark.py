@@ -19,6 +19,8 @@ Per clip: `stride` camera frames go through add_frame (in the node, on the image
 thread, while the previous clip is analysed), then detect() uploads, resizes and normalises the
 new frames, runs the encoder, scores motion and builds the heat map at camera size. The encoder
 alone is timed on the same clip shape; the difference is the detector's own cost per clip.
+With `--surprise` each case is timed again with surprise on: its extra time per clip against the
+encoder alone, the predictor's parameters and (CUDA) the peak memory of both runs.
 """
 
 import argparse
@@ -27,16 +29,18 @@ import os
 import statistics
 import warnings
 
+import torch
+
 from vjepa_nodes.camera_sources import moving_demo_frames
 from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder import RandomWeightsWarning
-from vjepa_nodes.perception.config import DetectorConfig
+from vjepa_nodes.perception.config import DetectorConfig, ScoringConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.tools.arguments import split_model
 from vjepa_nodes.tools.tables import align
 from vjepa_nodes.tools.timing import time_call, time_calls
 
-CLIPS = 12  # timed clips per case, after two warm-up clips
+CLIPS = 12  # timed clips per case (or --iterations, if fewer), after two warm-up clips
 
 
 @dataclass
@@ -50,12 +54,15 @@ class PipelineRow:
     device: str
     precision: str
     fast_path: str
+    surprise: str = 'off'
     model_input: str = '-'
     add_frame_ms: float | None = None  # per frame
     detect_ms: float | None = None  # detect(): preprocessing, encoder, scores, heat map
     encoder_ms: float | None = None
     other_ms: float | None = None  # detect_ms - encoder_ms
     setup_s: float | None = None
+    predictor_params: int | None = None
+    peak_memory_mb: float | None = None  # CUDA: most memory allocated while timed
     note: str = ''
 
 
@@ -70,13 +77,15 @@ def pipeline_rows(args: argparse.Namespace) -> tuple[list[PipelineRow], str]:
                 for device in args.devices:
                     for precision in args.precisions:
                         for fast_path in args.fast_paths:
-                            row = PipelineRow(model_size, frames, img_size, f'{height}x{width}',
-                                              device, precision, fast_path)
-                            try:
-                                _time_detector(row, args, camera)
-                            except (ValueError, RuntimeError) as error:
-                                row.note = f'failed: {str(error).splitlines()[0][:200]}'
-                            rows.append(row)
+                            for surprise in ('off', 'on') if args.surprise else ('off',):
+                                row = PipelineRow(model_size, frames, img_size,
+                                                  f'{height}x{width}', device, precision,
+                                                  fast_path, surprise)
+                                try:
+                                    _time_detector(row, args, camera)
+                                except (ValueError, RuntimeError) as error:
+                                    row.note = f'failed: {str(error).splitlines()[0][:200]}'
+                                rows.append(row)
     return rows, format_pipeline_table(rows)
 
 
@@ -85,18 +94,27 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
     config = DetectorConfig(
         model_version=version, model_size=size, img_size=row.img_size, num_frames=row.frames,
         device=row.device, precision=row.precision, fast_path=row.fast_path, stride=args.stride,
-        checkpoint=args.checkpoint, allow_random_weights=not args.checkpoint)
+        checkpoint=args.checkpoint, allow_random_weights=not args.checkpoint,
+        surprise=row.surprise == 'on',
+        # A released predictor has no measured baseline; any value times the same.
+        scoring=ScoringConfig(surprise_baseline=0.5))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RandomWeightsWarning)
         detector = ObstacleDetector(config=config)
     row.device = str(detector.device)
     row.precision = precision_name(detector.dtype)
     row.fast_path = detector.backend.runner.fast_path.name
+    if detector.surprise:
+        row.predictor_params = sum(p.numel() for p in detector.surprise.predictor.parameters())
+    cuda = detector.device.type == 'cuda'
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(detector.device)
     period, frame_index, totals, adds = 1 / args.camera_fps, 0, [], []
     for _ in range(config.num_frames - config.stride):  # the first clip needs a full buffer
         frame_index += 1
         detector.add_frame(camera[frame_index % len(camera)], frame_index * period)
-    for clip_index in range(CLIPS + 2):
+    clips = min(CLIPS, args.iterations)
+    for clip_index in range(clips + 2):
         for _ in range(config.stride):
             frame_index += 1
             frame = camera[frame_index % len(camera)]
@@ -109,12 +127,14 @@ def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> 
             raise RuntimeError('the detector produced no clip')
         if clip_index == 0:
             row.setup_s = totals[0]
+    if cuda:
+        row.peak_memory_mb = torch.cuda.max_memory_allocated(detector.device) / 2**20
     if args.profile_dir:
         _profile(args.profile_dir, row, detector, camera, frame_index, period)
     pixels, _ = detector.camera().preprocess([result.last_frame] * row.frames,
                                              config.channel_order)
     _, encoder, _ = time_calls(lambda: detector.backend(pixels), detector.device,
-                               CLIPS, args.max_seconds)
+                               clips, args.max_seconds)
     row.model_input = 'x'.join(str(side) for side in pixels.shape[-2:])
     row.add_frame_ms = statistics.median(adds) * 1e3
     row.detect_ms = statistics.median(totals[2:]) * 1e3
@@ -143,14 +163,27 @@ def _profile(directory: str, row: PipelineRow, detector: ObstacleDetector, camer
 
 def format_pipeline_table(rows: list[PipelineRow]) -> str:
     """Render pipeline rows as an aligned text table; notes follow below it."""
-    header = ('model', 'clip', 'camera', 'model in', 'device', 'prec', 'fast path', 'setup s',
-              'add_frame ms', 'detect ms', 'encoder ms', 'other ms')
+    header = ('model', 'clip', 'camera', 'model in', 'device', 'prec', 'fast path', 'surprise',
+              'setup s', 'add_frame ms', 'detect ms', 'encoder ms', 'other ms', 'peak MB')
     lines = [header]
     for row in rows:
         lines.append((row.model, f'{row.frames}x{row.img_size}', row.camera, row.model_input,
-                      row.device, row.precision, row.fast_path,
+                      row.device, row.precision, row.fast_path, row.surprise,
                       *('-' if value is None else f'{value:.{digits}f}' for value, digits in (
                           (row.setup_s, 1), (row.add_frame_ms, 2), (row.detect_ms, 2),
-                          (row.encoder_ms, 2), (row.other_ms, 2)))))
-    return align(lines) + ''.join(f'\n  note: {row.device} {row.fast_path}: {row.note}'
-                                  for row in rows if row.note)
+                          (row.encoder_ms, 2), (row.other_ms, 2), (row.peak_memory_mb, 0)))))
+    return (align(lines) + ''.join(f'\n  note: {row.device} {row.fast_path}: {row.note}'
+                                   for row in rows if row.note)
+            + ''.join(_surprise_cost(rows)))
+
+
+def _surprise_cost(rows: list[PipelineRow]) -> list[str]:
+    """Say what surprise adds to each case, against the encoder alone."""
+    lines = []
+    for off, on in zip(rows, rows[1:]):
+        if off.surprise == 'off' and on.surprise == 'on' and off.detect_ms and on.detect_ms:
+            extra = on.detect_ms - off.detect_ms
+            lines.append(f'\n  surprise: {off.model} {off.device} {off.fast_path}: +{extra:.2f} '
+                         f'ms per clip = {extra / off.encoder_ms:.2f} x the encoder alone; '
+                         f'predictor {on.predictor_params / 1e6:.1f} M parameters')
+    return lines
