@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 import torch
 
-from vjepa_nodes.corridor import CameraPose, CorridorScene, PROPS, Prop
+from vjepa_nodes.corridor import CameraPose, CorridorScene, Prop, PROPS
 from vjepa_nodes.encoder.build import build_encoder
 from vjepa_nodes.encoder.predictor import released_predictor_config, VJepaPredictor
 from vjepa_nodes.perception.config import ScoringConfig
@@ -97,7 +97,7 @@ class Drive:
         return CameraPose(self.start.x, self.start.z + self.speed * t, yaw)
 
     def _mover(self, rng: random.Random) -> Prop:
-        """A prop crossing ahead, in view during the clip's newest frames (t around 1 s)."""
+        """Return a prop crossing ahead, in view in the clip's newest frames (t around 1 s)."""
         shape, colour, size = rng.choice(MOVERS)
         ahead = self.start.z + rng.uniform(2.0, 4.0)
         side = rng.choice((-1, 1))
