@@ -44,7 +44,7 @@ import torch
 
 from vjepa_nodes.corridor import CameraPose, CorridorScene, Prop, PROPS
 from vjepa_nodes.encoder.build import build_encoder
-from vjepa_nodes.encoder.predictor import released_predictor_config, VJepaPredictor
+from vjepa_nodes.encoder.predictor import trainable_predictor_config, VJepaPredictor
 from vjepa_nodes.perception.config import ScoringConfig
 from vjepa_nodes.perception.predictor_training import ClipSet, encode_clips, PredictorTraining
 from vjepa_nodes.perception.preprocessing import Preprocessor
@@ -150,7 +150,7 @@ def main() -> None:
         frames = Drive(rng, width, height, mover=False).frames(args.frames)
         part = validation if index % 8 == 7 else train
         part.add(*encode_clips(encoder, preprocess(frames)[0], args.horizon))
-    predictor = VJepaPredictor(released_predictor_config(encoder.config, size))
+    predictor = VJepaPredictor(trainable_predictor_config(encoder.config, size))
     training = PredictorTraining(predictor, args.horizon, device)
     before = training.evaluate(validation)
     for _ in range(args.steps):

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 from vjepa_nodes.encoder.build import build_encoder
-from vjepa_nodes.encoder.predictor import released_predictor_config, VJepaPredictor
+from vjepa_nodes.encoder.predictor import trainable_predictor_config, VJepaPredictor
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.predictor_training import ClipSet, encode_clips, PredictorTraining
 from vjepa_nodes.perception.preprocessing import Preprocessor
@@ -60,7 +60,7 @@ def trained():
                             for seed in range(first, first + 8)])
         clips.add(*encode_clips(encoder, pixels, HORIZON))
     torch.manual_seed(0)
-    predictor = VJepaPredictor(released_predictor_config(encoder.config, 'small'))
+    predictor = VJepaPredictor(trainable_predictor_config(encoder.config, 'small'))
     training = PredictorTraining(predictor, HORIZON, torch.device('cpu'), lr=2e-3)
     before = training.evaluate(clips)
     rng = random.Random(0)

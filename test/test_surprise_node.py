@@ -26,11 +26,11 @@ def predictor_file(tmp_path):
     import torch
     from vjepa_nodes.encoder.build import build_encoder
     from vjepa_nodes.encoder.onnx_export import weights_digest
-    from vjepa_nodes.encoder.predictor import released_predictor_config, VJepaPredictor
+    from vjepa_nodes.encoder.predictor import trainable_predictor_config, VJepaPredictor
     from vjepa_nodes.encoder.predictor_files import save_predictor, TrainedOn
     encoder = build_encoder('tiny', allow_random_weights=True)
     torch.manual_seed(0)
-    predictor = VJepaPredictor(released_predictor_config(encoder.config, 'tiny'))
+    predictor = VJepaPredictor(trainable_predictor_config(encoder.config, 'tiny'))
     trained_on = TrainedOn('2', 'tiny', encoder.weights_source, weights_digest(encoder),
                            SETTINGS['img_size'], SETTINGS['num_frames'], 1, 0.5)
     return str(save_predictor(tmp_path / 'predictor.pt', predictor, trained_on))

@@ -73,29 +73,35 @@ def resolve_fast_path(choice: str, device: torch.device) -> FastPath:
 
 
 class CapturedForward:
-    """One CUDA graph of `encode` for a fixed clip shape, replayed on new pixels."""
+    """
+    One CUDA graph of `function` for fixed input shapes, replayed on new inputs.
 
-    def __init__(self, encode: Encode, clip: torch.Tensor, rope: RopeTables,
+    `function` takes the inputs and returns one tensor; what else it reads (RoPE tables,
+    weights) must stay at its address, which holding `function` ensures for its closure.
+    """
+
+    def __init__(self, function: Callable[..., torch.Tensor], *inputs: torch.Tensor,
                  warmup_runs: int = 2) -> None:
-        self.device = clip.device
-        self.input = clip.clone()
-        self.rope = rope  # the graph reads these tables at fixed addresses: keep them alive
+        self.device = inputs[0].device
+        self.inputs = tuple(tensor.clone() for tensor in inputs)
+        self.function = function
         with torch.cuda.device(self.device):  # capture on the model's GPU, not the current one
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             # Compilation, autotuning and library handles happen in the warm-up, not in capture.
             with torch.cuda.stream(side):
                 for _ in range(warmup_runs):
-                    encode(self.input, rope)
+                    function(*self.inputs)
             torch.cuda.current_stream().wait_stream(side)
             self.graph = torch.cuda.CUDAGraph()
             # thread_local: the image callback thread may allocate pinned host memory meanwhile.
             with torch.cuda.graph(self.graph, capture_error_mode='thread_local'):
-                self.output = encode(self.input, rope)
+                self.output = function(*self.inputs)
 
-    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         with torch.cuda.device(self.device):
-            self.input.copy_(clip)
+            for static, given in zip(self.inputs, inputs):
+                static.copy_(given)
             self.graph.replay()
             return self.output.clone()  # the next replay overwrites self.output
 
@@ -143,7 +149,8 @@ class EncoderRunner:
         tokens = (self._compiled_or_plain(clip, rope) if self.fast_path.compile_model
                   else self._encode(clip, rope))
         if self.fast_path.cuda_graph:
-            self._graphs[shape] = CapturedForward(self._encode, clip, rope)
+            encode = self._encode
+            self._graphs[shape] = CapturedForward(lambda pixels: encode(pixels, rope), clip)
             tokens = self._graphs[shape](clip)
         self.setup_seconds[shape] = time.perf_counter() - start
         _logger.info(f'{self.fast_path.name} fast path ready for {shape} in '

@@ -26,7 +26,7 @@ rows and columns from a square grid fixed at construction; we use the clip's own
 is the same for square clips of the size it was built for.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -110,6 +110,16 @@ def released_predictor_config(encoder: EncoderConfig, model_size: str) -> Predic
                            levels=len(encoder.hierarchical_layers))
 
 
+def trainable_predictor_config(encoder: EncoderConfig, model_size: str) -> PredictorConfig:
+    """
+    Return the released shape, reading and predicting the encoder's own output (one level).
+
+    What vjepa-train-predictor trains and surprise runs: the distilled V-JEPA 2.1 predictors'
+    teacher and the 4-level input of its g and G need tokens this node does not compute.
+    """
+    return replace(released_predictor_config(encoder, model_size), levels=1, target_dim=0)
+
+
 class VJepaPredictor(nn.Module):
     """The predictor network, with the official parameter names (predictor_*, mask_tokens.N)."""
 
@@ -158,17 +168,31 @@ class VJepaPredictor(nn.Module):
         :param target_index: positions to predict, (N_target,) or (B, N_target).
         :param grid: the clip's (t, h, w) token grid the positions index.
         """
+        positions = torch.cat([context_index, target_index], dim=-1)
+        return self.predict(context, target_index.shape[-1],
+                            self.rope_at(positions, grid, context.device))
+
+    def rope_at(self, positions: torch.Tensor, grid: tuple[int, int, int],
+                device: torch.device) -> RopeTables:
+        """Return the RoPE tables of context-then-target positions, (N,) or (B, N)."""
+        cos, sin = self.rope(grid, device)
+        # A table row per token, the same for every head: (N, hd) -> (1, N, hd) or (B, 1, N, hd).
+        return cos[positions].unsqueeze(-3), sin[positions].unsqueeze(-3)
+
+    def predict(self, context: torch.Tensor, target_count: int,
+                rope: RopeTables) -> torch.Tensor:
+        """
+        Predict `target_count` targets from context tokens, with the tables of rope_at.
+
+        The pure tensor part of `forward`, free of Python-side caches, so that it compiles and
+        captures into a CUDA graph as a whole.
+        """
         batch, context_count = context.shape[:2]
         x = self.predictor_embed(context)
         mask_token = self.mask_tokens[self.config.mask_index % self.config.num_mask_tokens]
-        targets = mask_token.to(x.dtype).expand(batch, target_index.shape[-1], -1)
-        x = torch.cat([x, targets], dim=1)
+        x = torch.cat([x, mask_token.to(x.dtype).expand(batch, target_count, -1)], dim=1)
         if self.config.model_version == '2.1':
             x = x + self.video_mod_embed.to(x.dtype)
-        cos, sin = self.rope(grid, context.device)
-        positions = torch.cat([context_index, target_index], dim=-1)
-        # A table row per token, the same for every head: (N, hd) -> (1, N, hd) or (B, 1, N, hd).
-        rope = (cos[positions].unsqueeze(-3), sin[positions].unsqueeze(-3))
         for block in self.predictor_blocks:
             x = block(x, rope)
         # The norm and projection act per token: only the targets need them.

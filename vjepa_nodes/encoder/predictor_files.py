@@ -36,7 +36,7 @@ from vjepa_nodes.encoder.checkpoint import (
     StateDict, strip_official_prefixes)
 from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.predictor import (
-    PredictorConfig, released_predictor_config, VJepaPredictor)
+    PredictorConfig, released_predictor_config, trainable_predictor_config, VJepaPredictor)
 
 _logger = logging.getLogger('vjepa_nodes')
 PREDICTOR_ENTRY = 'predictor'
@@ -155,7 +155,7 @@ def random_predictor(model_size: str, model_version: str) -> VJepaPredictor:
     """Return a seeded random predictor for the encoder, announced loudly (tests, demos)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_WEIGHTS_SEED)
-        predictor = VJepaPredictor(released_predictor_config(
+        predictor = VJepaPredictor(trainable_predictor_config(
             get_encoder_config(model_size, model_version), model_size))
     predictor.weights_source = RANDOM_WEIGHTS_SOURCE
     message = f'V-JEPA {model_version} {model_size} predictor runs with {RANDOM_WEIGHTS_SOURCE}'

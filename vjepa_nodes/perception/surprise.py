@@ -34,13 +34,18 @@ over the view and its thirds.
 """
 
 from dataclasses import dataclass
+import logging
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from vjepa_nodes.encoder.fast_path import CapturedForward, FastPath
+from vjepa_nodes.encoder.layers import RopeTables
 from vjepa_nodes.encoder.predictor import VJepaPredictor
 from vjepa_nodes.perception.config import REGIONS
+
+_logger = logging.getLogger('vjepa_nodes')
 
 
 def target_features(tokens: torch.Tensor, levels: int = 1) -> torch.Tensor:
@@ -67,14 +72,17 @@ class SurpriseModel:
     Surprise maps of clips: the encoder on the context frames, the predictor, the error.
 
     :param predictor: on the detector's device and dtype.
-    :param encode: the detector's encoder call, (B, C, T, H, W) -> tokens (B, N, D).
+    :param encode: the detector's encoder call, clips (1, C, T, H, W) -> tokens (B, N, D).
     :param horizon: target tubelets, the newest of the clip.
     :param tubelet: frames per tubelet.
     :param baseline: the predictor's error on ordinary clips, when known (its sidecar), else 0.
+    :param fast_path: the encoder's: the predictor and the error compile and replay as one CUDA
+        graph per clip shape too (hundreds of small kernels otherwise).
     """
 
     def __init__(self, predictor: VJepaPredictor, encode: Callable[[list], torch.Tensor],
-                 horizon: int, tubelet: int, baseline: float = 0.0) -> None:
+                 horizon: int, tubelet: int, baseline: float = 0.0,
+                 fast_path: FastPath = FastPath(compile_model=False, cuda_graph=False)) -> None:
         if predictor.config.levels != 1:
             raise ValueError(
                 f'this predictor reads and predicts {predictor.config.levels} hierarchical '
@@ -82,6 +90,11 @@ class SurpriseModel:
                 'single-level predictors: train one with vjepa-train-predictor')
         self.predictor, self.encode = predictor, encode
         self.horizon, self.tubelet, self.baseline = horizon, tubelet, baseline
+        self.fast_path = fast_path
+        self._score = (torch.compile(self.score_tokens, dynamic=False)
+                       if fast_path.compile_model else self.score_tokens)
+        self._ropes: dict[tuple, RopeTables] = {}
+        self._graphs: dict[tuple, CapturedForward] = {}
 
     def split(self, grid: tuple[int, int, int]) -> tuple[int, int]:
         """Return (context tubelets, tokens per tubelet); raise ValueError if none is left."""
@@ -99,18 +112,48 @@ class SurpriseModel:
 
         Runs the encoder once more, on the context frames of all clips together.
         """
-        context_slots, per_slot = self.split(grid)
+        context_slots, _ = self.split(grid)
         context = self.encode([clip[:, :, :context_slots * self.tubelet] for clip in clips])
-        predicted = self.predict(context, grid)
-        targets = target_features(tokens[:, context_slots * per_slot:])
-        error = prediction_error(predicted, targets)
+        with torch.inference_mode():
+            return self.error_maps(context, tokens, grid)
+
+    def error_maps(self, context: torch.Tensor, tokens: torch.Tensor,
+                   grid: tuple[int, int, int]) -> torch.Tensor:
+        """Return error maps (B, h, w) from context tokens and the full clips' tokens."""
+        key = (grid, context.device)
+        if key not in self._ropes:
+            self._ropes[key] = self.predictor.rope_at(
+                torch.arange(grid[0] * grid[1] * grid[2], device=context.device), grid,
+                context.device)
+        rope = self._ropes[key]
+        if not self.fast_path.cuda_graph:
+            return self._compiled_or_plain(context, tokens, rope, grid)
+        shapes = (tuple(context.shape), tuple(tokens.shape), grid)
+        if shapes not in self._graphs:
+            self._compiled_or_plain(context, tokens, rope, grid)  # compiles, if it does
+            score = self._score
+            self._graphs[shapes] = CapturedForward(
+                lambda context, tokens: score(context, tokens, rope, grid), context, tokens)
+        return self._graphs[shapes](context, tokens)
+
+    def score_tokens(self, context: torch.Tensor, tokens: torch.Tensor, rope: RopeTables,
+                     grid: tuple[int, int, int]) -> torch.Tensor:
+        """Error maps from tokens: the pure tensor part, compiled and captured as a whole."""
+        predicted = self.predictor.predict(context.to(self.dtype),
+                                           tokens.shape[1] - context.shape[1], rope)
+        error = prediction_error(predicted, target_features(tokens[:, context.shape[1]:]))
         return error.unflatten(1, (self.horizon, *grid[1:])).mean(1)
 
-    def predict(self, context: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        """Predict the target tubelets' features from the context tubelets' tokens."""
-        self.split(grid)
-        return self.predictor(context.to(self.dtype),
-                              *split_indices(grid, self.horizon, context.device), grid)
+    def _compiled_or_plain(self, *arguments) -> torch.Tensor:
+        try:
+            return self._score(*arguments)
+        except Exception as error:  # noqa: B902 - compiler errors have no common base class
+            if self._score == self.score_tokens:
+                raise
+            _logger.error(f'torch.compile failed for the predictor ({type(error).__name__}: '
+                          f'{error}); continuing without compilation (same results, slower)')
+        self._score = self.score_tokens
+        return self._score(*arguments)
 
     @property
     def dtype(self) -> torch.dtype:

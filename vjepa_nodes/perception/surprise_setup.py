@@ -56,7 +56,8 @@ def build_surprise(config: DetectorConfig, backend, encode: Callable[[list], tor
     weight = backend.encoder.patch_embed.proj.weight  # the encoder's device and dtype
     model = SurpriseModel(predictor.to(weight.device, weight.dtype), encode,
                           config.surprise_horizon, backend.encoder_config.tubelet_size,
-                          baseline=trained_on.validation_loss if trained_on else 0.0)
+                          baseline=trained_on.validation_loss if trained_on else 0.0,
+                          fast_path=backend.runner.fast_path)
     _logger.info(f'surprise: predictor from {predictor.weights_source}, predicting the newest '
                  f'{config.surprise_horizon} tubelet(s); baseline '
                  f'{config.scoring.surprise_baseline or model.baseline:.3f}')

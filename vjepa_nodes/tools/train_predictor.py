@@ -38,7 +38,7 @@ from vjepa_nodes.encoder.build import build_encoder
 from vjepa_nodes.encoder.checkpoint import CheckpointError
 from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.onnx_export import weights_digest
-from vjepa_nodes.encoder.predictor import released_predictor_config, VJepaPredictor
+from vjepa_nodes.encoder.predictor import trainable_predictor_config, VJepaPredictor
 from vjepa_nodes.encoder.predictor_files import load_predictor, save_predictor, TrainedOn
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.predictor_training import ClipSet, encode_clips, PredictorTraining
@@ -114,7 +114,7 @@ def starting_predictor(args: argparse.Namespace, config: DetectorConfig) -> VJep
             raise ValueError('--fine-tune needs predictor_checkpoint or checkpoint')
         return load_predictor(source, config.model_size, config.model_version)[0]
     torch.manual_seed(args.seed)
-    return VJepaPredictor(released_predictor_config(
+    return VJepaPredictor(trainable_predictor_config(
         get_encoder_config(config.model_size, config.model_version), config.model_size))
 
 
