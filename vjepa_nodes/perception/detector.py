@@ -80,7 +80,7 @@ class ObstacleDetector:
                                            encoder_config.patch_size)
                         for name in cfg.cameras or ('',)}
         self.backend = build_backend(cfg, self.device, self.dtype)
-        self.surprise = build_surprise(cfg, self.backend, self._encode) if cfg.surprise else None
+        self.surprise = build_surprise(cfg, self.backend) if cfg.surprise else None
         self._next_camera = 0  # where the next batch starts looking, so that no camera starves
         self._prepared_shapes: set[tuple[int, ...]] = set()  # see _prepare_batch_sizes
 
@@ -121,7 +121,7 @@ class ObstacleDetector:
                      detections: Detections) -> None:
         """Encode one batch of same-shape clips and score each; failures go to `detections`."""
         with _reported(detections, [stream for stream, *_ in batch]):
-            clips = [pixels for _, _, pixels, _ in batch]
+            clips = torch.cat([pixels for _, _, pixels, _ in batch])
             tokens = self._encode(clips)
             errors = self.surprise.errors(clips, tokens, grid) if self.surprise else None
             for index, (stream, clip, _, geometry) in enumerate(batch):
@@ -164,17 +164,18 @@ class ObstacleDetector:
         size = min(self.config.max_batch, self.backend.batch_limit or self.config.max_batch)
         return [group[start:start + size] for start in range(0, len(group), size)]
 
-    def _encode(self, clips: list[torch.Tensor]) -> torch.Tensor:
-        """Encode clips (1, 3, T, H, W) together; pad to a power of two where sizes cost."""
+    def _encode(self, clips: torch.Tensor) -> torch.Tensor:
+        """Encode clips (B, 3, T, H, W) together; pad to a power of two where sizes cost."""
         count = len(clips)
         padded = count
         if self.backend.batch_limit is not None:
             padded = self.backend.batch_limit
         elif self.backend.pads_batches:
             padded = self._padded(count)
-            self._prepare_batch_sizes(clips[0])
-        batch = torch.cat(clips + clips[-1:] * (padded - count))
-        return self.backend(batch)[:count]
+            self._prepare_batch_sizes(clips[:1])
+        if padded > count:
+            clips = torch.cat([clips, clips[-1:].expand(padded - count, *clips.shape[1:])])
+        return self.backend(clips)[:count]
 
     def _padded(self, count: int) -> int:
         return min(1 << (count - 1).bit_length(), self.config.max_batch)

@@ -35,7 +35,6 @@ over the view and its thirds.
 
 from dataclasses import dataclass
 import logging
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +42,7 @@ import torch.nn.functional as F
 from vjepa_nodes.encoder.fast_path import CapturedForward, FastPath
 from vjepa_nodes.encoder.layers import RopeTables
 from vjepa_nodes.encoder.predictor import VJepaPredictor
+from vjepa_nodes.encoder.vit import VJepa2Encoder
 from vjepa_nodes.perception.config import REGIONS
 
 _logger = logging.getLogger('vjepa_nodes')
@@ -71,29 +71,26 @@ class SurpriseModel:
     """
     Surprise maps of clips: the encoder on the context frames, the predictor, the error.
 
-    :param predictor: on the detector's device and dtype.
-    :param encode: the detector's encoder call, clips (1, C, T, H, W) -> tokens (B, N, D).
+    :param predictor: on the encoder's device, in its dtype.
+    :param encoder: the detector's encoder (its weights; the full-clip pass is the detector's).
     :param horizon: target tubelets, the newest of the clip.
-    :param tubelet: frames per tubelet.
     :param baseline: the predictor's error on ordinary clips, when known (its sidecar), else 0.
-    :param fast_path: the encoder's: the predictor and the error compile and replay as one CUDA
-        graph per clip shape too (hundreds of small kernels otherwise).
+    :param fast_path: the encoder's. The context pass, the predictor and the error then compile
+        and replay as one CUDA graph per batch shape (hundreds of small kernels otherwise).
     """
 
-    def __init__(self, predictor: VJepaPredictor, encode: Callable[[list], torch.Tensor],
-                 horizon: int, tubelet: int, baseline: float = 0.0,
+    def __init__(self, predictor: VJepaPredictor, encoder: VJepa2Encoder, horizon: int,
+                 baseline: float = 0.0,
                  fast_path: FastPath = FastPath(compile_model=False, cuda_graph=False)) -> None:
         if predictor.config.levels != 1:
             raise ValueError(
                 f'this predictor reads and predicts {predictor.config.levels} hierarchical '
                 'levels (the released V-JEPA 2.1 giant and gigantic); surprise uses '
                 'single-level predictors: train one with vjepa-train-predictor')
-        self.predictor, self.encode = predictor, encode
-        self.horizon, self.tubelet, self.baseline = horizon, tubelet, baseline
-        self.fast_path = fast_path
-        self._score = (torch.compile(self.score_tokens, dynamic=False)
-                       if fast_path.compile_model else self.score_tokens)
-        self._ropes: dict[tuple, RopeTables] = {}
+        self.predictor, self.encoder = predictor, encoder
+        self.horizon, self.baseline, self.fast_path = horizon, baseline, fast_path
+        self._score = (torch.compile(self.score_clips, dynamic=False)
+                       if fast_path.compile_model else self.score_clips)
         self._graphs: dict[tuple, CapturedForward] = {}
 
     def split(self, grid: tuple[int, int, int]) -> tuple[int, int]:
@@ -101,46 +98,36 @@ class SurpriseModel:
         slots, rows, cols = grid
         if not 0 < self.horizon < slots:
             raise ValueError(f'surprise_horizon {self.horizon} leaves no context in a clip of '
-                             f'{slots} tubelets ({slots * self.tubelet} frames): use fewer '
-                             'target tubelets or more frames')
+                             f'{slots} tubelets: use fewer target tubelets or more frames')
         return slots - self.horizon, rows * cols
 
-    def errors(self, clips: list[torch.Tensor], tokens: torch.Tensor,
+    def errors(self, clips: torch.Tensor, tokens: torch.Tensor,
                grid: tuple[int, int, int]) -> torch.Tensor:
-        """
-        Return the error maps (B, h, w) of clips (each (1, C, T, H, W)) with full tokens (B, N, D).
-
-        Runs the encoder once more, on the context frames of all clips together.
-        """
+        """Return the error maps (B, h, w) of clips (B, C, T, H, W) with their tokens (B, N, D)."""
         context_slots, _ = self.split(grid)
-        context = self.encode([clip[:, :, :context_slots * self.tubelet] for clip in clips])
+        device = clips.device
+        context_grid = (context_slots, *grid[1:])
+        ropes = (self.encoder.rope(context_grid, device),
+                 self.predictor.rope_at(torch.arange(grid[0] * grid[1] * grid[2],
+                                                     device=device), grid, device))
         with torch.inference_mode():
-            return self.error_maps(context, tokens, grid)
+            if not self.fast_path.cuda_graph:
+                return self._compiled_or_plain(clips, tokens, *ropes, grid)
+            shapes = (tuple(clips.shape), tuple(tokens.shape))
+            if shapes not in self._graphs:
+                self._compiled_or_plain(clips, tokens, *ropes, grid)  # compiles, if it does
+                score = self._score
+                self._graphs[shapes] = CapturedForward(
+                    lambda clips, tokens: score(clips, tokens, *ropes, grid), clips, tokens)
+            return self._graphs[shapes](clips, tokens)
 
-    def error_maps(self, context: torch.Tensor, tokens: torch.Tensor,
-                   grid: tuple[int, int, int]) -> torch.Tensor:
-        """Return error maps (B, h, w) from context tokens and the full clips' tokens."""
-        key = (grid, context.device)
-        if key not in self._ropes:
-            self._ropes[key] = self.predictor.rope_at(
-                torch.arange(grid[0] * grid[1] * grid[2], device=context.device), grid,
-                context.device)
-        rope = self._ropes[key]
-        if not self.fast_path.cuda_graph:
-            return self._compiled_or_plain(context, tokens, rope, grid)
-        shapes = (tuple(context.shape), tuple(tokens.shape), grid)
-        if shapes not in self._graphs:
-            self._compiled_or_plain(context, tokens, rope, grid)  # compiles, if it does
-            score = self._score
-            self._graphs[shapes] = CapturedForward(
-                lambda context, tokens: score(context, tokens, rope, grid), context, tokens)
-        return self._graphs[shapes](context, tokens)
-
-    def score_tokens(self, context: torch.Tensor, tokens: torch.Tensor, rope: RopeTables,
-                     grid: tuple[int, int, int]) -> torch.Tensor:
-        """Error maps from tokens: the pure tensor part, compiled and captured as a whole."""
+    def score_clips(self, clips: torch.Tensor, tokens: torch.Tensor, encoder_rope: RopeTables,
+                    predictor_rope: RopeTables, grid: tuple[int, int, int]) -> torch.Tensor:
+        """Return error maps: the pure tensor part, compiled and captured as a whole."""
+        context_frames = clips.shape[2] * (grid[0] - self.horizon) // grid[0]
+        context = self.encoder.encode(clips[:, :, :context_frames], encoder_rope)
         predicted = self.predictor.predict(context.to(self.dtype),
-                                           tokens.shape[1] - context.shape[1], rope)
+                                           tokens.shape[1] - context.shape[1], predictor_rope)
         error = prediction_error(predicted, target_features(tokens[:, context.shape[1]:]))
         return error.unflatten(1, (self.horizon, *grid[1:])).mean(1)
 
@@ -148,11 +135,11 @@ class SurpriseModel:
         try:
             return self._score(*arguments)
         except Exception as error:  # noqa: B902 - compiler errors have no common base class
-            if self._score == self.score_tokens:
+            if self._score == self.score_clips:
                 raise
-            _logger.error(f'torch.compile failed for the predictor ({type(error).__name__}: '
+            _logger.error(f'torch.compile failed for surprise ({type(error).__name__}: '
                           f'{error}); continuing without compilation (same results, slower)')
-        self._score = self.score_tokens
+        self._score = self.score_clips
         return self._score(*arguments)
 
     @property
@@ -173,11 +160,11 @@ class SurpriseMap:
 
 def score_surprise(error: torch.Tensor, baseline: float, scale: float) -> SurpriseMap:
     """Turn an (h, w) error map into activation, score and region scores."""
-    finite = bool(torch.isfinite(error).all())
-    if finite:
-        activation = 1.0 - torch.exp(-(error - baseline).clamp(min=0) / scale)
-    else:
-        activation = torch.zeros_like(error)
+    finite = torch.isfinite(error).all()
+    activation = torch.where(finite, 1.0 - torch.exp(-(error - baseline).clamp(min=0) / scale),
+                             0.0)
     thirds = torch.tensor_split(activation, len(REGIONS), dim=1)
-    regions = {name: part.mean().item() for name, part in zip(REGIONS, thirds)}
-    return SurpriseMap(error, activation, activation.mean().item(), regions, finite)
+    # One transfer from the device for all the numbers, not one wait per number.
+    score, *regions, is_finite = torch.stack(
+        [activation.mean(), *(part.mean() for part in thirds), finite.float()]).tolist()
+    return SurpriseMap(error, activation, score, dict(zip(REGIONS, regions)), bool(is_finite))

@@ -15,9 +15,6 @@
 """The detector's surprise model: its predictor, checked against the encoder and the clip."""
 
 import logging
-from typing import Callable
-
-import torch
 
 from vjepa_nodes.encoder.onnx_export import weights_digest
 from vjepa_nodes.encoder.predictor_files import load_predictor, random_predictor, TrainedOn
@@ -27,8 +24,7 @@ from vjepa_nodes.perception.surprise import SurpriseModel
 _logger = logging.getLogger('vjepa_nodes')
 
 
-def build_surprise(config: DetectorConfig, backend, encode: Callable[[list], torch.Tensor],
-                   ) -> SurpriseModel:
+def build_surprise(config: DetectorConfig, backend) -> SurpriseModel:
     """
     Load the predictor `config` names and return the surprise model of the detector.
 
@@ -54,8 +50,8 @@ def build_surprise(config: DetectorConfig, backend, encode: Callable[[list], tor
             'here, so its error on ordinary clips is unknown. Measure it on your recordings '
             '(vjepa-train-predictor --steps 0 reports it) and set surprise_baseline')
     weight = backend.encoder.patch_embed.proj.weight  # the encoder's device and dtype
-    model = SurpriseModel(predictor.to(weight.device, weight.dtype), encode,
-                          config.surprise_horizon, backend.encoder_config.tubelet_size,
+    model = SurpriseModel(predictor.to(weight.device, weight.dtype), backend.encoder,
+                          config.surprise_horizon,
                           baseline=trained_on.validation_loss if trained_on else 0.0,
                           fast_path=backend.runner.fast_path)
     _logger.info(f'surprise: predictor from {predictor.weights_source}, predicting the newest '
