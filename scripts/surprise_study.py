@@ -23,10 +23,12 @@ box or ball crossing ahead). Per patch of each clip's newest `horizon` tubelets:
 - motion: the motion score's activation against the previous clip (plain, and with
   ego_motion_compensation);
 - surprise: the predictor's error.
-Reported: the AUROC of mover patches (covered >= 30 % in the newest frames) against the patches
-of ego-motion-only clips, and, at the threshold that finds 90 % of the mover patches, the false
-alarms: the fraction of ego-motion-only patches above it, and of those clips with any patch
-above it. Without --checkpoint the encoder's weights are random (seeded). docs/PERFORMANCE.md
+Reported per patch: the AUROC of mover patches (covered >= 30 % in the newest frames) against
+the patches of ego-motion-only clips, and, at the threshold that finds 90 % of the mover patches,
+the false alarms: the fraction of ego-motion-only patches above it, and of those clips with any
+patch above it. Per clip, as the node decides: each clip's highest region mean (left, centre,
+right thirds), its AUROC for mover clips against ego-motion-only clips and the false-alarm rate
+of ego-motion-only clips at the threshold that finds 90 % of the mover clips. Without --checkpoint the encoder's weights are random (seeded). docs/PERFORMANCE.md
 quotes a run:
     .venv/bin/python scripts/surprise_study.py --json docs/benchmarks/dev_cpu_surprise_study.json
 """
@@ -59,7 +61,8 @@ MOVERS = (('person', (52, 96, 170), (0.42, 1.72, 0.25)), ('box', (176, 134, 88),
           ('ball', (214, 52, 40), (0.34, 0.34, 0.34)))
 COVERED = 0.3  # a mover patch: at least this much of it covered in the newest frames
 RECALL = 0.9
-COLUMNS = ('score', 'auroc', 'threshold', 'false_alarm_patches', 'false_alarm_clips')
+COLUMNS = ('score', 'auroc', 'threshold', 'false_alarm_patches', 'false_alarm_clips',
+           'region_auroc', 'region_false_alarms')
 
 
 def parse_args() -> argparse.Namespace:
@@ -190,7 +193,11 @@ def main() -> None:
                       if drive.mover else None)
 
     rows = []
+    movers = np.array([c is not None for c in labels])
     for name, maps in scores.items():
+        regions = np.array([max(part.mean() for part in np.array_split(m, 3, axis=1))
+                            for m in maps])
+        region_threshold = float(np.quantile(regions[movers], 1.0 - RECALL))
         positives = np.concatenate([m[c >= COVERED] for m, c in zip(maps, labels)
                                     if c is not None])
         ego_only = [m for m, c in zip(maps, labels) if c is None]
@@ -201,6 +208,8 @@ def main() -> None:
                      'false_alarm_patches': float((negatives >= threshold).mean()),
                      'false_alarm_clips': float(np.mean([m.max() >= threshold
                                                          for m in ego_only])),
+                     'region_auroc': auroc(regions[movers], regions[~movers]),
+                     'region_false_alarms': float((regions[~movers] >= region_threshold).mean()),
                      'mover_patches': int(len(positives)),
                      'ego_motion_patches': int(len(negatives))})
     print(align([COLUMNS] + [[row['score']] + [f'{row[c]:.3f}' for c in COLUMNS[1:]]
