@@ -28,8 +28,8 @@ the patches of ego-motion-only clips, and, at the threshold that finds 90 % of t
 the false alarms: the fraction of ego-motion-only patches above it, and of those clips with any
 patch above it. Per clip, as the node decides: each clip's highest region mean (left, centre,
 right thirds), its AUROC for mover clips against ego-motion-only clips and the false-alarm rate
-of ego-motion-only clips at the threshold that finds 90 % of the mover clips. Without --checkpoint the encoder's weights are random (seeded). docs/PERFORMANCE.md
-quotes a run:
+of ego-motion-only clips at the threshold that finds 90 % of the mover clips. Without
+--checkpoint the encoder's weights are random (seeded). docs/PERFORMANCE.md quotes a run:
     .venv/bin/python scripts/surprise_study.py --json docs/benchmarks/dev_cpu_surprise_study.json
 """
 

@@ -16,6 +16,8 @@
 
 import random
 
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
 import numpy as np
 import pytest
 import torch
@@ -24,7 +26,7 @@ from vjepa_nodes.encoder.predictor import trainable_predictor_config, VJepaPredi
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.predictor_training import ClipSet, encode_clips, PredictorTraining
 from vjepa_nodes.perception.preprocessing import Preprocessor
-from vjepa_nodes.perception.surprise import prediction_error, split_indices
+from vjepa_nodes.perception.surprise import prediction_error, score_surprise, split_indices
 from vjepa_nodes.synthetic import SyntheticScene
 
 FRAMES, HORIZON = 8, 2
@@ -145,9 +147,52 @@ def test_train_predictor_on_a_bag_then_the_detector_scores_surprise_with_it(tmp_
     for index in range(16):
         detector.add_frame(scene.frame(index / 10), stamp=index / 10)
         results += [result for result in [detector.detect()] if result]
-    assert len(results) == 3 and all(0.0 <= r.surprise_score < 1.0 for r in results)
+    assert len(results) == 3 and all(0.0 <= r.surprise_score <= 1.0 for r in results)
     assert results[0].has_reference is False  # max needs the motion score's reference too
     assert results[0].surprise_heatmap.shape == (64, 96)
 
     with pytest.raises(ValueError, match='trained with num_frames 8, the detector has 12'):
         ObstacleDetector(**{**settings, 'num_frames': 12})
+
+
+def test_a_released_predictor_needs_a_baseline_at_start_and_keeps_it(tmp_path):
+    from dataclasses import replace
+    from vjepa_nodes.perception.config import ScoringConfig
+    from vjepa_nodes.perception.detector import ObstacleDetector
+    config = trainable_predictor_config(build_encoder('small', allow_random_weights=True).config,
+                                        'small')
+    torch.save({'predictor': VJepaPredictor(config).state_dict()}, tmp_path / 'released.pt')
+    settings = DetectorConfig(model_size='small', allow_random_weights=True, img_size=64,
+                              num_frames=FRAMES, device='cpu', surprise=True,
+                              predictor_checkpoint=str(tmp_path / 'released.pt'))
+    with pytest.raises(ValueError, match='surprise_baseline is needed with the .*released.pt'):
+        ObstacleDetector(config=settings)
+    calibrated = replace(settings, scoring=ScoringConfig(surprise_baseline=0.4))
+    detector = ObstacleDetector(config=calibrated)
+    with pytest.raises(ValueError, match='surprise_baseline is needed'):
+        detector.update_config(settings)
+    assert detector.config == calibrated
+
+
+@settings(max_examples=60, deadline=None)
+@given(error=arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(3, 9)),
+                    elements=st.floats(0.0, 4.0, width=32)),
+       baseline=st.floats(0.0, 2.0), scale=st.floats(1e-3, 2.0),
+       raise_by=st.floats(0.0, 2.0, width=32), region=st.integers(0, 2))
+def test_surprise_scores_are_bounded_and_grow_with_the_error(
+        error, baseline, scale, raise_by, region):
+    scored = score_surprise(torch.from_numpy(error), baseline, scale)
+    # 1 - exp(-x) rounds to 1.0 in fp32 for x > 17: a clearly surprising patch.
+    assert scored.finite and 0.0 <= scored.surprise_score <= 1.0
+    assert all(0.0 <= value <= 1.0 for value in scored.region_scores.values())
+    assert scored.surprise_score == pytest.approx(scored.activation.mean().item(), abs=1e-6)
+    raised = torch.from_numpy(error.copy())
+    torch.tensor_split(raised, 3, dim=1)[region].add_(raise_by)  # a view: raises that third
+    higher = score_surprise(raised, baseline, scale)
+    assert higher.surprise_score >= scored.surprise_score - 1e-6
+    assert all(higher.region_scores[name] >= scored.region_scores[name] - 1e-6
+               for name in scored.region_scores)
+    broken = raised.clone()
+    broken[0, 0] = float('nan')
+    refused = score_surprise(broken, baseline, scale)
+    assert not refused.finite and refused.surprise_score == 0.0

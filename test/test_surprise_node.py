@@ -57,26 +57,35 @@ def test_surprise_is_published_and_acted_on(ros, tmp_path):
     assert perception_from_msg(rig.out['perception'][0]).has_reference is True
     assert [v['surprise_score'] for v in values][:len(scores)] == pytest.approx(
         [s.data for s in scores])
-    assert all(0.0 <= s.data < 1.0 for s in scores)
+    assert all(0.0 <= s.data <= 1.0 for s in scores)
     assert (heatmaps[-1].encoding, heatmaps[-1].width, heatmaps[-1].height) == (
         '32FC1', 96, 64)
+    assert wait_for(lambda: any(
+        values.get('score source') == 'surprise'
+        and values.get('surprise', '').startswith('predictor ') for values in (
+            {kv.key: kv.value for kv in array.status[0].values}
+            for array in rig.out['/diagnostics'])), timeout=3.0)
 
 
-def test_surprise_settings_are_refused_with_the_reason(ros, tmp_path):
+def test_score_source_surprise_is_refused_while_surprise_is_off(ros):
     from rclpy.parameter import Parameter
     rig = Rig(ros)
     rig.start()
     refused = rig.node.set_parameters([Parameter('score_source', value='surprise')])[0]
     assert not refused.successful and 'score_source surprise needs surprise on' in refused.reason
+
+
+def test_a_predictor_trained_on_other_clips_leaves_the_node_unconfigured(ros, tmp_path):
     from rcl_interfaces.msg import Log
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.qos import DurabilityPolicy, QoSProfile
-    other = Rig(ros, surprise=True, predictor_checkpoint=predictor_file(tmp_path),
-                num_frames=6)  # the predictor was trained on 4-frame clips
+    rig = Rig(ros, surprise=True, surprise_horizon=1,
+              predictor_checkpoint=predictor_file(tmp_path),
+              num_frames=6)  # the predictor was trained on 4-frame clips
     logged = []
-    other.peer.create_subscription(Log, '/rosout', logged.append, QoSProfile(
+    rig.peer.create_subscription(Log, '/rosout', logged.append, QoSProfile(
         depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-    assert other.node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert rig.node.trigger_configure() == TransitionCallbackReturn.FAILURE
     assert wait_for(lambda: any(
         'cannot configure: the predictor in' in line.msg
         and 'trained with num_frames 4, the detector has 6' in line.msg for line in logged))

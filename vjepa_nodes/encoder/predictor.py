@@ -80,11 +80,6 @@ class PredictorConfig:
         """Width of one level of its predictions."""
         return self.target_dim or self.encoder_dim
 
-    @property
-    def predicts_encoder(self) -> bool:
-        """True when it predicts the features of the encoder it reads (not a teacher's)."""
-        return self.output_dim == self.encoder_dim
-
 
 def released_predictor_config(encoder: EncoderConfig, model_size: str) -> PredictorConfig:
     """

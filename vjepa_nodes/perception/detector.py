@@ -134,8 +134,8 @@ class ObstacleDetector:
                         None if errors is None else errors[index], self._surprise_baseline())
 
     def _surprise_baseline(self) -> float:
-        return self.config.scoring.surprise_baseline or (
-            self.surprise.baseline if self.surprise else 0.0)
+        return self.surprise.resolve_baseline(self.config.scoring.surprise_baseline) if (
+            self.surprise) else 0.0
 
     def detect(self) -> DetectionResult | None:
         """Analyse the only camera's newest ready clip; None if none is ready."""
@@ -206,6 +206,8 @@ class ObstacleDetector:
         if fixed:
             raise ValueError(f'{", ".join(fixed)} cannot change while running: build a new '
                              'detector (the node: cleanup, then configure)')
+        if self.surprise:
+            self.surprise.resolve_baseline(config.scoring.surprise_baseline)
         for stream in self.streams.values():
             stream.update_config(config)
         self.config = config

@@ -74,13 +74,14 @@ class SurpriseModel:
     :param predictor: on the encoder's device, in its dtype.
     :param encoder: the detector's encoder (its weights; the full-clip pass is the detector's).
     :param horizon: target tubelets, the newest of the clip.
-    :param baseline: the predictor's error on ordinary clips, when known (its sidecar), else 0.
+    :param baseline: the predictor's error on ordinary clips: its sidecar's; None: unknown (a
+        released predictor: surprise_baseline must be set).
     :param fast_path: the encoder's. The context pass, the predictor and the error then compile
         and replay as one CUDA graph per batch shape (hundreds of small kernels otherwise).
     """
 
     def __init__(self, predictor: VJepaPredictor, encoder: VJepa2Encoder, horizon: int,
-                 baseline: float = 0.0,
+                 baseline: float | None = None,
                  fast_path: FastPath = FastPath(compile_model=False, cuda_graph=False)) -> None:
         if predictor.config.levels != 1:
             raise ValueError(
@@ -92,6 +93,25 @@ class SurpriseModel:
         self._score = (torch.compile(self.score_clips, dynamic=False)
                        if fast_path.compile_model else self.score_clips)
         self._graphs: dict[tuple, CapturedForward] = {}
+
+    @property
+    def description(self) -> str:
+        """Say where the predictor comes from and what it predicts, for logs and diagnostics."""
+        return (f'predictor {self.predictor.weights_source}, newest {self.horizon} tubelet(s)'
+                + (f', trained baseline {self.baseline:.3f}' if self.baseline is not None
+                   else ''))
+
+    def resolve_baseline(self, configured: float) -> float:
+        """Return the baseline to score with: `configured`, else the predictor's own."""
+        if configured:
+            return configured
+        if self.baseline is None:
+            raise ValueError(
+                f'surprise_baseline is needed with the {self.predictor.weights_source} '
+                'predictor: it was not trained here, so its error on ordinary clips is unknown. '
+                'Measure it on your recordings (vjepa-train-predictor --steps 0 --fine-tune '
+                'reports it) and set surprise_baseline')
+        return self.baseline
 
     def split(self, grid: tuple[int, int, int]) -> tuple[int, int]:
         """Return (context tubelets, tokens per tubelet); raise ValueError if none is left."""
@@ -152,7 +172,7 @@ class SurpriseMap:
     """Surprise scores of one clip."""
 
     error: torch.Tensor  # (h, w) mean prediction error per patch over the target tubelets
-    activation: torch.Tensor  # (h, w), values in [0, 1)
+    activation: torch.Tensor  # (h, w), values in [0, 1]
     surprise_score: float
     region_scores: dict[str, float]
     finite: bool  # False: the encoder or predictor produced inf/NaN; scores 0, not evidence

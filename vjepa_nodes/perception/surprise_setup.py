@@ -44,19 +44,15 @@ def build_surprise(config: DetectorConfig, backend) -> SurpriseModel:
                          'or a file from vjepa-train-predictor), or a checkpoint that holds one')
     if trained_on is not None:
         _check_trained_on(trained_on, config, weights_digest(backend.encoder), source)
-    if source and not trained_on and not config.scoring.surprise_baseline:
-        raise ValueError(
-            f'surprise_baseline is needed with the predictor of {source}: it was not trained '
-            'here, so its error on ordinary clips is unknown. Measure it on your recordings '
-            '(vjepa-train-predictor --steps 0 reports it) and set surprise_baseline')
     weight = backend.encoder.patch_embed.proj.weight  # the encoder's device and dtype
     model = SurpriseModel(predictor.to(weight.device, weight.dtype), backend.encoder,
                           config.surprise_horizon,
-                          baseline=trained_on.validation_loss if trained_on else 0.0,
+                          # Random weights: any baseline is as meaningless as the scores.
+                          baseline=trained_on.validation_loss if trained_on else (
+                              None if source else 0.0),
                           fast_path=backend.runner.fast_path)
-    _logger.info(f'surprise: predictor from {predictor.weights_source}, predicting the newest '
-                 f'{config.surprise_horizon} tubelet(s); baseline '
-                 f'{config.scoring.surprise_baseline or model.baseline:.3f}')
+    baseline = model.resolve_baseline(config.scoring.surprise_baseline)  # refused if unknown
+    _logger.info(f'surprise: {model.description}; scoring with baseline {baseline:.3f}')
     return model
 
 

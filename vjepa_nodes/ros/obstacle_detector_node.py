@@ -262,7 +262,9 @@ class ObstacleDetectorNode(LifecycleNode):
                      'backend': detector.backend.description,
                      'model': (f'V-JEPA {detector.config.model_version} '
                                f'{detector.config.model_size}'),
-                     'weights source': detector.backend.weights_source}
+                     'weights source': detector.backend.weights_source,
+                     'score source': detector.config.score_source,
+                     'surprise': detector.surprise.description if detector.surprise else 'off'}
             array = DiagnosticArray(status=[self._camera_status(detector, camera, model)
                                             for camera in self.cameras.values()])
         array.header.stamp = stamp
