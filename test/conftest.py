@@ -16,6 +16,8 @@
 
 import itertools
 import os
+from pathlib import Path
+import sys
 import threading
 import time
 
@@ -27,6 +29,14 @@ from vjepa_nodes.ros.processes import private_dds_env
 # Set before rclpy is imported anywhere, and inherited by every node process a test starts.
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
 os.environ.update(private_dds_env())
+
+
+# Tools that start our nodes as processes (demo, benchmarks) run from one ROS environment: the
+# nodes themselves are tested against both distros, and each such run costs 10-20 s.
+KILTED_ENV = Path(__file__).resolve().parents[1] / '.venv-ros-kilted'
+once_per_suite = pytest.mark.skipif(
+    Path(sys.prefix).resolve() != KILTED_ENV.resolve(),
+    reason='a tool over the nodes: run once, from .venv-ros-kilted')
 
 
 @pytest.fixture(autouse=True)

@@ -17,12 +17,14 @@
 import subprocess
 import sys
 
+from conftest import once_per_suite
 import cv2
 import pytest
 
 pytestmark = pytest.mark.ros
 
 
+@once_per_suite
 def test_demo_runs_the_three_nodes_and_writes_its_images(tmp_path):
     result = subprocess.run(
         [sys.executable, '-m', 'vjepa_nodes.ros.demo', '--duration', '16', '--model-version',

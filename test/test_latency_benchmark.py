@@ -16,11 +16,13 @@
 
 import json
 
+from conftest import once_per_suite
 import pytest
 
 pytestmark = pytest.mark.ros
 
 
+@once_per_suite
 def test_stamp_to_score_latency_through_the_node_process(ros, tmp_path, monkeypatch, capsys):
     from vjepa_nodes.tools.benchmark import main
     monkeypatch.setenv('ROS_DOMAIN_ID', str(ros.domain_id))  # the harness reserved it
@@ -40,6 +42,7 @@ def test_stamp_to_score_latency_through_the_node_process(ros, tmp_path, monkeypa
     assert 'latency_ms_p50' in printed
 
 
+@once_per_suite
 def test_cameras_into_one_batched_node_and_into_one_node_each(ros, tmp_path, monkeypatch,
                                                               capsys):
     from vjepa_nodes.tools.benchmark import main
@@ -63,6 +66,7 @@ def test_cameras_into_one_batched_node_and_into_one_node_each(ros, tmp_path, mon
     assert 'host MB' in printed
 
 
+@once_per_suite
 def test_a_node_that_cannot_start_is_reported(ros, tmp_path, monkeypatch, capsys):
     from vjepa_nodes.tools.benchmark import main
     monkeypatch.setenv('ROS_DOMAIN_ID', str(ros.domain_id))
