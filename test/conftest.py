@@ -31,8 +31,9 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
 os.environ.update(private_dds_env())
 
 
-# Tools that start our nodes as processes (demo, benchmarks) run from one ROS environment: the
-# nodes themselves are tested against both distros, and each such run costs 10-20 s.
+# Tools that start our nodes as processes (demo, benchmarks) and checks of the package's tooling
+# (colcon test, an installed non-ROS executable) run from one ROS environment: the nodes
+# themselves are tested against both distros, and each such run costs 10-20 s.
 KILTED_ENV = Path(__file__).resolve().parents[1] / '.venv-ros-kilted'
 once_per_suite = pytest.mark.skipif(
     Path(sys.prefix).resolve() != KILTED_ENV.resolve(),

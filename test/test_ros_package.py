@@ -21,6 +21,7 @@ import subprocess
 import sys
 from xml.etree import ElementTree
 
+from conftest import once_per_suite
 import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +81,7 @@ def test_install_layout_is_what_ros2_run_and_launch_look_for(workspace):
 
 
 @pytest.mark.ros
+@once_per_suite  # runs encoder_demo, no ROS
 def test_installed_executable_runs_from_the_install_space(workspace):
     env = _sourced_env(workspace)
     location = _run([sys.executable, '-c', 'import vjepa_nodes; print(vjepa_nodes.__file__)'],
@@ -98,6 +100,7 @@ def test_installed_executable_runs_from_the_install_space(workspace):
 
 
 @pytest.mark.ros
+@once_per_suite  # colcon and the package's tests are the same in both environments
 def test_colcon_test_runs_the_package_tests(workspace):
     colcon = Path(sys.executable).parent / 'colcon'
     # One quick linter stands in for the suite here; the suite, linters too, runs outside colcon.
