@@ -98,7 +98,7 @@ class SurpriseModel:
     def description(self) -> str:
         """Say where the predictor comes from and what it predicts, for logs and diagnostics."""
         return (f'predictor {self.predictor.weights_source}, newest {self.horizon} tubelet(s)'
-                + (f', trained baseline {self.baseline:.3f}' if self.baseline is not None
+                + (f', its own baseline {self.baseline:.3f}' if self.baseline is not None
                    else ''))
 
     def resolve_baseline(self, configured: float) -> float:
