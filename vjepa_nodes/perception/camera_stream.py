@@ -51,6 +51,7 @@ class DetectionResult:
     camera: str = ''  # the camera's name ('' for a detector's only, unnamed camera)
     score: float = 0.0  # overall score of the score source, which the obstacle flag follows
     motion_regions: dict[str, float] | None = None  # the motion score's own regions
+    motion_reference: bool = False  # the motion score had a previous clip: it is evidence
     # With surprise on (else None): scores, (h, w) activation and image-sized heat map.
     surprise_score: float | None = None
     surprise_regions: dict[str, float] | None = None
@@ -119,6 +120,7 @@ class CameraStream:
             latency=time.perf_counter() - started, geometry=geometry,
             last_frame=clip.frames[-1], problem=self.freeze.problem(self.config.frozen_after),
             camera=self.name, score=score, motion_regions=motion.region_scores,
+            motion_reference=motion.has_reference,
             **({} if surprise is None else {
                 'surprise_score': surprise.surprise_score,
                 'surprise_regions': surprise.region_scores,

@@ -106,8 +106,10 @@ class CameraIO:
         header = self.headers.get(detection.clip_end)
         pub = self.outputs
         pub['obstacle'].publish(Bool(data=detection.obstacle))
-        if detection.has_reference:  # no reference: silence, never a false all-clear
+        # No evidence (no reference clip): silence, never a false all-clear.
+        if detection.motion_reference:
             pub['motion_score'].publish(Float32(data=detection.motion_score))
+        if detection.has_reference:
             pub['region_scores'].publish(region_scores_to_msg(detection.region_scores))
         surprise = surprise_values(detection.surprise_score, detection.surprise_regions)
         pub['perception'].publish(perception_to_msg(

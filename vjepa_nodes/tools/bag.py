@@ -116,9 +116,10 @@ class Outputs:
     def clip(self, header, seen: Perception, detection, log_time: int) -> None:
         """Write one clip's messages as the detector node publishes them (None: it failed)."""
         t = self.types
-        if detection is not None and detection.has_reference:
+        if detection is not None and detection.motion_reference:
             self.write('motion_score', t['std_msgs/msg/Float32'](data=detection.motion_score),
                        log_time)
+        if detection is not None and detection.has_reference:
             layout = t['std_msgs/msg/MultiArrayLayout'](
                 dim=[t['std_msgs/msg/MultiArrayDimension'](**REGION_DIMENSION)], data_offset=0)
             self.write('region_scores', t['std_msgs/msg/Float32MultiArray'](
