@@ -48,10 +48,9 @@ from vjepa_nodes.perception.config import REGIONS
 _logger = logging.getLogger('vjepa_nodes')
 
 
-def target_features(tokens: torch.Tensor, levels: int = 1) -> torch.Tensor:
-    """Layer-norm tokens (..., levels * D) per level, without affine parameters, in fp32."""
-    per_level = tokens.float().unflatten(-1, (levels, -1))
-    return F.layer_norm(per_level, per_level.shape[-1:]).flatten(-2)
+def target_features(tokens: torch.Tensor) -> torch.Tensor:
+    """Layer-norm tokens (..., D) without affine parameters, in fp32: the training targets."""
+    return F.layer_norm(tokens.float(), tokens.shape[-1:])
 
 
 def prediction_error(predicted: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -93,6 +92,7 @@ class SurpriseModel:
         self._score = (torch.compile(self.score_clips, dynamic=False)
                        if fast_path.compile_model else self.score_clips)
         self._graphs: dict[tuple, CapturedForward] = {}
+        self._ropes: dict[tuple, tuple[RopeTables, RopeTables]] = {}
 
     @property
     def description(self) -> str:
@@ -126,10 +126,12 @@ class SurpriseModel:
         """Return the error maps (B, h, w) of clips (B, C, T, H, W) with their tokens (B, N, D)."""
         context_slots, _ = self.split(grid)
         device = clips.device
-        context_grid = (context_slots, *grid[1:])
-        ropes = (self.encoder.rope(context_grid, device),
-                 self.predictor.rope_at(torch.arange(grid[0] * grid[1] * grid[2],
-                                                     device=device), grid, device))
+        if (grid, device) not in self._ropes:  # the encoder's for the context, the predictor's
+            self._ropes[grid, device] = (
+                self.encoder.rope((context_slots, *grid[1:]), device),
+                self.predictor.rope_at(torch.arange(grid[0] * grid[1] * grid[2], device=device),
+                                       grid, device))
+        ropes = self._ropes[grid, device]
         with torch.inference_mode():
             if not self.fast_path.cuda_graph:
                 return self._compiled_or_plain(clips, tokens, *ropes, grid)
