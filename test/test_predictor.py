@@ -161,3 +161,15 @@ def test_a_file_without_a_predictor_is_refused_with_what_it_holds(tmp_path):
     torch.save({'encoder': {}, 'epoch': 1}, tmp_path / 'encoder_only.pt')
     with pytest.raises(CheckpointError, match="no 'predictor' entry .*encoder, epoch"):
         load_predictor(tmp_path / 'encoder_only.pt', 'small', '2')
+
+
+def test_damaged_predictor_weights_are_refused(tmp_path):
+    weights = VJepaPredictor(released_predictor_config(get_encoder_config('small'),
+                                                       'small')).state_dict()
+    for name, damage, reason in (
+            ('text.pt', {'predictor_norm.weight': 'ones'}, 'not tensors: predictor_norm.weight'),
+            ('int.pt', {'predictor_norm.weight': torch.ones(96, dtype=torch.int64)},
+             r'non-float weights \(1\): predictor_norm.weight \(torch.int64\)')):
+        torch.save({'predictor': {**weights, **damage}}, tmp_path / name)
+        with pytest.raises(CheckpointError, match=reason):
+            load_predictor(tmp_path / name, 'small', '2')

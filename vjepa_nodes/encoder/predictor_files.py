@@ -122,6 +122,11 @@ def load_predictor(source: str | Path, model_size: str, model_version: str,
         raise CheckpointError(
             f'{path} has no {PREDICTOR_ENTRY!r} entry (it holds {keys or "nothing"}): pass a '
             'released V-JEPA .pt or a file vjepa-train-predictor wrote')
+    not_tensors = sorted(str(key) for key, value in entry.items()
+                         if not isinstance(value, torch.Tensor))
+    if not_tensors:
+        raise CheckpointError(f'{path}: predictor entries that are not tensors: '
+                              f'{short_list(not_tensors)}')
     state_dict = strip_official_prefixes(entry)
     ignored = sorted(state_dict.keys() & IGNORED_KEYS.keys())
     for key in ignored:
@@ -193,9 +198,11 @@ def _check_keys(state_dict: StateDict, model: VJepaPredictor, path: Path) -> Non
     mismatched = [f'{name}: file {tuple(state_dict[name].shape)} vs model {tuple(shape)}'
                   for name, shape in expected.items()
                   if name in state_dict and state_dict[name].shape != shape]
+    not_float = [f'{name} ({tensor.dtype})' for name, tensor in state_dict.items()
+                 if not tensor.is_floating_point()]
     problems = [f'{label} ({len(items)}): {short_list(items)}' for label, items in (
         ('missing keys', missing), ('unexpected keys', unexpected),
-        ('shape mismatches', mismatched)) if items]
+        ('shape mismatches', mismatched), ('non-float weights', not_float)) if items]
     if problems:
         config = model.config
         raise CheckpointError(
