@@ -112,7 +112,12 @@ def starting_predictor(args: argparse.Namespace, config: DetectorConfig) -> VJep
         source = config.predictor_checkpoint or config.checkpoint
         if not source:
             raise ValueError('--fine-tune needs predictor_checkpoint or checkpoint')
-        return load_predictor(source, config.model_size, config.model_version)[0]
+        predictor = load_predictor(source, config.model_size, config.model_version)[0]
+        if predictor.config.levels != 1:
+            raise ValueError(f'the predictor of {source} reads {predictor.config.levels} '
+                             'hierarchical levels; surprise trains and runs single-level '
+                             'predictors: train one from scratch (without --fine-tune)')
+        return predictor
     torch.manual_seed(args.seed)
     return VJepaPredictor(trainable_predictor_config(
         get_encoder_config(config.model_size, config.model_version), config.model_size))
