@@ -21,6 +21,7 @@ it was extracted into before (scripts/vjepa21_precision.py runs where no mirror 
 either, the tests that need it are skipped with the reason.
 """
 
+import importlib
 import os
 from pathlib import Path
 import subprocess
@@ -54,17 +55,21 @@ def extract_official(directory: Path) -> None:
     subprocess.run(['tar', '-x', '-C', str(directory)], input=archive, check=True)
 
 
-def official_module(directory: Path):
-    """Return the official vision_transformer module from `directory`, extracted if absent."""
+def _import_official(directory: Path, *modules: str) -> list:
+    """Import modules of the official code from `directory`, extracting it there if absent."""
     directory = Path(directory)
     if not (directory / 'app' / 'vjepa_2_1').is_dir():
         extract_official(directory)
     sys.path.insert(0, str(directory))
     try:
-        from app.vjepa_2_1.models import vision_transformer
+        return [importlib.import_module(module) for module in modules]
     finally:
         sys.path.remove(str(directory))
-    return vision_transformer
+
+
+def official_module(directory: Path):
+    """Return the official 2.1 vision_transformer module from `directory`."""
+    return _import_official(directory, 'app.vjepa_2_1.models.vision_transformer')[0]
 
 
 def official_encoder(vision_transformer, model_size: str):
@@ -73,14 +78,6 @@ def official_encoder(vision_transformer, model_size: str):
 
 
 def official_predictors(directory: Path):
-    """Return the official predictor modules: V-JEPA 2's and 2.1's, extracted if absent."""
-    directory = Path(directory)
-    if not (directory / 'app' / 'vjepa_2_1').is_dir():
-        extract_official(directory)
-    sys.path.insert(0, str(directory))
-    try:
-        from app.vjepa_2_1.models import predictor as predictor_2_1
-        from src.models import predictor as predictor_2
-    finally:
-        sys.path.remove(str(directory))
-    return predictor_2, predictor_2_1
+    """Return the official predictor modules: V-JEPA 2's and 2.1's."""
+    return _import_official(directory, 'src.models.predictor',
+                            'app.vjepa_2_1.models.predictor')

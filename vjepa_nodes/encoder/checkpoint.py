@@ -92,8 +92,8 @@ def to_official_names(state_dict: StateDict, path: Path) -> StateDict:
     return _from_hf_names(state_dict) if hf_style else strip_official_prefixes(state_dict)
 
 
-def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: str) -> None:
-    """Raise CheckpointError unless `state_dict` has exactly the model's keys and shapes."""
+def key_problems(state_dict: StateDict, model: nn.Module) -> list[str]:
+    """Say how `state_dict` differs from the model's keys, shapes and float dtypes."""
     expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
     missing = sorted(expected.keys() - state_dict.keys(), key=natural_order)
     unexpected = sorted(state_dict.keys() - expected.keys(), key=natural_order)
@@ -102,17 +102,16 @@ def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: s
                   for name in shared if state_dict[name].shape != expected[name]]
     not_float = [f'{name} ({state_dict[name].dtype})'
                  for name in shared if not state_dict[name].is_floating_point()]
-    if not (missing or unexpected or mismatched or not_float):
+    return [f'{label} ({len(items)}): {short_list(items)}' for label, items in (
+        ('missing keys', missing), ('unexpected keys', unexpected),
+        ('shape mismatches', mismatched), ('non-float weights', not_float)) if items]
+
+
+def check_fits(state_dict: StateDict, model: nn.Module, model_size: str, path: str) -> None:
+    """Raise CheckpointError unless `state_dict` has exactly the model's keys and shapes."""
+    problems = key_problems(state_dict, model)
+    if not problems:
         return
-    problems = []
-    if missing:
-        problems.append(f'missing keys ({len(missing)}): {short_list(missing)}')
-    if unexpected:
-        problems.append(f'unexpected keys ({len(unexpected)}): {short_list(unexpected)}')
-    if mismatched:
-        problems.append(f'shape mismatches ({len(mismatched)}): {short_list(mismatched)}')
-    if not_float:
-        problems.append(f'non-float weights ({len(not_float)}): {short_list(not_float)}')
     raise CheckpointError(
         f'checkpoint {path} does not fit V-JEPA {model.config.model_version} '
         f'model_size={model_size!r}; '

@@ -32,9 +32,10 @@ import torch
 from vjepa_nodes.encoder.build import (
     RANDOM_WEIGHTS_SEED, RANDOM_WEIGHTS_SOURCE, RandomWeightsWarning)
 from vjepa_nodes.encoder.checkpoint import (
-    CheckpointError, natural_order, read_torch_file, resolve_source, short_list,
-    StateDict, strip_official_prefixes)
+    CheckpointError, key_problems, read_torch_file, resolve_source, short_list, StateDict,
+    strip_official_prefixes)
 from vjepa_nodes.encoder.config import get_encoder_config
+from vjepa_nodes.encoder.export_spec import sidecar_path  # the same <name>.json beside it
 from vjepa_nodes.encoder.predictor import (
     PredictorConfig, released_predictor_config, trainable_predictor_config, VJepaPredictor)
 
@@ -64,10 +65,6 @@ class TrainedOn:
     surprise_horizon: int  # newest tubelets predicted from the earlier ones
     validation_loss: float  # mean L1 on held-out clips: the error of an unsurprising clip
     details: dict = field(default_factory=dict)  # sources, clip counts, steps, ...
-
-
-def sidecar_path(path: str | Path) -> Path:
-    return Path(path).with_suffix('.json')
 
 
 def save_predictor(path: str | Path, predictor: VJepaPredictor, trained_on: TrainedOn) -> Path:
@@ -192,17 +189,7 @@ def _mismatches(state_dict: StateDict, config: PredictorConfig, encoder_dim: int
 
 
 def _check_keys(state_dict: StateDict, model: VJepaPredictor, path: Path) -> None:
-    expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
-    missing = sorted(expected.keys() - state_dict.keys(), key=natural_order)
-    unexpected = sorted(state_dict.keys() - expected.keys(), key=natural_order)
-    mismatched = [f'{name}: file {tuple(state_dict[name].shape)} vs model {tuple(shape)}'
-                  for name, shape in expected.items()
-                  if name in state_dict and state_dict[name].shape != shape]
-    not_float = [f'{name} ({tensor.dtype})' for name, tensor in state_dict.items()
-                 if not tensor.is_floating_point()]
-    problems = [f'{label} ({len(items)}): {short_list(items)}' for label, items in (
-        ('missing keys', missing), ('unexpected keys', unexpected),
-        ('shape mismatches', mismatched), ('non-float weights', not_float)) if items]
+    problems = key_problems(state_dict, model)
     if problems:
         config = model.config
         raise CheckpointError(

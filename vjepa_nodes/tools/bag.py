@@ -249,6 +249,18 @@ def _copy_connection(writer, reader, connection):
                                  offered_qos_profiles=connection.ext.offered_qos_profiles)
 
 
+def image_topic(reader, topic: str | None, source: Path):
+    """Return the bag's connection of image `topic` (None: the only one); ValueError if none."""
+    images = {c.topic: c for c in reader.connections if c.msgtype in IMAGE_TYPES}
+    chosen = topic or (next(iter(images)) if len(images) == 1 else None)
+    if chosen not in images:
+        listed = ', '.join(f'{name} ({c.msgtype})' for name, c in sorted(images.items()))
+        what = f'no image topic {chosen!r}' if chosen else 'more than one image topic'
+        raise ValueError(f'{source} has {what}; its image topics: {listed or "none"} (choose '
+                         'one with --topic)')
+    return images[chosen]
+
+
 def storage_of(bag: Path) -> str:
     """Return the storage plugin of a rosbag2 folder, by its files."""
     return 'mcap' if any(bag.glob('*.mcap')) else 'sqlite3'
@@ -275,13 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f'error: {error}', file=sys.stderr)
         return 2
     with AnyReader([source], default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as reader:
-        images = {c.topic: c for c in reader.connections if c.msgtype in IMAGE_TYPES}
-        topic = args.topic or (next(iter(images)) if len(images) == 1 else None)
-        if topic not in images:
-            listed = ', '.join(f'{name} ({c.msgtype})' for name, c in sorted(images.items()))
-            what = f'no image topic {topic!r}' if topic else 'more than one image topic'
-            print(f'error: {source} has {what}; its image topics: {listed or "none"}'
-                  ' (choose one with --topic)', file=sys.stderr)
+        try:
+            image_connection = image_topic(reader, args.topic, source)
+        except ValueError as error:
+            print(f'error: {error}', file=sys.stderr)
             return 2
         from vjepa_nodes.perception.detector import ObstacleDetector
         try:
@@ -293,9 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             StoragePlugin.SQLITE3)
         with Writer(output, version=8, storage_plugin=storage) as writer:
             outputs = Outputs(writer, get_typestore(Stores.ROS2_HUMBLE), args.namespace)
-            rows = run(reader, images[topic], detector, outputs, node)
+            rows = run(reader, image_connection, detector, outputs, node)
     write_plot(rows, output / 'timeline.png',
-               f'{source.name} {topic}: V-JEPA motion scores -> obstacle flag -> cmd_vel')
+               f'{source.name} {image_connection.topic}: V-JEPA motion scores -> obstacle flag '
+               '-> cmd_vel')
     print(f'wrote {output} and {output / "timeline.png"}', file=sys.stderr)
     return 0
 

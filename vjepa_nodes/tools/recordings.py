@@ -54,15 +54,9 @@ def _bag_frames(path: Path, topic: str | None, validation: float) -> Iterator[Fr
         from rosbags.typesys import get_typestore, Stores
     except ImportError:
         raise RecordingError('reading bags needs the rosbags package: pip install rosbags')
-    from vjepa_nodes.tools.bag import IMAGE_TYPES
+    from vjepa_nodes.tools.bag import IMAGE_TYPES, image_topic
     with AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as reader:
-        images = {c.topic: c for c in reader.connections if c.msgtype in IMAGE_TYPES}
-        chosen = topic or (next(iter(images)) if len(images) == 1 else None)
-        if chosen not in images:
-            listed = ', '.join(sorted(images)) or 'none'
-            raise RecordingError(f'{path}: choose an image topic with --topic (it has: '
-                                 f'{listed})')
-        connection = images[chosen]
+        connection = image_topic(reader, topic, path)  # ValueError, as RecordingError is
         convert = IMAGE_TYPES[connection.msgtype]
         for index, (_, _, data) in enumerate(reader.messages(connections=[connection])):
             message = reader.deserialize(data, connection.msgtype)
