@@ -88,6 +88,16 @@ def ros():
     harness.close()
 
 
+def console_log(capfd) -> str:
+    """
+    Return what in-process nodes logged so far (rcutils writes to stderr synchronously).
+
+    Read there rather than from /rosout: a /rosout subscription made just before the log line
+    may not have matched the node's rosout publisher yet, which made such tests flaky.
+    """
+    return capfd.readouterr().err
+
+
 def wait_for(condition, timeout: float = 10.0, interval: float = 0.02) -> bool:
     """Poll `condition` until it is true or `timeout` seconds pass; return its last value."""
     deadline = time.monotonic() + timeout
