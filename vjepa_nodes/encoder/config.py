@@ -144,8 +144,9 @@ PRECISION_CHOICES = ('auto', 'fp32', 'fp16', 'bf16')
 FAST_PATHS = ('auto', 'none', 'compile', 'cuda_graph', 'compile+cuda_graph')
 # Entries of an official .pt that hold an encoder; the context encoder is the HF release's.
 CHECKPOINT_KEYS = ('encoder', 'target_encoder', 'ema_encoder')
-# What runs the encoder: PyTorch, or an exported file (vjepa-export) in ONNX Runtime or TensorRT.
-BACKENDS = ('torch', 'onnxruntime', 'tensorrt')
+# What runs the encoder: PyTorch, an exported file (vjepa-export) in ONNX Runtime or TensorRT, or
+# MLX; auto picks per platform (vjepa_nodes.backend_choice).
+BACKENDS = ('auto', 'torch', 'onnxruntime', 'tensorrt', 'mlx')
 
 
 def get_encoder_config(model_size: str, model_version: str = '2') -> EncoderConfig:

@@ -20,9 +20,10 @@ The detector's encoder backends: clip tensor in, tokens out, whatever runs them.
   clip of each shape into a cache directory keyed by the export's sidecar fields, so the next
   start with the same settings and weights loads it instead.
 - tensorrt: an engine built from an exported file (see docs/DEPLOY_JETSON.md).
+- mlx: the encoder in MLX (perception/mlx_backend), its converted weights cached.
 
 A given file is refused, before anything runs, when its sidecar does not match the detector's
-settings. Everything after the encoder (scoring, regions, heat map) is the same for all three.
+settings. Everything after the encoder (scoring, regions, heat map) is the same for all of them.
 """
 
 import dataclasses
@@ -91,21 +92,35 @@ class EncoderBackend(Protocol):
 def build_backend(config: DetectorConfig, device: torch.device,
                   dtype: torch.dtype) -> EncoderBackend:
     """Return the backend `config.backend` names, loaded and checked, for `device` and `dtype`."""
+    if config.backend in ('torch', 'mlx') and config.engine_path:
+        _logger.warning(f'engine_path {config.engine_path} is not used: backend is '
+                        f'{config.backend} (set backend to onnxruntime or tensorrt to run it)')
     if config.backend == 'torch':
-        if config.engine_path:
-            _logger.warning(f'engine_path {config.engine_path} is not used: backend is torch '
-                            '(set backend to onnxruntime or tensorrt to run it)')
         return TorchBackend(config, device, dtype)
     if config.backend == 'onnxruntime':
         if config.engine_path:
             return FileBackend(config, device, dtype)
         return CachedOnnxBackend(config, dtype)
+    if config.backend == 'mlx':
+        return _mlx_backend(config)
     if config.backend == 'tensorrt':
         if not config.engine_path:
             raise ValueError('backend tensorrt needs engine_path: an engine built with the '
                              'trtexec command vjepa-export prints (docs/DEPLOY_JETSON.md)')
         return FileBackend(config, device, dtype)
     raise ValueError(f'unknown backend {config.backend!r}')
+
+
+def _mlx_backend(config: DetectorConfig) -> EncoderBackend:
+    """Place the encoder in MLX (refusing an impossible placement), then load and convert."""
+    from vjepa_nodes.perception import mlx_backend  # ImportError saying what to install
+    placement = mlx_backend.select_mlx_placement(config.device, config.precision,
+                                                 config.fast_path, mlx_backend.mlx_gpu_kind())
+    encoder = _build_torch_encoder(config)
+    return mlx_backend.MlxBackend(
+        encoder, config.model_size, placement,
+        Path(config.cache_dir).expanduser() if config.cache_dir else None,
+        random_weights=encoder.weights_source == RANDOM_WEIGHTS_SOURCE)
 
 
 def _build_torch_encoder(config: DetectorConfig) -> VJepa2Encoder:

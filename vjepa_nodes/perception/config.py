@@ -126,13 +126,15 @@ class DetectorConfig:
     allow_random_weights: bool = setting(
         False, 'run without a checkpoint on random weights (scores meaningless)')
     backend: str = setting(
-        'torch', 'what runs the encoder: torch, onnxruntime (an exported .onnx) or tensorrt '
-        '(an engine built from one)', choices=BACKENDS)
+        'auto', 'what runs the encoder: auto (MLX on a Mac with Apple silicon when installed, '
+        'else PyTorch), torch, onnxruntime (an exported .onnx), tensorrt (an engine built '
+        'from one) or mlx', choices=BACKENDS)
     engine_path: str | None = setting(
         None, "onnxruntime: .onnx from vjepa-export ('' = export into cache_dir on the first "
         'clip); tensorrt: .engine built from one; its .json sidecar must sit beside it')
     cache_dir: str | None = setting(
-        None, "where onnxruntime keeps encoders it exported ('' = ~/.cache/vjepa_nodes/onnx)")
+        None, 'where onnxruntime keeps encoders it exported and mlx its converted weights '
+        "('' = ~/.cache/vjepa_nodes/onnx or /mlx)")
     resize_mode: str = setting(
         'full', 'full (whole field of view) or center_crop (official eval transform)',
         choices=RESIZE_MODES)
@@ -164,11 +166,13 @@ class DetectorConfig:
         get_encoder_config(self.model_size, self.model_version)  # a size of that version
         if self.score_source != 'motion' and not self.surprise:
             raise ValueError(f'score_source {self.score_source} needs surprise on')
-        if self.surprise and self.backend != 'torch':
+        if self.surprise and self.backend not in ('torch', 'auto'):
+            held = ('the MLX port holds the encoder alone' if self.backend == 'mlx' else
+                    f'the {self.backend} file holds the encoder alone')
             raise ValueError(
-                f'surprise runs on the torch backend only: the {self.backend} file holds the '
-                'encoder alone, and the predictor also needs an encoder pass on the context '
-                'frames (set backend torch, or surprise off)')
+                f'surprise runs on the torch backend only: {held}, and the predictor also '
+                'needs an encoder pass on the context frames (set backend torch or auto, or '
+                'surprise off)')
         slots = self.num_frames // get_encoder_config(self.model_size,
                                                       self.model_version).tubelet_size
         if self.surprise and self.surprise_horizon >= slots:

@@ -15,14 +15,17 @@
 """ObstacleDetector: camera frames in, motion scores, regions, heat map and obstacle flag out."""
 
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
+import logging
 import time
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from vjepa_nodes.device import resolve_device_and_precision
+from vjepa_nodes.backend_choice import choose_backend, Platform
+from vjepa_nodes.device import precision_name, resolve_device_and_precision
 from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.fast_path import resolve_fast_path
 from vjepa_nodes.encoder.vit import clip_token_grid
@@ -32,6 +35,8 @@ from vjepa_nodes.perception.clip_buffer import BufferCounters, Clip, FrameStatus
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.surprise_setup import build_surprise
 from vjepa_nodes.settings import fixed_changes
+
+_logger = logging.getLogger('vjepa_nodes')
 
 
 @dataclass
@@ -73,16 +78,32 @@ class ObstacleDetector:
         encoder_config = get_encoder_config(cfg.model_size, cfg.model_version)
         clip_token_grid(encoder_config, (1, 3, cfg.num_frames, cfg.img_size, cfg.img_size))
         # Everything cheap is built (and so validated) before the encoder loads its weights.
-        self.device, dtype = resolve_device_and_precision(cfg.device, cfg.precision)
-        self.dtype = backend_dtype(cfg, dtype)
-        resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one before loading
+        self.backend_choice = choose_backend(cfg.backend, Platform.probe(), cfg.surprise)
+        _logger.info(f'backend {self.backend_choice.backend}: {self.backend_choice.reason}')
+        chosen = dataclasses.replace(cfg, backend=self.backend_choice.backend)
+        if chosen.backend == 'mlx':
+            # MLX places the encoder itself (mlx_backend); preprocessing and scoring stay in
+            # PyTorch on the CPU in fp32, which shares memory with the GPU on Apple silicon.
+            self.device, self.dtype = torch.device('cpu'), torch.float32
+        else:
+            self.device, dtype = resolve_device_and_precision(cfg.device, cfg.precision)
+            self.dtype = backend_dtype(chosen, dtype)
+            resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one now
         self.streams = {name: CameraStream(name, cfg, self.device, self.dtype,
                                            encoder_config.patch_size)
                         for name in cfg.cameras or ('',)}
-        self.backend = build_backend(cfg, self.device, self.dtype)
+        self.backend = build_backend(chosen, self.device, self.dtype)
         self.surprise = build_surprise(cfg, self.backend) if cfg.surprise else None
         self._next_camera = 0  # where the next batch starts looking, so that no camera starves
         self._prepared_shapes: set[tuple[int, ...]] = set()  # see _prepare_batch_sizes
+
+    @property
+    def compute(self) -> tuple[str, str]:
+        """Return where the encoder runs and in which precision, for logs and diagnostics."""
+        placement = getattr(self.backend, 'placement', None)  # MLX places itself
+        if placement is not None:
+            return f'mlx:{placement.device}', placement.precision
+        return str(self.device), precision_name(self.dtype)
 
     def add_frame(self, frame: np.ndarray, stamp: float | None = None,
                   camera: str = '') -> FrameStatus:

@@ -35,7 +35,6 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from vjepa_nodes.device import precision_name
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.ros import shutdown
@@ -101,10 +100,11 @@ class ObstacleDetectorNode(LifecycleNode):
         detector = self._detector
         if detector.backend.random_weights:
             self.get_logger().warning('RANDOM WEIGHTS: scores are meaningless; set checkpoint')
+        device, precision = detector.compute
         self.get_logger().info(
-            f'V-JEPA {detector.config.model_version} {detector.config.model_size} on '
-            f'{detector.device} in {precision_name(detector.dtype)}, backend '
-            f'{detector.backend.description}, weights: {detector.backend.weights_source}')
+            f'V-JEPA {detector.config.model_version} {detector.config.model_size} on {device} in '
+            f'{precision}, backend {detector.backend.description} '
+            f'({detector.backend_choice.reason}), weights: {detector.backend.weights_source}')
         for camera in self.cameras.values():
             camera.create_outputs(detector.config.surprise)
             if camera.name:
@@ -258,8 +258,10 @@ class ObstacleDetectorNode(LifecycleNode):
                 f'{fqn}: V-JEPA obstacle detector', {'state': 'unconfigured'}, None, None, [],
                 ['not configured'])])
         else:
-            model = {'device': str(detector.device), 'precision': precision_name(detector.dtype),
+            device, precision = detector.compute
+            model = {'device': device, 'precision': precision,
                      'backend': detector.backend.description,
+                     'backend choice': detector.backend_choice.reason,
                      'model': (f'V-JEPA {detector.config.model_version} '
                                f'{detector.config.model_size}'),
                      'weights source': detector.backend.weights_source,
