@@ -41,6 +41,9 @@ setup(
     extras_require={'ros': ros_wheels,
                     'onnx': ['onnx>=1.16', 'onnxscript>=0.3', 'onnxruntime>=1.18'],
                     'bag': ['rosbags>=0.11'],
+                    # backend mlx: Metal on macOS; the CPU build on Linux (tests, no speed).
+                    'mlx': ['mlx>=0.25; sys_platform == "darwin"',
+                            'mlx[cpu]>=0.25; sys_platform == "linux"'],
                     'test': ['pytest']},
     python_requires='>=3.10',
     zip_safe=True,
@@ -60,6 +63,7 @@ setup(
             'vjepa-soak = vjepa_nodes.ros.soak_benchmark:main',
             'vjepa-bag = vjepa_nodes.tools.bag:main',
             'vjepa-train-predictor = vjepa_nodes.tools.train_predictor:main',
+            'vjepa-doctor = vjepa_nodes.tools.doctor:main',
         ],
     },
 )

@@ -31,9 +31,10 @@ import torch
 from vjepa_nodes.device import DeviceUnavailableError
 from vjepa_nodes.encoder.download import cache_root
 from vjepa_nodes.encoder.export_spec import ExportFileError
-from vjepa_nodes.encoder.mlx_vit import MLX_DTYPES, mx
+from vjepa_nodes.encoder.mlx_vit import MLX_DTYPES, MlxVJepaEncoder, mx
 from vjepa_nodes.encoder.mlx_weights import (
-    convert_weights, load_weights, mlx_encoder, save_weights, WEIGHTS_FILE, weights_spec)
+    convert_weights, load_weights, mlx_encoder, MlxWeightsSpec, save_weights, WEIGHTS_FILE,
+    weights_spec)
 from vjepa_nodes.encoder.onnx_export import weights_digest
 from vjepa_nodes.encoder.rope import rope_tables
 from vjepa_nodes.encoder.vit import clip_token_grid, VJepa2Encoder
@@ -100,8 +101,47 @@ def select_mlx_placement(device: str, precision: str, fast_path: str,
                         gpu_kind if on_gpu else '')
 
 
+class MlxEncoderRunner:
+    """An MLX encoder on one MLX device: normalised fp32 clip in, fp32 tokens out (on the CPU)."""
+
+    def __init__(self, model: MlxVJepaEncoder, precision: str, device: str = 'cpu',
+                 compile_model: bool = False) -> None:
+        self.config = model.config
+        self.precision = precision
+        self.device = mx.gpu if device == 'gpu' else mx.cpu
+        self._forward = mx.compile(model) if compile_model else model
+        self._rope: dict[tuple[int, int, int], tuple[mx.array, mx.array]] = {}
+
+    @classmethod
+    def from_torch(cls, encoder: VJepa2Encoder, precision: str = 'fp32',
+                   device: str = 'cpu') -> 'MlxEncoderRunner':
+        """Convert a PyTorch encoder's weights (no cache): for checks and benchmarks."""
+        with mx.stream(mx.gpu if device == 'gpu' else mx.cpu):
+            model = mlx_encoder(encoder.config, convert_weights(encoder, precision))
+        return cls(model, precision, device)
+
+    def _rope_tables(self, grid: tuple[int, int, int]) -> tuple[mx.array, mx.array]:
+        if grid not in self._rope:
+            config = self.config
+            cos, sin = rope_tables(grid, config.head_dim, config.rope_theta, torch.device('cpu'),
+                                   config.rope_pairing, config.rope_pretrain_grid)  # fp32
+            self._rope[grid] = (mx.array(cos.numpy()), mx.array(sin.numpy()))
+        return self._rope[grid]
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        """Encode a normalised clip (B, 3, T, H, W) into fp32 tokens (B, N, D) on the CPU."""
+        grid = clip_token_grid(self.config, clip.shape)
+        with mx.stream(self.device):
+            pixels = mx.array(clip.detach().to('cpu', torch.float32).numpy())
+            tokens = self._forward(pixels.astype(MLX_DTYPES[self.precision]),
+                                   *self._rope_tables(grid))
+            tokens = tokens.astype(mx.float32)
+            mx.eval(tokens)
+        return torch.from_numpy(np.array(tokens))
+
+
 class MlxBackend:
-    """The encoder in MLX; takes and returns fp32 PyTorch tensors on the CPU."""
+    """The encoder in MLX, its weights from the cache or converted into it."""
 
     name = 'mlx'
     batch_limit = None
@@ -113,21 +153,21 @@ class MlxBackend:
         self.weights_source = encoder.weights_source
         self.random_weights = random_weights
         self.cache_dir = cache_dir or default_cache_dir()
-        self.device = mx.gpu if placement.device == 'gpu' else mx.cpu
         spec = weights_spec(encoder, model_size, placement.precision, weights_digest(encoder),
                             random_weights)
         self.cache_path = self.cache_dir / spec.cache_key() / WEIGHTS_FILE
-        with mx.stream(self.device):
-            self.model, how = self._load_or_convert(encoder, spec)
-            self._forward = mx.compile(self.model) if placement.compile_model else self.model
+        with mx.stream(mx.gpu if placement.device == 'gpu' else mx.cpu):
+            model, how = self._load_or_convert(encoder, spec)
+        self.run = MlxEncoderRunner(model, placement.precision, placement.device,
+                                    placement.compile_model)
         self.description = f'{placement.description}, weights {how} {self.cache_path.parent}'
-        self._rope: dict[tuple[int, int, int], tuple[mx.array, mx.array]] = {}
 
     @property
     def pads_batches(self) -> bool:
         return self.placement.compile_model  # mx.compile traces each input shape once
 
-    def _load_or_convert(self, encoder: VJepa2Encoder, spec) -> tuple:
+    def _load_or_convert(self, encoder: VJepa2Encoder,
+                         spec: MlxWeightsSpec) -> tuple[MlxVJepaEncoder, str]:
         if self.cache_path.is_file():
             try:
                 model = load_weights(self.cache_path, spec, encoder.config)
@@ -143,20 +183,6 @@ class MlxBackend:
                      f'{self.cache_path}')
         return model, 'converted into'
 
-    def _rope_tables(self, grid: tuple[int, int, int]) -> tuple[mx.array, mx.array]:
-        if grid not in self._rope:
-            config = self.encoder_config
-            cos, sin = rope_tables(grid, config.head_dim, config.rope_theta, torch.device('cpu'),
-                                   config.rope_pairing, config.rope_pretrain_grid)  # fp32
-            self._rope[grid] = (mx.array(cos.numpy()), mx.array(sin.numpy()))
-        return self._rope[grid]
-
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         """Encode a normalised clip (B, 3, T, H, W) into fp32 tokens (B, N, D) on the CPU."""
-        grid = clip_token_grid(self.encoder_config, clip.shape)
-        dtype = MLX_DTYPES[self.placement.precision]
-        with mx.stream(self.device):
-            pixels = mx.array(clip.detach().to('cpu', torch.float32).numpy()).astype(dtype)
-            tokens = self._forward(pixels, *self._rope_tables(grid)).astype(mx.float32)
-            mx.eval(tokens)
-        return torch.from_numpy(np.array(tokens))
+        return self.run(clip)

@@ -16,12 +16,15 @@
 vjepa-benchmark: time V-JEPA 2 clip encoding and the detector around it; print a table, write JSON.
 
 Every combination of model size x frame count x resolution x device x precision x batch size x
-fast path is timed on the same random clip; `--backends torch,onnxruntime` adds the encoder
-exported to ONNX for each case, timed in turns with the PyTorch paths (same load on both). Each
-row also gives the relative error against plain fp32 on the same device (same weights, same
-clip) and the speed-up over the plain fp32 CPU row of the same shape when the CPU was measured
-too. `--compare` adds Hugging Face transformers (eager and
-compiled) and, with `--official-repo`, the official code. `--pipeline` times the detector on camera
+fast path is timed on the same random clip; `--backends torch,onnxruntime,mlx` adds the encoder
+exported to ONNX and the encoder converted to MLX for each case, timed in turns with the PyTorch
+paths (same load on all). MLX runs on the CPU for a cpu row and on its GPU for a cuda or mps row
+when it drives that kind of GPU. Each row gives the median ms per clip (the headline) with the
+fastest and the slowest call, the relative error against plain fp32 on the same device (same
+weights, same clip), the speed-up over the torch row of the same case (the fast path auto means
+there: 'vs torch') and over the plain fp32 CPU row of the same shape when the CPU was measured
+too ('vs CPU'). `--compare` adds Hugging Face transformers (eager and compiled) and, with
+`--official-repo`, the official code. `--pipeline` times the detector on camera
 frames, `--end-to-end` the running ROS 2 node (see latency_benchmark).
 """
 
@@ -38,6 +41,7 @@ import sys
 
 import torch
 
+from vjepa_nodes.backend_choice import MLX_INSTALL_HINT, mlx_version
 from vjepa_nodes.device import DEVICE_CHOICES
 from vjepa_nodes.encoder.config import FAST_PATHS, PRECISION_CHOICES
 from vjepa_nodes.encoder.fast_path import COMPILE_MODES
@@ -63,8 +67,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=['auto'])
     parser.add_argument('--batch-sizes', type=csv_of(int), default=[1])
     parser.add_argument('--backends', type=csv_of(choice(BENCHMARK_BACKENDS)), default=['torch'],
-                        help='torch (each --fast-paths entry) and/or onnxruntime (the encoder '
-                        'exported for each case, timed in turns with torch); TensorRT engines: '
+                        help='comma list of torch (each --fast-paths entry), onnxruntime (the '
+                        'encoder exported for each case) and mlx (the encoder converted to MLX '
+                        "for each case: MLX's CPU, or its GPU for a cuda or mps device it "
+                        'drives, with mx.compile there), timed in turns; TensorRT engines: '
                         'trtexec --loadEngine=FILE.engine prints their latency')
     parser.add_argument('--fast-paths', type=csv_of(choice(FAST_PATHS)), default=[PLAIN, 'auto'])
     parser.add_argument('--compile-mode', default=COMPILE_MODES[0], choices=COMPILE_MODES)
@@ -107,6 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if missing:
         parser.error(f'--backends onnxruntime needs {" and ".join(missing)}: pip install '
                      "'vjepa_nodes[onnx]'")
+    if 'mlx' in args.backends and mlx_version() is None:
+        parser.error(f'--backends mlx needs MLX: {MLX_INSTALL_HINT}')
     return args
 
 
@@ -125,6 +133,8 @@ def machine_info() -> dict:
             info[name] = importlib.import_module(name).__version__
         except ImportError:
             pass
+    if mlx := mlx_version():
+        info['mlx'] = mlx
     return info
 
 

@@ -16,10 +16,12 @@ The encoder cases of vjepa-benchmark: one Row per timed case, and the table of t
 
 Every combination of model size x frame count x resolution x device x precision x batch size x
 fast path is timed on the same random clip; `--backends onnxruntime` adds the encoder exported
-for each case, timed in turns with the PyTorch paths, and `--compare` the reference
-implementations (reference_models). Each row gives the relative error against plain fp32 on the
-same device (same weights, same clip) and the speed-up over the plain fp32 CPU row of the same
-shape when the CPU was measured too.
+for each case and `--backends mlx` the encoder converted to MLX (the backend mlx of the
+detector), both timed in turns with the PyTorch paths, and `--compare` the reference
+implementations (reference_models). Each row gives the median, fastest and slowest call, the
+relative error against plain fp32 on the same device (same weights, same clip), the speed-up
+over the torch row of the same case (the fast path auto means there) and the one over the plain
+fp32 CPU row of the same shape when the CPU was measured too.
 """
 
 import argparse
@@ -36,6 +38,7 @@ import torch
 
 from vjepa_nodes.device import precision_name, PRECISIONS, resolve_device_and_precision
 from vjepa_nodes.encoder import build_encoder, RandomWeightsWarning
+from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.export_spec import EXPORT_PRECISIONS
 from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
 from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
@@ -47,12 +50,12 @@ from vjepa_nodes.tools.tables import align
 from vjepa_nodes.tools.timing import synchronize, time_call, time_calls, time_together
 
 PLAIN = 'none'
-BENCHMARK_BACKENDS = ('torch', 'onnxruntime')
+BENCHMARK_BACKENDS = ('torch', 'onnxruntime', 'mlx')
 
 
 @dataclass
 class Row:
-    """One timed case; times are medians over the timed calls."""
+    """One timed case: the median call, with the fastest and the slowest beside it."""
 
     model: str
     frames: int
@@ -61,16 +64,21 @@ class Row:
     device: str
     precision: str
     batch: int
-    # 'vjepa_nodes' (torch backend), 'onnxruntime', 'transformers', 'transformers+compile',
-    # 'official'
+    # 'vjepa_nodes' (torch backend), 'onnxruntime', 'mlx', 'transformers',
+    # 'transformers+compile', 'official'
     implementation: str
-    fast_path: str = '-'  # onnxruntime: its execution provider
+    # onnxruntime: its execution provider; mlx: its device ('cpu', 'metal' or 'cuda'), with
+    # '+mx.compile' when compiled
+    fast_path: str = '-'
     setup_s: float | None = None  # first call: compilation, autotuning, graph capture
     ms_per_batch: float | None = None
     ms_per_clip: float | None = None
+    min_ms_per_clip: float | None = None
+    max_ms_per_clip: float | None = None
     clips_per_s: float | None = None
     timed_calls: int = 0
     rel_error_vs_fp32: float | None = None
+    speedup_vs_torch: float | None = None  # over the same case's torch row
     speedup_vs_cpu: float | None = None
     weights_mb: float | None = None  # the encoder's weights in the row's precision
     peak_gpu_mb: float | None = None  # CUDA: most memory allocated while the row was timed
@@ -151,11 +159,13 @@ def _first_line(error: Exception) -> str:
 
 def _time_ours(args, base: Row, encoder, master, fast_paths: list[str], clip,
                expected) -> list[Row]:
-    """Time each fast path and, with --backends onnxruntime, the exported file, in turns."""
+    """Time each fast path and, with --backends, the exported file and MLX, in turns."""
     cases = [] if 'torch' not in args.backends else [
         _torch_case(args, base, encoder, fast_path, clip) for fast_path in fast_paths]
     if 'onnxruntime' in args.backends:
         cases.append(_onnxruntime_case(base, master, clip))
+    if 'mlx' in args.backends:
+        cases.append(_mlx_case(base, master, clip))
     runnable = [(row, call, outputs) for row, call, outputs in cases if call is not None]
     if clip.device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(clip.device)
@@ -170,9 +180,11 @@ def _time_ours(args, base: Row, encoder, master, fast_paths: list[str], clip,
             else None)
     for (row, call, outputs), timing in zip(runnable, timings):
         _fill_times(row, *timing)
-        row.peak_gpu_mb = peak if len(runnable) == 1 else None  # one row's own peak only
-        if expected is not None:
-            row.rel_error_vs_fp32 = relative_error(outputs[0], expected)
+        # One torch row's own peak only: onnxruntime and MLX allocate outside torch's view.
+        row.peak_gpu_mb = (peak if len(runnable) == 1 and row.implementation == 'vjepa_nodes'
+                           else None)
+        if expected is not None:  # MLX hands its tokens back on the CPU
+            row.rel_error_vs_fp32 = relative_error(outputs[0].to(expected.device), expected)
         if args.profile_dir:
             _profile(args.profile_dir, row, call)
     return [row for row, _, _ in cases]
@@ -222,6 +234,35 @@ def _onnxruntime_case(base: Row, master, clip):
     return row, call, outputs
 
 
+def _mlx_case(base: Row, master, clip):
+    """Convert the fp32 master for MLX on the row's device; the conversion counts as set-up."""
+    from vjepa_nodes.perception import mlx_backend  # parse_args checked that MLX imports
+    row = Row(**{**asdict(base), 'implementation': 'mlx'})
+    try:
+        # The detector's choice for backend mlx: its GPU only where a cuda or mps row asks for
+        # the kind it drives, mx.compile on a GPU.
+        placement = mlx_backend.select_mlx_placement(base.device, base.precision, 'auto',
+                                                     mlx_backend.mlx_gpu_kind())
+    except (RuntimeError, ValueError) as error:
+        row.note = f'unavailable: {error}'
+        return row, None, None
+    try:
+        with tempfile.TemporaryDirectory(prefix='vjepa-benchmark-') as cache:
+            setup_seconds, run = time_call(lambda: mlx_backend.MlxBackend(
+                master, split_model(base.model)[0], placement, Path(cache),
+                random_weights=master.weights_source == RANDOM_WEIGHTS_SOURCE), None)
+    except (RuntimeError, ValueError, OSError) as error:
+        row.note = f'failed: {_first_line(error)}'
+        return row, None, None
+    row.fast_path = (placement.gpu_kind or 'cpu') + '+mx.compile' * placement.compile_model
+    row.setup_s = setup_seconds  # the first call adds to it
+    host, outputs = clip.to('cpu', torch.float32), []  # as the detector hands clips to MLX
+
+    def call():
+        outputs[:] = [run(host)]
+    return row, call, outputs
+
+
 def _time_references(args, base: Row, config, clip) -> list[Row]:
     builders = [('transformers', lambda: reference_models.transformers_encoder(
         config, base.height, base.frames))]
@@ -267,6 +308,8 @@ def _fill_times(row: Row, first: float, samples: list[float], fallbacks: list[st
     row.timed_calls = len(samples)
     row.ms_per_batch = statistics.median(samples) * 1e3
     row.ms_per_clip = row.ms_per_batch / row.batch
+    row.min_ms_per_clip = min(samples) * 1e3 / row.batch
+    row.max_ms_per_clip = max(samples) * 1e3 / row.batch
     row.clips_per_s = 1e3 / row.ms_per_clip
     row.cpu_fallback_ops = fallbacks
 
@@ -292,17 +335,37 @@ def _fill_speedups(rows: list[Row]) -> None:
     cpu = {(r.model, r.frames, r.height, r.width, r.batch): r.ms_per_clip for r in rows
            if r.device == 'cpu' and r.implementation == 'vjepa_nodes' and r.precision == 'fp32'
            and r.fast_path == PLAIN and r.ms_per_clip}
+    torch_ms = _torch_ms_per_case(rows)
     for row in rows:
         base = cpu.get((row.model, row.frames, row.height, row.width, row.batch))
         if base and row.ms_per_clip:
             row.speedup_vs_cpu = base / row.ms_per_clip
+        if _case(row) in torch_ms and row.ms_per_clip:
+            row.speedup_vs_torch = torch_ms[_case(row)] / row.ms_per_clip
+
+
+def _case(row: Row) -> tuple:
+    return row.model, row.frames, row.height, row.width, row.device, row.precision, row.batch
+
+
+def _torch_ms_per_case(rows: list[Row]) -> dict[tuple, float]:
+    """ms/clip of each case's torch row: the fast path auto means on its device, else the first."""
+    torch_ms = {}
+    for row in rows:
+        if row.implementation == 'vjepa_nodes' and row.ms_per_clip and (
+                _case(row) not in torch_ms or row.fast_path == _resolved_name(
+                    'auto', torch.device(row.device))):
+            torch_ms[_case(row)] = row.ms_per_clip
+    return torch_ms
 
 
 COLUMNS = [  # header, Row attribute, format
     ('model', 'model', '{}'), ('clip', None, '{}'), ('device', 'device', '{}'),
     ('prec', 'precision', '{}'), ('batch', 'batch', '{}'), ('implementation', None, '{}'),
     ('setup s', 'setup_s', '{:.1f}'), ('ms/clip', 'ms_per_clip', '{:.2f}'),
-    ('clips/s', 'clips_per_s', '{:.1f}'), ('vs CPU', 'speedup_vs_cpu', 'x{:.1f}'),
+    ('min', 'min_ms_per_clip', '{:.2f}'), ('max', 'max_ms_per_clip', '{:.2f}'),
+    ('clips/s', 'clips_per_s', '{:.1f}'), ('vs torch', 'speedup_vs_torch', 'x{:.2f}'),
+    ('vs CPU', 'speedup_vs_cpu', 'x{:.1f}'),
     ('rel.err', 'rel_error_vs_fp32', '{:.1e}'), ('weights MB', 'weights_mb', '{:.0f}'),
     ('peak GPU MB', 'peak_gpu_mb', '{:.0f}'),
 ]
@@ -319,7 +382,7 @@ def format_table(rows: list[Row]) -> str:
                 value = f'{row.frames}x{row.height}x{row.width}' if row.frames else '-'
             elif header == 'implementation':
                 value = row.implementation + (f' [{row.fast_path}]' if row.implementation in (
-                    'vjepa_nodes', 'onnxruntime') else '')
+                    'vjepa_nodes', 'onnxruntime', 'mlx') else '')
             else:
                 raw = getattr(row, attribute)
                 value = '-' if raw is None else spec.format(raw)
