@@ -22,6 +22,7 @@ import torch
 from vjepa_nodes import (
     Availability, DeviceUnavailableError, resolve_device_and_precision, select_device,
     select_precision)
+from vjepa_nodes.backend_choice import BackendChoice, choose_backend, mlx_version, Platform
 
 CPU_ONLY = Availability(mps=False, cuda_devices=0, cuda_bf16=False)
 MAC = Availability(mps=True, cuda_devices=0, cuda_bf16=False)
@@ -88,3 +89,46 @@ def test_every_named_precision_has_a_dtype():
     from vjepa_nodes.device import PRECISIONS
     from vjepa_nodes.encoder.config import PRECISION_CHOICES
     assert PRECISION_CHOICES == ('auto', *PRECISIONS)
+
+
+def platform(system='Linux', machine='x86_64', mlx=False, mps=False, cuda=False) -> Platform:
+    return Platform(system=system, machine=machine, mlx=mlx, mps=mps, cuda=cuda)
+
+
+@pytest.mark.parametrize(('where', 'surprise', 'backend', 'reason'), [
+    (platform('Darwin', 'arm64', mlx=True, mps=True), False, 'mlx',
+     'auto on Darwin arm64: MLX is installed, the Metal path written for Apple silicon'),
+    (platform('Darwin', 'arm64', mlx=False, mps=True), False, 'torch',
+     'auto on Darwin arm64: PyTorch on MPS, as MLX is not installed (pip install '
+     '"vjepa_nodes[mlx]"'),
+    (platform('Darwin', 'arm64', mlx=True, mps=True), True, 'torch',
+     'PyTorch on MPS, as surprise is on and its predictor runs on PyTorch only'),
+    (platform('Darwin', 'x86_64', mlx=True), False, 'torch',
+     'auto on Darwin x86_64: PyTorch on the CPU (no CUDA GPU)'),
+    (platform('Linux', 'x86_64', mlx=True, cuda=True), False, 'torch',
+     'auto on Linux x86_64: PyTorch on CUDA'),
+    (platform('Linux', 'aarch64', mlx=False, cuda=True), False, 'torch',
+     'auto on Linux aarch64: PyTorch on CUDA'),
+    (platform('Linux', 'x86_64', mlx=True), False, 'torch',
+     'auto on Linux x86_64: PyTorch on the CPU (no CUDA GPU)'),
+    (platform('Linux', 'x86_64'), False, 'torch',
+     'auto on Linux x86_64: PyTorch on the CPU (no CUDA GPU)'),
+])
+def test_backend_auto_picks_mlx_on_apple_silicon_only(where, surprise, backend, reason):
+    choice = choose_backend('auto', where, surprise)
+    assert choice.backend == backend and reason in choice.reason, choice
+
+
+@pytest.mark.parametrize('backend', ['torch', 'onnxruntime', 'tensorrt', 'mlx'])
+def test_an_explicit_backend_always_wins(backend):
+    for where in (platform('Darwin', 'arm64', mlx=True, mps=True), platform(cuda=True)):
+        assert choose_backend(backend, where) == BackendChoice(backend, 'set explicitly')
+
+
+def test_the_probed_platform_is_this_machine():
+    import platform as platform_module
+    probed = Platform.probe()
+    assert (probed.system, probed.machine) == (platform_module.system(),
+                                               platform_module.machine())
+    assert probed.cuda == torch.cuda.is_available()
+    assert probed.mlx == (mlx_version() is not None)

@@ -40,6 +40,7 @@ from vjepa_nodes.encoder.rope import rope_tables
 from vjepa_nodes.encoder.vit import clip_token_grid, VJepa2Encoder
 
 _logger = logging.getLogger('vjepa_nodes')
+GPU_NAMES = {'metal': 'Metal', 'cuda': 'CUDA'}
 
 
 def default_cache_dir() -> Path:
@@ -65,7 +66,7 @@ class MlxPlacement:
 
     @property
     def description(self) -> str:
-        where = f'gpu ({self.gpu_kind.capitalize()})' if self.device == 'gpu' else 'cpu'
+        where = f'gpu ({GPU_NAMES[self.gpu_kind]})' if self.device == 'gpu' else 'cpu'
         return (f'mlx on {where} in {self.precision}, '
                 f'{"mx.compile" if self.compile_model else "not compiled"}')
 
@@ -83,7 +84,7 @@ def select_mlx_placement(device: str, precision: str, fast_path: str,
     kind = device.partition(':')[0]
     wanted_gpu = {'mps': 'metal', 'cuda': 'cuda'}.get(kind)
     if wanted_gpu and gpu_kind != wanted_gpu:
-        have = f'drives {gpu_kind.capitalize()}' if gpu_kind else 'is CPU-only'
+        have = f'drives {GPU_NAMES[gpu_kind]}' if gpu_kind else 'is CPU-only'
         raise DeviceUnavailableError(
             f'device {device!r} was requested for backend mlx, but this MLX build {have} (MLX '
             'runs on Metal on a Mac, on CUDA with mlx-cuda); use auto or cpu')
