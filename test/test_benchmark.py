@@ -38,6 +38,8 @@ def test_rows_for_every_combination_with_errors_against_fp32(tmp_path, capsys):
         ('fp32', 1), ('fp32', 2), ('bf16', 1), ('bf16', 2)]
     for row in ours:
         assert row['ms_per_clip'] > 0 and row['timed_calls'] >= 2
+        assert row['min_ms_per_clip'] <= row['ms_per_clip'] <= row['max_ms_per_clip']
+        assert row['speedup_vs_torch'] == 1.0  # each row is its case's only torch row
         assert row['clips_per_s'] == pytest.approx(1e3 / row['ms_per_clip'])
         assert row['ms_per_batch'] == pytest.approx(row['ms_per_clip'] * row['batch'])
         assert row['speedup_vs_cpu'] == pytest.approx(
@@ -53,33 +55,60 @@ def test_rows_for_every_combination_with_errors_against_fp32(tmp_path, capsys):
     assert printed.count('\n tiny') + printed.count('\ntiny') == 8
 
 
-def test_onnxruntime_rows_sit_beside_the_torch_rows_of_each_case(tmp_path, capsys):
+def test_onnxruntime_and_mlx_rows_sit_beside_the_torch_rows_of_each_case(tmp_path, capsys):
     result, printed = run(tmp_path, capsys, '--precisions', 'fp32,fp16,bf16',
-                          '--fast-paths', 'none', '--backends', 'torch,onnxruntime')
+                          '--fast-paths', 'none', '--backends', 'torch,onnxruntime,mlx')
     rows = [(r['precision'], r['implementation'], r['fast_path']) for r in result['rows']]
     assert rows == [('fp32', 'vjepa_nodes', 'none'), ('fp32', 'onnxruntime', 'CPU'),
+                    ('fp32', 'mlx', 'cpu'),
                     ('fp16', 'vjepa_nodes', 'none'), ('fp16', 'onnxruntime', 'CPU'),
-                    ('bf16', 'vjepa_nodes', 'none'), ('bf16', 'onnxruntime', '-')]
-    fp32, fp16 = (next(r for r in result['rows'] if r['implementation'] == 'onnxruntime'
-                       and r['precision'] == precision) for precision in ('fp32', 'fp16'))
+                    ('fp16', 'mlx', 'cpu'),
+                    ('bf16', 'vjepa_nodes', 'none'), ('bf16', 'onnxruntime', '-'),
+                    ('bf16', 'mlx', 'cpu')]
+    by_name = {(r['implementation'], r['precision']): r for r in result['rows']}
+    fp32, fp16 = by_name['onnxruntime', 'fp32'], by_name['onnxruntime', 'fp16']
     assert 0 < fp32['rel_error_vs_fp32'] < 1e-5 and 1e-5 < fp16['rel_error_vs_fp32'] < 3e-3
+    assert 0 < by_name['mlx', 'fp32']['rel_error_vs_fp32'] < 1e-5
+    assert 1e-5 < by_name['mlx', 'fp16']['rel_error_vs_fp32'] < 3e-3
+    assert 1e-5 < by_name['mlx', 'bf16']['rel_error_vs_fp32'] < 0.05
     plain = result['rows'][0]['ms_per_clip']
-    for row in (fp32, fp16):
+    timed = [fp32, fp16, *(by_name['mlx', precision] for precision in ('fp32', 'fp16', 'bf16'))]
+    for row in timed:
         assert row['timed_calls'] == result['rows'][0]['timed_calls']  # timed in turns
         assert row['speedup_vs_cpu'] == pytest.approx(plain / row['ms_per_clip'])
-        assert row['setup_s'] > row['ms_per_clip'] / 1e3  # the export is set-up
-    assert 'exported files hold fp32 or fp16' in result['rows'][-1]['note']
+        assert row['setup_s'] > row['ms_per_clip'] / 1e3  # the export or conversion is set-up
+        assert 0 < row['min_ms_per_clip'] <= row['ms_per_clip'] <= row['max_ms_per_clip']
+        # Against the torch row of the same case: the same precision, not fp32.
+        torch_row = by_name['vjepa_nodes', row['precision']]
+        assert torch_row['speedup_vs_torch'] == 1.0
+        assert row['speedup_vs_torch'] == pytest.approx(
+            torch_row['ms_per_clip'] / row['ms_per_clip'])
+    assert 'exported files hold fp32 or fp16' in by_name['onnxruntime', 'bf16']['note']
     assert 'onnxruntime [CPU]' in printed and result['machine']['onnxruntime']
+    assert 'mlx [cpu]' in printed and result['machine']['mlx']
+    assert {'min', 'max', 'vs torch', 'vs CPU'} <= {
+        header.strip() for header in printed.splitlines()[1].split('  ')}
+
+
+def test_mlx_is_refused_before_work_where_it_does_not_import(capsys, monkeypatch):
+    monkeypatch.setattr('vjepa_nodes.tools.benchmark.mlx_version', lambda: None)
+    with pytest.raises(SystemExit) as exit_info:
+        main(['--backends', 'torch,mlx'])
+    assert exit_info.value.code == 2
+    assert '--backends mlx needs MLX: pip install' in capsys.readouterr().err
 
 
 def test_missing_devices_and_references_become_notes_not_failures(tmp_path, capsys):
     result, printed = run(tmp_path, capsys, '--devices', 'cpu,cuda', '--fast-paths', 'none',
-                          '--compare', '--official-repo', str(tmp_path))
+                          '--compare', '--official-repo', str(tmp_path), '--backends', 'torch,mlx')
     notes = [row['note'] for row in result['rows'] if row['note']]
     assert any('is not a facebookresearch/vjepa2 checkout' in note for note in notes)
     if not any(row['device'].startswith('cuda') and row['ms_per_clip']
                for row in result['rows']):
         assert any("device 'cuda' was requested" in note for note in notes)
+    for row in result['rows']:  # MLX on a CUDA row: its CUDA build, or a note saying why not
+        if row['implementation'] == 'mlx' and row['device'].startswith('cuda'):
+            assert row['ms_per_clip'] or 'was requested for backend mlx' in row['note']
     assert 'note:' in printed
 
 
@@ -117,11 +146,13 @@ def test_vjepa21_models_are_timed_beside_vjepa2(tmp_path, capsys):
 
 
 def test_table_formats_missing_values_as_dashes():
-    text = format_table([Row('tiny', 4, 32, 32, 'cpu', 'fp32', 1, 'vjepa_nodes', 'none',
-                             ms_per_clip=1.234)])
+    text = format_table([Row('tiny', 4, 32, 32, 'cpu', 'fp32', 1, 'mlx', 'cpu', ms_per_clip=1.234,
+                             min_ms_per_clip=1.0, max_ms_per_clip=2.5, speedup_vs_torch=0.5)])
     header, line = text.splitlines()
     assert header.split()[:3] == ['model', 'clip', 'device']
-    assert '1.23' in line and line.split().count('-') == 6
+    assert 'ms/clip min max clips/s vs torch vs CPU' in ' '.join(header.split())
+    assert line.split()[7:12] == ['-', '1.23', '1.00', '2.50', '-']
+    assert 'mlx [cpu]' in line and 'x0.50' in line and line.split().count('-') == 6
 
 
 def test_auto_is_timed_once_where_it_means_a_named_path(tmp_path, capsys):

@@ -125,6 +125,35 @@ def test_onnxruntime_scores_equal_the_torch_backends(detector, onnx_detector):
         assert theirs.obstacle == ours.obstacle
 
 
+def tiny_pair(tmp_path) -> tuple[ObstacleDetector, ObstacleDetector]:
+    """The tiny model on torch and on mlx at 64 px (MLX's Linux CPU build is ~60x slower)."""
+    settings = {'img_size': 64, 'num_frames': 8, 'stride': 4, 'device': 'cpu',
+                'precision': 'fp32', 'allow_random_weights': True}
+    return (ObstacleDetector('tiny', backend='torch', **settings),
+            ObstacleDetector('tiny', backend='mlx', cache_dir=str(tmp_path), **settings))
+
+
+def test_mlx_backend_keeps_the_properties_and_the_torch_backends_scores(tmp_path):
+    with_torch, with_mlx = tiny_pair(tmp_path)
+    assert with_mlx.backend.description.startswith('mlx on cpu in fp32')
+    check_properties(with_mlx, seed=11)
+    moving = scene(5, MovingObject(100, 100, 60, vx=80, vy=30),
+                   MovingObject(250, 60, 30, vx=-120, band=(2 / 3, 1.0)))
+    ours, theirs = run(with_torch, moving, frames=24), run(with_mlx, moving, frames=24)
+    assert len(ours) == len(theirs) == 4
+    for torch_result, mlx_result in zip(ours, theirs):
+        # MLX equals PyTorch to ~1e-6 (relative) in fp32: scores agree to rounding.
+        assert torch_result.motion_score > 0.01
+        assert mlx_result.motion_score == pytest.approx(torch_result.motion_score,
+                                                        abs=BACKEND_SCORE_TOLERANCE)
+        for region, score in torch_result.region_scores.items():
+            assert mlx_result.region_scores[region] == pytest.approx(
+                score, abs=BACKEND_SCORE_TOLERANCE)
+        assert np.abs(mlx_result.heatmap - torch_result.heatmap).max() < (
+            BACKEND_SCORE_TOLERANCE)
+        assert mlx_result.obstacle == torch_result.obstacle
+
+
 def test_properties_hold_with_the_vjepa21_vit_base_architecture():
     check_properties(make_detector('base', model_version='2.1'), seed=11)
 

@@ -173,8 +173,25 @@ def test_a_vjepa21_encoder_serves_the_same_topics(ros):
     rig.send(16)
     assert wait_for(lambda: len(rig.out['region_scores']) >= 2)
     assert wait_for(lambda: any(
-        kv.key == 'model' and kv.value == 'V-JEPA 2.1 tiny'
-        for array in rig.out['/diagnostics'] for kv in array.status[0].values), timeout=3.0)
+        values.get('model') == 'V-JEPA 2.1 tiny'
+        and values.get('backend choice', '').startswith('auto on ') for values in (
+            {kv.key: kv.value for kv in array.status[0].values}
+            for array in rig.out['/diagnostics'])), timeout=3.0)
+
+
+def test_the_mlx_backend_serves_the_same_topics(ros, tmp_path):
+    rig = Rig(ros, backend='mlx', cache_dir=str(tmp_path))
+    rig.start()  # the worker thread encodes with the MLX weights configure converted
+    rig.send(10)
+    assert wait_for(lambda: len(rig.out['region_scores']) >= 2)
+    assert list(tmp_path.glob('*/encoder.safetensors'))
+    assert rig.out['heatmap'] and all(0.0 <= s.data < 1.0 for s in rig.out['motion_score'])
+    assert wait_for(lambda: any(
+        values.get('device') == 'mlx:cpu' and values.get('precision') == 'fp32'
+        and values.get('backend', '').startswith('mlx on cpu in fp32')
+        and values.get('backend choice') == 'set explicitly' for values in (
+            {kv.key: kv.value for kv in array.status[0].values}
+            for array in rig.out['/diagnostics'])), timeout=3.0)
 
 
 def test_the_onnxruntime_backend_serves_the_same_topics(ros, tmp_path):
