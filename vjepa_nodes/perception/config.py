@@ -115,7 +115,8 @@ class DetectorConfig:
     precision: str = setting(
         'auto', 'compute precision; auto: fp16 on MPS, bf16 on CUDA (fp16 where bf16 is '
         'not native), fp32 on the CPU', choices=PRECISION_CHOICES)
-    fast_path: str = setting('auto', 'auto: compile+cuda_graph on CUDA, none elsewhere',
+    fast_path: str = setting('auto', 'auto: compile+cuda_graph on CUDA, none elsewhere; backend '
+                             'mlx: compile (mx.compile) on its GPU, none on the CPU',
                              choices=FAST_PATHS)
     checkpoint: str | None = setting(
         None, "official .pt, .safetensors, HF snapshot directory or HF id ('' = none)")
