@@ -28,21 +28,20 @@ from vjepa_nodes.tools.doctor import main
 
 @pytest.fixture
 def cache_home(tmp_path, monkeypatch):
-    """An empty $XDG_CACHE_HOME, so that the report shows this test's caches only."""
+    """Point $XDG_CACHE_HOME at an empty directory: the report shows this test's caches only."""
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
     return tmp_path / 'cache' / 'vjepa_nodes'
 
 
-def run(tmp_path, capsys, *arguments) -> tuple[dict[str, list[str]], dict, str]:
-    """Return the printed sections (title: lines, spaces collapsed), the JSON and stderr."""
+def run(tmp_path, capsys, *arguments) -> tuple[dict[str, list[str]], dict]:
+    """Return the printed sections (title: lines, spaces collapsed) and the JSON."""
     path = tmp_path / 'facts.json'
     assert main([*arguments, '--json', str(path)]) == 0
-    captured = capsys.readouterr()
     sections = {}
-    for block in captured.out.split('\n\n'):
+    for block in capsys.readouterr().out.split('\n\n'):
         title, *lines = block.splitlines()
         sections[title] = [' '.join(line.split()) for line in lines]
-    return sections, json.loads(path.read_text()), captured.err
+    return sections, json.loads(path.read_text())
 
 
 def line_of(lines: list[str], label: str) -> str:
@@ -53,7 +52,7 @@ def test_report_names_versions_choices_and_caches(cache_home, tmp_path, capsys):
     export = cache_home / 'onnx' / 'tiny_4x64x64_fp32_0123456789abcdef'
     export.mkdir(parents=True)
     (export / 'encoder.onnx').write_bytes(bytes(1_500_000))
-    sections, facts, _ = run(tmp_path, capsys)
+    sections, facts = run(tmp_path, capsys)
 
     assert line_of(sections['system'], 'python').startswith(
         f'python {platform.python_version()} (')
@@ -85,7 +84,7 @@ def test_report_names_versions_choices_and_caches(cache_home, tmp_path, capsys):
 def test_bench_times_every_backend_on_random_weights(cache_home, tmp_path, capsys, caplog):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        sections, facts, _ = run(tmp_path, capsys, '--bench', '--device', 'cpu')
+        sections, facts = run(tmp_path, capsys, '--bench', '--device', 'cpu')
     bench = facts['bench']
     assert bench['model'] == 'tiny' and bench['random_weights']
     for name in ('torch', 'onnxruntime', 'mlx'):

@@ -70,7 +70,7 @@ def test_install_layout_is_what_ros2_run_and_launch_look_for(workspace):
         'obstacle_detection.yaml', 'mac_dev.yaml', 'jetson.yaml', 'multi_camera.yaml'}
     assert not (prefix / 'share/vjepa_nodes/launch/__pycache__').exists()
     for executable in ('encoder_demo', 'vjepa-benchmark', 'vjepa-export', 'vjepa-soak',
-                       'vjepa-bag', 'vjepa-train-predictor', 'camera_node',
+                       'vjepa-bag', 'vjepa-train-predictor', 'vjepa-doctor', 'camera_node',
                        'collision_avoidance', 'obstacle_detector', 'demo'):
         assert os.access(prefix / 'lib/vjepa_nodes' / executable, os.X_OK), executable
     code = ('from ament_index_python import packages\n'

@@ -58,8 +58,9 @@ BENCH_BACKENDS = ('torch', 'onnxruntime', 'mlx')
 BENCH_CLIP = (1, 3, 4, 64, 64)  # batch, channels, frames, height, width
 BENCH_CALLS = 5
 BENCH_MAX_SECONDS = 2.0  # per backend, after its first call
-BENCH_NOTE = ('tiny model with RANDOM weights on a {} clip: timings only, not a model check; '
-              'fast path none')
+BENCH_NOTE = ('the test-only tiny model with RANDOM weights, device {device}, fast path none, on '
+              'a {clip} clip:\n'
+              '  timings only, not a model check')
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -69,11 +70,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--bench', action='store_true',
                         help='also time each backend (torch, onnxruntime, mlx) on a small clip')
-    parser.add_argument('--device', type=choice(DEVICE_CHOICES), default='auto',
+    parser.add_argument('--device', type=device_setting, default='auto',
                         help='with --bench: the device setting each backend is built with')
     parser.add_argument('--json', default=None, metavar='PATH',
                         help='also write the facts as JSON to PATH')
     return parser.parse_args(argv)
+
+
+def device_setting(text: str) -> str:
+    """Check a device setting, raising the error argparse shows (it hides a ValueError's)."""
+    try:
+        return choice(DEVICE_CHOICES)(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +124,7 @@ def system_facts() -> dict:
     """Return the platform, Python and vjepa_nodes versions."""
     return {'platform': platform.platform(), 'system': platform.system(),
             'machine': platform.machine(), 'cpu_cores': os.cpu_count(),
+            'torch_threads': torch.get_num_threads(),
             'python': platform.python_version(), 'python_executable': sys.executable,
             'vjepa_nodes': package_version()}
 
@@ -161,14 +171,15 @@ def device_facts() -> dict:
 
 
 def _mlx_device_facts() -> dict:
-    """MLX's default device and GPU ('metal', 'cuda', '' for a CPU-only build); None: no MLX."""
+    """Return MLX's default device and GPU ('Metal', 'CUDA', '': CPU-only); None: no MLX."""
     try:
         import mlx.core as mx
-        from vjepa_nodes.perception.mlx_backend import mlx_gpu_kind, select_mlx_placement
+        from vjepa_nodes.perception.mlx_backend import (
+            GPU_NAMES, mlx_gpu_kind, select_mlx_placement)
     except ImportError:
         return {'mlx_device': None, 'mlx_gpu': None, 'mlx_auto_placement': None}
     gpu_kind = mlx_gpu_kind()
-    return {'mlx_device': str(mx.default_device()), 'mlx_gpu': gpu_kind,
+    return {'mlx_device': str(mx.default_device()), 'mlx_gpu': GPU_NAMES.get(gpu_kind, ''),
             'mlx_auto_placement': select_mlx_placement('auto', 'auto', 'auto',
                                                        gpu_kind).description}
 
@@ -258,10 +269,23 @@ def _bench_backend(name: str, device: str, cache_dir: str) -> dict:
     except Exception as error:  # noqa: B902 - a backend that cannot run here is a finding
         return {'error': first_line(error)}
     placement = getattr(backend, 'placement', None)  # MLX places the encoder itself
-    return {'device': f'mlx:{placement.device}' if placement else str(torch_device),
+    return {'device': runs_on(backend, torch_device),
             'precision': placement.precision if placement else precision_name(dtype),
             'description': backend.description, 'setup_s': build_s + first_s,
             'median_ms': statistics.median(samples) * 1e3, 'timed_calls': len(samples)}
+
+
+def runs_on(backend: backends.EncoderBackend, device: torch.device) -> str:
+    """Return where a backend computes: its clips' device, MLX's or ONNX Runtime's provider."""
+    placement = getattr(backend, 'placement', None)
+    if placement is not None:
+        return f'mlx:{placement.device}'
+    if backend.name == 'onnxruntime':
+        # Its session picks the provider, whatever the clips' device: the description names it
+        # ('onnxruntime on CPUExecutionProvider, exported ...').
+        provider = backend.description.partition(' on ')[2].partition(',')[0]
+        return 'ort:' + provider.removesuffix('ExecutionProvider') if provider else str(device)
+    return str(device)
 
 
 def detector_compute(config: DetectorConfig) -> tuple[torch.device, torch.dtype]:
@@ -298,8 +322,8 @@ def format_report(facts: dict) -> str:
         if key in facts:
             section = facts[key]
             failed = isinstance(section, dict) and set(section) == {'error'}
-            parts.append(f'{title}\n' + (f'  error: {section["error"]}' if failed
-                                          else render(section)))
+            body = f'  error: {section["error"]}' if failed else render(section)
+            parts.append(f'{title}\n{body}')
     return '\n\n'.join(parts)
 
 
@@ -313,7 +337,8 @@ def _columns(rows: list[list[str]]) -> str:
 def _system_lines(system: dict) -> str:
     return _columns([
         ['platform', system['platform']],
-        ['system', f'{system["system"]} {system["machine"]}, {system["cpu_cores"]} CPU cores'],
+        ['system', f'{system["system"]} {system["machine"]}, {system["cpu_cores"]} CPU cores '
+                   f'(PyTorch uses {system["torch_threads"]} threads)'],
         ['python', f'{system["python"]} ({system["python_executable"]})'],
         ['vjepa_nodes', system['vjepa_nodes']]])
 
@@ -339,9 +364,9 @@ def _device_lines(devices: dict) -> str:
     if devices['mlx_device'] is None:
         rows.append(['MLX', NOT_INSTALLED])
     else:
-        gpu_kind = {'metal': 'Metal', 'cuda': 'CUDA'}.get(devices['mlx_gpu'],
-                                                          'none (CPU-only build)')
-        rows += [['MLX device', devices['mlx_device']], ['MLX GPU', gpu_kind]]
+        rows += [['MLX device', devices['mlx_device']],
+                 ['MLX GPU', devices['mlx_gpu'] or 'none (CPU-only build)'],
+                 ['backend mlx', f'{devices["mlx_auto_placement"]} (device, precision auto)']]
     return _columns(rows)
 
 
@@ -377,7 +402,8 @@ def human_size(count: int) -> str:
 
 
 def _bench_lines(bench: dict) -> str:
-    clip = 'x'.join(map(str, bench['clip']))
+    note = BENCH_NOTE.format(device=bench['device_setting'],
+                             clip='x'.join(map(str, bench['clip'])))
     rows = [['backend', 'device', 'precision', 'median ms', 'setup s', 'calls']]
     failures = []
     for name, result in bench['backends'].items():
@@ -386,8 +412,8 @@ def _bench_lines(bench: dict) -> str:
             continue
         rows.append([name, result['device'], result['precision'], f'{result["median_ms"]:.2f}',
                      f'{result["setup_s"]:.1f}', str(result['timed_calls'])])
-    table = '\n'.join('  ' + line for line in align(rows).splitlines()) if len(rows) > 1 else ''
-    return '\n'.join(filter(None, [f'  {BENCH_NOTE.format(clip)}', table, *failures]))
+    table = ''.join(f'\n  {line}' for line in align(rows).splitlines()) if rows[1:] else ''
+    return f'  {note}{table}' + ''.join(f'\n{failure}' for failure in failures)
 
 
 if __name__ == '__main__':
