@@ -34,9 +34,9 @@ from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.perception.mlx_backend import (
     MlxEncoderRunner, MlxPlacement, select_mlx_placement)
 
-# Relative error against PyTorch fp32, whole output and worst token. fp32 is the target;
-# the others are what half precisions give (measured 7e-4 to 1e-3 in fp16, 5e-3 to 9e-3 in bf16
-# on these models); per token they stay within twice that.
+# Relative error against PyTorch fp32, of the whole output (of a token: twice that). fp32 is the
+# target; the others leave room over what the half precisions give on these models (measured
+# 7.6e-4 to 1.3e-3 in fp16, 6.0e-3 to 9.7e-3 in bf16; PyTorch's own are alike).
 PARITY = {'fp32': 1e-5, 'fp16': 3e-3, 'bf16': 2e-2}
 
 
