@@ -182,3 +182,18 @@ def test_mlx_placement_follows_the_device_precision_and_fast_path_settings(
 def test_impossible_mlx_placements_are_refused_saying_why(device, fast_path, gpu, message):
     with pytest.raises((DeviceUnavailableError, ValueError), match=message):
         select_mlx_placement(device, 'auto', fast_path, gpu)
+
+
+def test_without_mlx_the_mlx_backend_says_what_to_install(monkeypatch):
+    import sys
+    ours = ('vjepa_nodes.encoder.mlx_vit', 'vjepa_nodes.encoder.mlx_weights',
+            'vjepa_nodes.perception.mlx_backend')
+    for name in [name for name in sys.modules if name.split('.')[0] == 'mlx' or name in ours]:
+        monkeypatch.delitem(sys.modules, name)
+    for name in ours:  # `from package import module` would find the loaded one here
+        package, _, module = name.rpartition('.')
+        monkeypatch.delattr(sys.modules[package], module, raising=False)
+    monkeypatch.setitem(sys.modules, 'mlx', None)  # as if not installed
+    with pytest.raises(ImportError, match=r'backend mlx needs MLX, which cannot be imported '
+                                          r'here .*pip install "vjepa_nodes\[mlx\]"'):
+        ObstacleDetector(config=DetectorConfig(**SETTINGS, backend='mlx'))

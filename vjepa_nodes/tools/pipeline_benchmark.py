@@ -91,7 +91,8 @@ def pipeline_rows(args: argparse.Namespace) -> tuple[list[PipelineRow], str]:
 
 def _time_detector(row: PipelineRow, args: argparse.Namespace, camera: list) -> None:
     size, version = split_model(row.model)
-    config = DetectorConfig(
+    config = DetectorConfig(  # the PyTorch detector: its fast paths are the rows' subject
+        backend='torch',
         model_version=version, model_size=size, img_size=row.img_size, num_frames=row.frames,
         device=row.device, precision=row.precision, fast_path=row.fast_path, stride=args.stride,
         checkpoint=args.checkpoint, allow_random_weights=not args.checkpoint,
