@@ -139,7 +139,7 @@ def test_exported_files_run_fp32_or_fp16_and_auto_never_picks_bf16():
     auto = DetectorConfig(backend='onnxruntime')
     assert backend_dtype(auto, torch.bfloat16) == torch.float16
     assert backend_dtype(auto, torch.float32) == torch.float32
-    assert backend_dtype(DetectorConfig(), torch.bfloat16) == torch.bfloat16
+    assert backend_dtype(DetectorConfig(backend='torch'), torch.bfloat16) == torch.bfloat16
     with pytest.raises(ValueError, match='precision bf16 is for the torch backend'):
         backend_dtype(DetectorConfig(backend='tensorrt', precision='bf16'), torch.bfloat16)
 

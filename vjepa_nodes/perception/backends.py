@@ -63,7 +63,11 @@ def default_cache_dir() -> Path:
 
 
 def backend_dtype(config: DetectorConfig, dtype: torch.dtype) -> torch.dtype:
-    """Return the compute dtype for the backend: exported files hold fp32 or fp16, not bf16."""
+    """
+    Return the compute dtype for `config.backend` (a chosen one, not auto).
+
+    Exported files hold fp32 or fp16, not bf16.
+    """
     if config.backend == 'torch' or dtype != torch.bfloat16:
         return dtype
     if config.precision == 'auto':
