@@ -37,7 +37,7 @@ from typing import Protocol
 
 import torch
 
-from vjepa_nodes.device import precision_name
+from vjepa_nodes.device import precision_name, resolve_device_and_precision
 from vjepa_nodes.encoder.build import build_encoder, RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.config import EncoderConfig, get_encoder_config
 from vjepa_nodes.encoder.download import cache_root
@@ -74,6 +74,16 @@ def backend_dtype(config: DetectorConfig, dtype: torch.dtype) -> torch.dtype:
         return torch.float16
     raise ValueError(f'backend {config.backend!r} runs fp32 or fp16 files; precision bf16 is '
                      'for the torch backend')
+
+
+def resolve_compute(config: DetectorConfig) -> tuple[torch.device, torch.dtype]:
+    """Return the device and dtype the detector hands `config.backend` (chosen) its clips in."""
+    if config.backend == 'mlx':
+        # MLX places the encoder itself (mlx_backend); preprocessing and scoring stay in
+        # PyTorch on the CPU in fp32, which shares memory with the GPU on Apple silicon.
+        return torch.device('cpu'), torch.float32
+    device, dtype = resolve_device_and_precision(config.device, config.precision)
+    return device, backend_dtype(config, dtype)
 
 
 class EncoderBackend(Protocol):

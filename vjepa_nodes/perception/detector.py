@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from vjepa_nodes.backend_choice import choose_backend, Platform
-from vjepa_nodes.device import precision_name, resolve_device_and_precision
+from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.fast_path import resolve_fast_path
 from vjepa_nodes.encoder.vit import clip_token_grid
-from vjepa_nodes.perception.backends import backend_dtype, build_backend
+from vjepa_nodes.perception.backends import build_backend, resolve_compute
 from vjepa_nodes.perception.camera_stream import CameraStream, DetectionResult
 from vjepa_nodes.perception.clip_buffer import BufferCounters, Clip, FrameStatus
 from vjepa_nodes.perception.config import DetectorConfig
@@ -81,13 +81,8 @@ class ObstacleDetector:
         self.backend_choice = choose_backend(cfg.backend, Platform.probe(), cfg.surprise)
         _logger.info(f'backend {self.backend_choice.backend}: {self.backend_choice.reason}')
         chosen = dataclasses.replace(cfg, backend=self.backend_choice.backend)
-        if chosen.backend == 'mlx':
-            # MLX places the encoder itself (mlx_backend); preprocessing and scoring stay in
-            # PyTorch on the CPU in fp32, which shares memory with the GPU on Apple silicon.
-            self.device, self.dtype = torch.device('cpu'), torch.float32
-        else:
-            self.device, dtype = resolve_device_and_precision(cfg.device, cfg.precision)
-            self.dtype = backend_dtype(chosen, dtype)
+        self.device, self.dtype = resolve_compute(chosen)
+        if chosen.backend != 'mlx':  # MLX checks its own fast path (mlx_backend)
             resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one now
         self.streams = {name: CameraStream(name, cfg, self.device, self.dtype,
                                            encoder_config.patch_size)

@@ -260,7 +260,7 @@ def _bench_backend(name: str, device: str, cache_dir: str) -> dict:
                             num_frames=BENCH_CLIP[2], img_size=BENCH_CLIP[-1],
                             cache_dir=cache_dir, device=device, fast_path='none')
     try:
-        torch_device, dtype = detector_compute(config)
+        torch_device, dtype = backends.resolve_compute(config)
         build_s, backend = time_call(
             lambda: backends.build_backend(config, torch_device, dtype), None)
         clip = torch.randn(BENCH_CLIP).to(torch_device, dtype)
@@ -286,14 +286,6 @@ def runs_on(backend: backends.EncoderBackend, device: torch.device) -> str:
         provider = backend.description.partition(' on ')[2].partition(',')[0]
         return 'ort:' + provider.removesuffix('ExecutionProvider') if provider else str(device)
     return str(device)
-
-
-def detector_compute(config: DetectorConfig) -> tuple[torch.device, torch.dtype]:
-    """Return the device and dtype ObstacleDetector hands `config.backend` its clips in."""
-    if config.backend == 'mlx':
-        return torch.device('cpu'), torch.float32
-    device, dtype = resolve_device_and_precision(config.device, config.precision)
-    return device, backends.backend_dtype(config, dtype)
 
 
 @contextmanager
