@@ -42,8 +42,8 @@ setup(
                     'onnx': ['onnx>=1.16', 'onnxscript>=0.3', 'onnxruntime>=1.18'],
                     'bag': ['rosbags>=0.11'],
                     # backend mlx: Metal on macOS; the CPU build on Linux (tests, no speed).
-                    'mlx': ['mlx>=0.25; sys_platform == "darwin"',
-                            'mlx[cpu]>=0.25; sys_platform == "linux"'],
+                    'mlx': ['mlx>=0.31.2; sys_platform == "darwin"',
+                            'mlx[cpu]>=0.31.2; sys_platform == "linux"'],
                     'test': ['pytest']},
     python_requires='>=3.10',
     zip_safe=True,

@@ -23,11 +23,12 @@ from checkpoint_files import official_checkpoint, perturb_vectors
 import pytest
 import torch
 from vjepa_nodes.encoder.build import build_encoder
+from vjepa_nodes.encoder.cache_dirs import onnx_cache_dir
 from vjepa_nodes.encoder.export_spec import (
     ExportFileError, PARITY_TOLERANCE, sidecar_path, write_sidecar)
 from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
 from vjepa_nodes.encoder.tensorrt_encoder import import_tensorrt
-from vjepa_nodes.perception.backends import backend_dtype, default_cache_dir
+from vjepa_nodes.perception.backends import backend_dtype
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
 
@@ -182,10 +183,10 @@ def test_the_cache_never_runs_random_weights_unasked_and_defaults_to_the_user_ca
     with pytest.raises(ValueError, match='no checkpoint given'):
         detector(backend='onnxruntime', cache_dir=str(tmp_path))
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
-    assert default_cache_dir() == tmp_path / 'xdg' / 'vjepa_nodes' / 'onnx'
+    assert onnx_cache_dir() == tmp_path / 'xdg' / 'vjepa_nodes' / 'onnx'
     monkeypatch.delenv('XDG_CACHE_HOME')
     monkeypatch.setenv('HOME', str(tmp_path))
-    assert default_cache_dir() == tmp_path / '.cache' / 'vjepa_nodes' / 'onnx'
+    assert onnx_cache_dir() == tmp_path / '.cache' / 'vjepa_nodes' / 'onnx'
 
 
 def test_a_failed_export_is_remembered_and_leaves_nothing_behind(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@
 """
 Backend mlx with the real MLX (the CPU build on Linux): parity, weight cache, placement.
 
-MLX's Linux CPU build uses a reference BLAS, ~60x slower than PyTorch here: clips stay short.
+MLX's Linux CPU build uses a reference BLAS, 30-95x slower than PyTorch here: clips stay short.
 """
 
 import dataclasses
@@ -32,7 +32,7 @@ from vjepa_nodes.encoder.vit import VJepa2Encoder
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.perception.mlx_backend import (
-    MlxEncoderRunner, MlxPlacement, select_mlx_placement)
+    MlxEncoderRunner, MlxPlacement, parity_error, select_mlx_placement)
 
 # Relative error against PyTorch fp32, of the whole output (of a token: twice that). fp32 is the
 # target; the others leave room over what the half precisions give on these models (measured
@@ -93,11 +93,17 @@ def detector(cache_dir, **settings) -> ObstacleDetector:
 
 
 def test_the_weight_cache_is_built_reused_and_rebuilt_when_damaged(tmp_path, caplog):
+    import json
+    import mlx.core as mx
     caplog.set_level(logging.INFO, 'vjepa_nodes')
     first = detector(tmp_path)
     (entry,) = tmp_path.glob(f'*/{WEIGHTS_FILE}')
     assert first.backend.description.startswith('mlx on cpu in fp32, not compiled, weights '
                                                 'converted into')
+    # Cached only after matching PyTorch; the error is kept with the weights.
+    _, metadata = mx.load(str(entry), return_metadata=True)
+    assert 0 < json.loads(metadata['parity_rel_error']) < 1e-5
+    assert 'matching PyTorch to' in caplog.text
     clip = torch.randn(1, 3, 4, 48, 80)
     expected = first.backend(clip)
 
@@ -131,6 +137,43 @@ def test_cached_weights_of_other_settings_are_refused_and_replaced(tmp_path, cap
     assert 'converted into' in rebuilt.backend.description
     clip = torch.randn(1, 3, 4, 48, 80)
     assert torch.equal(rebuilt.backend(clip), fp32.backend(clip))
+
+
+def test_a_conversion_is_checked_against_the_encoder_it_came_from():
+    encoder = build_encoder('tiny', allow_random_weights=True)
+    other = perturb_vectors(build_encoder('tiny', allow_random_weights=True), scale=1.0)
+    assert parity_error(MlxEncoderRunner.from_torch(encoder), encoder) < 1e-5
+    assert parity_error(MlxEncoderRunner.from_torch(other), encoder) > 1e-2
+
+
+def test_the_compiled_path_batches_cameras_like_torch(tmp_path):
+    cameras = {'cameras': ['front', 'rear'], 'device': 'cpu', 'precision': 'fp32'}
+    compiled = detector(tmp_path, fast_path='compile', **cameras)
+    assert compiled.backend.pads_batches and 'mx.compile' in compiled.backend.description
+    with_torch = ObstacleDetector(config=DetectorConfig(**SETTINGS, backend='torch', **cameras))
+    frames = torch.randint(0, 255, (6, 2, 64, 96, 3), dtype=torch.uint8).numpy()
+    compared = 0
+    for index, pair in enumerate(frames):
+        for each in (compiled, with_torch):
+            for camera, frame in zip(('front', 'rear'), pair):
+                each.add_frame(frame, index / 10, camera)
+        ours, theirs = with_torch.detect_all(), compiled.detect_all()
+        assert not ours.failures and not theirs.failures
+        assert set(ours.results) == set(theirs.results)
+        for camera, result in ours.results.items():
+            assert relative_error(theirs.results[camera].features, result.features) < 1e-5
+            compared += 1
+    assert compared >= 4  # both cameras batched together, more than once
+
+
+def test_auto_runs_mlx_on_apple_silicon(monkeypatch, tmp_path):
+    from vjepa_nodes.backend_choice import Platform
+    mac = Platform(system='Darwin', machine='arm64', mlx=True, mps=False, cuda=False)
+    monkeypatch.setattr(Platform, 'probe', classmethod(lambda cls: mac))
+    on_a_mac = ObstacleDetector(config=DetectorConfig(**SETTINGS, cache_dir=str(tmp_path)))
+    assert on_a_mac.config.backend == 'auto' and on_a_mac.backend_choice.backend == 'mlx'
+    assert on_a_mac.backend_choice.reason.startswith('auto on Darwin arm64: MLX is installed')
+    assert on_a_mac.compute == ('mlx:cpu', 'fp32')  # this MLX has no Metal GPU
 
 
 def test_other_weights_get_their_own_entry(tmp_path):
@@ -178,6 +221,7 @@ def test_mlx_placement_follows_the_device_precision_and_fast_path_settings(
     ('mps', 'auto', 'cuda', 'this MLX build drives CUDA'),
     ('cuda', 'auto', 'metal', 'this MLX build drives Metal'),
     ('cpu', 'cuda_graph', '', "fast_path 'cuda_graph' is for PyTorch on CUDA"),
+    ('cuda:1', 'auto', 'cuda', 'backend mlx runs on its default GPU only'),
 ])
 def test_impossible_mlx_placements_are_refused_saying_why(device, fast_path, gpu, message):
     with pytest.raises((DeviceUnavailableError, ValueError), match=message):

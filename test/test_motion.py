@@ -126,7 +126,7 @@ def test_onnxruntime_scores_equal_the_torch_backends(detector, onnx_detector):
 
 
 def tiny_pair(tmp_path) -> tuple[ObstacleDetector, ObstacleDetector]:
-    """Return the tiny model on torch and on mlx at 64 px (MLX on a Linux CPU: ~60x slower)."""
+    """Return the tiny model on torch and on mlx at 64 px (MLX on a Linux CPU: 30-95x slower)."""
     settings = {'img_size': 64, 'num_frames': 8, 'stride': 4, 'device': 'cpu',
                 'precision': 'fp32', 'allow_random_weights': True}
     return (ObstacleDetector('tiny', backend='torch', **settings),

@@ -24,7 +24,6 @@ from vjepa_nodes.encoder.config import ENCODER_CONFIGS_2_1, get_encoder_config
 from vjepa_nodes.encoder.vit import VJepa2Encoder
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
-from vjepa_nodes.perception.mlx_backend import MlxEncoderRunner
 
 PARITY = 1e-5  # relative, fp32
 CLIPS = [(1, 3, 4, 48, 80),  # a short non-square clip
@@ -71,6 +70,7 @@ def check_equal_to_official(official, tmp_path, model_size: str) -> None:
             assert relative_error(ours(clip), expected) < PARITY, shape
             assert relative_error(ours(clip, hierarchical=True), expected_hierarchical) < PARITY
     if model_size == 'tiny':  # the MLX port against the official code, one clip and one image
+        from vjepa_nodes.perception.mlx_backend import MlxEncoderRunner
         mlx = MlxEncoderRunner.from_torch(ours)
         for shape in CLIPS[:2]:
             clip = torch.randn(shape)

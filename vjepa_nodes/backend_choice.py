@@ -49,10 +49,10 @@ class Platform:
 
 
 def mlx_version() -> str | None:
-    """Return the version of an importable MLX, else None."""
+    """Return the version of an importable MLX, else None (also for a broken install)."""
     try:
         import mlx.core as mx
-    except ImportError:
+    except Exception:  # noqa: B902 - a library that fails to load (OSError) is not there either
         return None
     return mx.__version__
 
@@ -65,14 +65,18 @@ class BackendChoice:
     reason: str
 
 
-def choose_backend(requested: str, platform: Platform, surprise: bool = False) -> BackendChoice:
+def choose_backend(requested: str, platform: Platform | None,
+                   surprise: bool = False) -> BackendChoice:
     """
     Return the backend for the `backend` setting `requested` on `platform`.
 
-    `surprise`: the predictor runs on PyTorch only, so auto keeps PyTorch when it is on.
+    `platform` may be None for an explicit backend (no need to probe the machine). `surprise`:
+    the predictor runs on PyTorch only, so auto keeps PyTorch when it is on.
     """
     if requested != 'auto':
         return BackendChoice(requested, 'set explicitly')
+    if platform is None:
+        raise ValueError('backend auto needs the platform to choose for')
     where = f'{platform.system} {platform.machine}'
     if platform.apple_silicon_mac:
         if platform.mlx and not surprise:

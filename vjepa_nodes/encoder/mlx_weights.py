@@ -18,7 +18,8 @@ PyTorch encoder weights converted for MLX once, and cached as safetensors.
 A cache entry is one `encoder.safetensors` in a directory named by what it holds (model,
 version, precision, weights digest); the same facts are in the file's safetensors metadata and
 are checked on every load, with the tensors' names and shapes. An entry that cannot be read or
-does not match is not used: the caller converts again.
+does not match is not used: the caller converts again. The caller writes an entry only after
+the converted encoder matched PyTorch (mlx_backend), and records that error in it.
 """
 
 from dataclasses import asdict, dataclass, fields
@@ -28,6 +29,8 @@ import os
 from pathlib import Path
 import tempfile
 
+from vjepa_nodes.encoder.cache_dirs import STAGING_PREFIX
+from vjepa_nodes.encoder.config import EncoderConfig
 from vjepa_nodes.encoder.export_spec import ExportFileError, package_version
 from vjepa_nodes.encoder.mlx_vit import MLX_DTYPES, MlxVJepaEncoder, mx, TOKENIZERS
 from vjepa_nodes.encoder.vit import VJepa2Encoder
@@ -56,8 +59,9 @@ class MlxWeightsSpec:
         return (f'{self.model_version}_{self.model_size}_{self.precision}_'
                 f'{hashlib.sha256(what.encode()).hexdigest()[:16]}')
 
-    def metadata(self) -> dict[str, str]:
-        return {key: json.dumps(value) for key, value in asdict(self).items()}
+    def metadata(self, **measured: float) -> dict[str, str]:
+        """Return the spec (and measured facts such as the parity error) as safetensors text."""
+        return {key: json.dumps(value) for key, value in {**asdict(self), **measured}.items()}
 
     def mismatches(self, metadata: dict[str, str]) -> list[str]:
         """Say how a file's metadata differs from this spec (package_version may differ)."""
@@ -94,10 +98,12 @@ def convert_weights(encoder: VJepa2Encoder, precision: str) -> dict[str, mx.arra
         if name.split('.')[0] in TOKENIZERS and name.endswith('proj.weight'):
             array = array.reshape(array.shape[0], -1)  # (D, C, t, p, p) -> (D, C t p p)
         state[name] = mx.array(array).astype(dtype)
+        # One tensor at a time: lazily, every fp32 copy would live until the end (ViT-g: 4 GB).
+        mx.eval(state[name])
     return state
 
 
-def mlx_encoder(encoder_config, state: dict[str, mx.array]) -> MlxVJepaEncoder:
+def mlx_encoder(encoder_config: EncoderConfig, state: dict[str, mx.array]) -> MlxVJepaEncoder:
     """Return the MLX encoder with `state` loaded strictly (names and shapes), evaluated."""
     model = MlxVJepaEncoder(encoder_config)
     model.load_weights(list(state.items()), strict=True)
@@ -105,21 +111,29 @@ def mlx_encoder(encoder_config, state: dict[str, mx.array]) -> MlxVJepaEncoder:
     return model.eval()
 
 
-def save_weights(directory: Path, state: dict[str, mx.array], spec: MlxWeightsSpec) -> Path:
-    """Write `state` into `directory`/encoder.safetensors in one rename (no half-written file)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix='.staging-', suffix='.safetensors',
-                                       dir=directory)
+def save_weights(path: Path, state: dict[str, mx.array], spec: MlxWeightsSpec,
+                 **measured: float) -> Path:
+    """
+    Write `state` to `path` in one rename (no half-written file), readable by every user.
+
+    It is staged in the cache directory, `path`'s grandparent, where cache_dirs'
+    remove_stale_staging finds what a killed process leaves.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=STAGING_PREFIX, suffix='.safetensors',
+                                       dir=path.parent.parent)
     os.close(handle)
     try:
-        mx.save_safetensors(staging, state, metadata=spec.metadata())
-        os.replace(staging, directory / WEIGHTS_FILE)
+        mx.save_safetensors(staging, state, metadata=spec.metadata(**measured))
+        os.chmod(staging, 0o644)  # mkstemp makes it private; a shared cache is read by all
+        os.replace(staging, path)
     finally:
         Path(staging).unlink(missing_ok=True)
-    return directory / WEIGHTS_FILE
+    return path
 
 
-def load_weights(path: Path, spec: MlxWeightsSpec, encoder_config) -> MlxVJepaEncoder:
+def load_weights(path: Path, spec: MlxWeightsSpec,
+                 encoder_config: EncoderConfig) -> MlxVJepaEncoder:
     """Load a cached file; raise ExportFileError saying why it cannot be used."""
     try:
         state, metadata = mx.load(str(path), return_metadata=True)

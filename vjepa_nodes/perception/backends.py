@@ -32,15 +32,14 @@ from pathlib import Path
 import shutil
 import tempfile
 import threading
-import time
 from typing import Protocol
 
 import torch
 
 from vjepa_nodes.device import precision_name, resolve_device_and_precision
 from vjepa_nodes.encoder.build import build_encoder, RANDOM_WEIGHTS_SOURCE
+from vjepa_nodes.encoder.cache_dirs import onnx_cache_dir, remove_stale_staging, STAGING_PREFIX
 from vjepa_nodes.encoder.config import EncoderConfig, get_encoder_config
-from vjepa_nodes.encoder.download import cache_root
 from vjepa_nodes.encoder.export_spec import (
     ExportFileError, ExportSpec, PARITY_TOLERANCE, read_sidecar, spec_mismatches)
 from vjepa_nodes.encoder.fast_path import EncoderRunner
@@ -53,13 +52,6 @@ from vjepa_nodes.perception.config import DetectorConfig
 
 _logger = logging.getLogger('vjepa_nodes')
 ONNX_FILE = 'encoder.onnx'
-STAGING_PREFIX = '.export-'
-STALE_STAGING_SECONDS = 3600.0  # far longer than any export takes
-
-
-def default_cache_dir() -> Path:
-    """~/.cache/vjepa_nodes/onnx, or under $XDG_CACHE_HOME when that is set."""
-    return cache_root() / 'onnx'
 
 
 def backend_dtype(config: DetectorConfig, dtype: torch.dtype) -> torch.dtype:
@@ -130,11 +122,9 @@ def _mlx_backend(config: DetectorConfig) -> EncoderBackend:
     from vjepa_nodes.perception import mlx_backend  # ImportError saying what to install
     placement = mlx_backend.select_mlx_placement(config.device, config.precision,
                                                  config.fast_path, mlx_backend.mlx_gpu_kind())
-    encoder = _build_torch_encoder(config)
     return mlx_backend.MlxBackend(
-        encoder, config.model_size, placement,
-        Path(config.cache_dir).expanduser() if config.cache_dir else None,
-        random_weights=encoder.weights_source == RANDOM_WEIGHTS_SOURCE)
+        _build_torch_encoder(config), config.model_size, placement,
+        Path(config.cache_dir).expanduser() if config.cache_dir else None)
 
 
 def _build_torch_encoder(config: DetectorConfig) -> VJepa2Encoder:
@@ -233,7 +223,7 @@ class CachedOnnxBackend:
         import_onnxruntime()  # say what to install before loading weights
         self.config = config
         self.cache_dir = Path(config.cache_dir).expanduser() if config.cache_dir else (
-            default_cache_dir())
+            onnx_cache_dir())
         self._encoder: VJepa2Encoder | None = _build_torch_encoder(config)
         # The clip's size follows the camera; each clip shape replaces height and width.
         # Several cameras send batches of any size up to max_batch: one export takes them all.
@@ -247,7 +237,7 @@ class CachedOnnxBackend:
         self._runs: dict[tuple[int, ...], OnnxRuntimeEncoder] = {}
         self._failures: dict[tuple[int, ...], str] = {}
         self._lock = threading.Lock()
-        _remove_stale_staging(self.cache_dir)
+        remove_stale_staging(self.cache_dir)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         shape = tuple(clip.shape)[1:] if self._spec.dynamic_batch else tuple(clip.shape)
@@ -317,12 +307,4 @@ class CachedOnnxBackend:
             except OSError:  # another process put its export there first: _load checks it
                 _logger.info(f'another process exported {target.name} meanwhile; using it')
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _remove_stale_staging(cache_dir: Path) -> None:
-    """Remove exports left half-written by a process that died (a ViT-L one holds 1.2 GB)."""
-    deadline = time.time() - STALE_STAGING_SECONDS
-    for staging in cache_dir.glob(STAGING_PREFIX + '*'):
-        if staging.stat().st_mtime < deadline:
             shutil.rmtree(staging, ignore_errors=True)

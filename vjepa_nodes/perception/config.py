@@ -111,7 +111,8 @@ class DetectorConfig:
     num_frames: int = setting(16, 'frames per clip (even)', low=2, high=64, step=2)
     stride: int = setting(8, 'new frames between analysed clips', low=1, high=64,
                           runtime=True)
-    device: str = setting('auto', 'auto, mps, cuda, cuda:N or cpu')
+    device: str = setting('auto', 'auto, mps, cuda, cuda:N or cpu (backend mlx: auto = its GPU '
+                          'if it has one, mps = Metal, cuda = its CUDA build)')
     precision: str = setting(
         'auto', 'compute precision; auto: fp16 on MPS, bf16 on CUDA (fp16 where bf16 is '
         'not native), fp32 on the CPU', choices=PRECISION_CHOICES)

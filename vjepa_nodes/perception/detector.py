@@ -78,7 +78,8 @@ class ObstacleDetector:
         encoder_config = get_encoder_config(cfg.model_size, cfg.model_version)
         clip_token_grid(encoder_config, (1, 3, cfg.num_frames, cfg.img_size, cfg.img_size))
         # Everything cheap is built (and so validated) before the encoder loads its weights.
-        self.backend_choice = choose_backend(cfg.backend, Platform.probe(), cfg.surprise)
+        self.backend_choice = choose_backend(
+            cfg.backend, Platform.probe() if cfg.backend == 'auto' else None, cfg.surprise)
         _logger.info(f'backend {self.backend_choice.backend}: {self.backend_choice.reason}')
         chosen = dataclasses.replace(cfg, backend=self.backend_choice.backend)
         self.device, self.dtype = resolve_compute(chosen)

@@ -18,7 +18,10 @@ The mlx backend: the encoder in MLX (Metal on a Mac), weights converted once int
 Preprocessing and scoring stay in PyTorch on the CPU in fp32 (on Apple silicon the CPU and the
 GPU share memory, so the hand-over is a copy in RAM, not a transfer); only the encoder runs in
 MLX, on MLX's device and in MLX's precision. The PyTorch weights are loaded to compute their
-digest, which keys the cache, and then dropped.
+digest, which keys the cache, and to check a fresh conversion against; then they are dropped.
+
+Threads: the weights are evaluated where they are loaded (configure), so no lazy MLX graph
+crosses into the inference thread, which then uses its own default stream (MLX >= 0.31.2).
 """
 
 from dataclasses import dataclass
@@ -29,7 +32,8 @@ import numpy as np
 import torch
 
 from vjepa_nodes.device import DeviceUnavailableError
-from vjepa_nodes.encoder.download import cache_root
+from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
+from vjepa_nodes.encoder.cache_dirs import mlx_cache_dir, remove_stale_staging
 from vjepa_nodes.encoder.export_spec import ExportFileError
 from vjepa_nodes.encoder.mlx_vit import MLX_DTYPES, MlxVJepaEncoder, mx
 from vjepa_nodes.encoder.mlx_weights import (
@@ -41,11 +45,14 @@ from vjepa_nodes.encoder.vit import clip_token_grid, VJepa2Encoder
 
 _logger = logging.getLogger('vjepa_nodes')
 GPU_NAMES = {'metal': 'Metal', 'cuda': 'CUDA'}
+# Relative error against PyTorch fp32 that a fresh conversion must stay within to be cached and
+# used (measured: ~1e-6 in fp32, ~1e-3 in fp16, ~1e-2 in bf16; see docs/DEPLOY_MAC.md).
+PARITY_TOLERANCE = {'fp32': 1e-4, 'fp16': 1e-2, 'bf16': 5e-2}
 
 
-def default_cache_dir() -> Path:
-    """~/.cache/vjepa_nodes/mlx, or under $XDG_CACHE_HOME when that is set."""
-    return cache_root() / 'mlx'
+def mlx_device(name: str):
+    """Return MLX's device for a placement's 'gpu' or 'cpu'."""
+    return mx.gpu if name == 'gpu' else mx.cpu
 
 
 def mlx_gpu_kind() -> str:
@@ -81,7 +88,10 @@ def select_mlx_placement(device: str, precision: str, fast_path: str,
     reported slower on M1/M2), fp32 on the CPU. fast_path auto: mx.compile on the GPU; on the
     CPU it measured no faster (docs/DEPLOY_MAC.md). An unavailable choice raises, saying why.
     """
-    kind = device.partition(':')[0]
+    kind, _, index = device.partition(':')
+    if index not in ('', '0'):
+        raise DeviceUnavailableError(f'device {device!r}: backend mlx runs on its default GPU '
+                                     'only; use cuda (or cuda:0), auto or cpu')
     wanted_gpu = {'mps': 'metal', 'cuda': 'cuda'}.get(kind)
     if wanted_gpu and gpu_kind != wanted_gpu:
         have = f'drives {GPU_NAMES[gpu_kind]}' if gpu_kind else 'is CPU-only'
@@ -109,7 +119,7 @@ class MlxEncoderRunner:
                  compile_model: bool = False) -> None:
         self.config = model.config
         self.precision = precision
-        self.device = mx.gpu if device == 'gpu' else mx.cpu
+        self.device = mlx_device(device)
         self._forward = mx.compile(model) if compile_model else model
         self._rope: dict[tuple[int, int, int], tuple[mx.array, mx.array]] = {}
 
@@ -117,7 +127,7 @@ class MlxEncoderRunner:
     def from_torch(cls, encoder: VJepa2Encoder, precision: str = 'fp32',
                    device: str = 'cpu') -> 'MlxEncoderRunner':
         """Convert a PyTorch encoder's weights (no cache): for checks and benchmarks."""
-        with mx.stream(mx.gpu if device == 'gpu' else mx.cpu):
+        with mx.stream(mlx_device(device)):
             model = mlx_encoder(encoder.config, convert_weights(encoder, precision))
         return cls(model, precision, device)
 
@@ -142,48 +152,77 @@ class MlxEncoderRunner:
 
 
 class MlxBackend:
-    """The encoder in MLX, its weights from the cache or converted into it."""
+    """The encoder in MLX, its weights from the cache or converted, checked, then cached."""
 
     name = 'mlx'
     batch_limit = None
 
     def __init__(self, encoder: VJepa2Encoder, model_size: str, placement: MlxPlacement,
-                 cache_dir: Path | None = None, random_weights: bool = False) -> None:
+                 cache_dir: Path | None = None) -> None:
         self.placement = placement
         self.encoder_config = encoder.config
         self.weights_source = encoder.weights_source
-        self.random_weights = random_weights
-        self.cache_dir = cache_dir or default_cache_dir()
+        self.random_weights = encoder.weights_source == RANDOM_WEIGHTS_SOURCE
+        self.cache_dir = cache_dir or mlx_cache_dir()
+        remove_stale_staging(self.cache_dir)
         spec = weights_spec(encoder, model_size, placement.precision, weights_digest(encoder),
-                            random_weights)
+                            self.random_weights)
         self.cache_path = self.cache_dir / spec.cache_key() / WEIGHTS_FILE
-        with mx.stream(mx.gpu if placement.device == 'gpu' else mx.cpu):
-            model, how = self._load_or_convert(encoder, spec)
-        self.run = MlxEncoderRunner(model, placement.precision, placement.device,
-                                    placement.compile_model)
+        with mx.stream(mlx_device(placement.device)):
+            self.run, how = self._load_or_convert(encoder, spec)
         self.description = f'{placement.description}, weights {how} {self.cache_path.parent}'
 
     @property
     def pads_batches(self) -> bool:
         return self.placement.compile_model  # mx.compile traces each input shape once
 
+    def _runner(self, model: MlxVJepaEncoder) -> MlxEncoderRunner:
+        placement = self.placement
+        return MlxEncoderRunner(model, placement.precision, placement.device,
+                                placement.compile_model)
+
     def _load_or_convert(self, encoder: VJepa2Encoder,
-                         spec: MlxWeightsSpec) -> tuple[MlxVJepaEncoder, str]:
+                         spec: MlxWeightsSpec) -> tuple[MlxEncoderRunner, str]:
         if self.cache_path.is_file():
             try:
                 model = load_weights(self.cache_path, spec, encoder.config)
                 _logger.info(f'mlx: reusing the weights converted to {self.cache_path}')
-                return model, 'cached in'
+                return self._runner(model), 'cached in'
             except ExportFileError as error:
                 _logger.warning(f'mlx: converting again, the cached weights are unusable '
                                 f'({error})')
         state = convert_weights(encoder, spec.precision)
-        model = mlx_encoder(encoder.config, state)
-        save_weights(self.cache_path.parent, state, spec)
-        _logger.info(f'mlx: weights converted to {spec.precision} and cached in '
-                     f'{self.cache_path}')
-        return model, 'converted into'
+        run = self._runner(mlx_encoder(encoder.config, state))
+        error = parity_error(run, encoder)
+        tolerance = PARITY_TOLERANCE[spec.precision]
+        if not error <= tolerance:
+            raise ExportFileError(
+                f'the MLX encoder differs from PyTorch by {error:.1e} (relative), more than the '
+                f'{tolerance:.0e} allowed in {spec.precision}: not used (try another precision '
+                'or backend torch)')
+        save_weights(self.cache_path, state, spec, parity_rel_error=error)
+        _logger.info(f'mlx: weights converted to {spec.precision}, matching PyTorch to '
+                     f'{error:.1e} (relative), cached in {self.cache_path}')
+        return run, 'converted into'
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         """Encode a normalised clip (B, 3, T, H, W) into fp32 tokens (B, N, D) on the CPU."""
         return self.run(clip)
+
+
+def parity_error(run: MlxEncoderRunner, encoder: VJepa2Encoder, seed: int = 0) -> float:
+    """
+    Return ||MLX - PyTorch fp32|| / ||PyTorch fp32|| on a random two-tubelet 2x2-patch clip.
+
+    Small enough for ViT-G on a CPU, and every weight takes part. Not finite: infinite error.
+    """
+    config = encoder.config
+    shape = (1, config.in_chans, 2 * config.tubelet_size, 2 * config.patch_size,
+             2 * config.patch_size)
+    clip = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+    with torch.inference_mode():
+        expected = encoder(clip.to(encoder.patch_embed.proj.weight.dtype)).float()
+    output = run(clip)
+    if not torch.isfinite(output).all():
+        return float('inf')
+    return ((output - expected).norm() / expected.norm()).item()

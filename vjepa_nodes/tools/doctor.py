@@ -45,6 +45,7 @@ import torch
 from vjepa_nodes.backend_choice import choose_backend, mlx_version, Platform
 from vjepa_nodes.device import DEVICE_CHOICES, precision_name, resolve_device_and_precision
 from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE, RandomWeightsWarning
+from vjepa_nodes.encoder.cache_dirs import mlx_cache_dir, onnx_cache_dir
 from vjepa_nodes.encoder.download import cache_root
 from vjepa_nodes.encoder.export_spec import package_version
 from vjepa_nodes.perception import backends
@@ -185,11 +186,17 @@ def _mlx_device_facts() -> dict:
 
 
 def auto_choices() -> dict:
-    """Return what device, precision and backend set to auto pick here, and why."""
-    device, dtype = resolve_device_and_precision('auto', 'auto')
+    """Return what backend, device and precision set to auto pick here (as the detector does)."""
     here = Platform.probe()
-    return {'device': str(device), 'precision': precision_name(dtype),
-            'backend': asdict(choose_backend('auto', here)),
+    choice = choose_backend('auto', here)
+    if choice.backend == 'mlx':  # MLX places the encoder itself
+        from vjepa_nodes.perception.mlx_backend import mlx_gpu_kind, select_mlx_placement
+        placement = select_mlx_placement('auto', 'auto', 'auto', mlx_gpu_kind())
+        device, precision = f'mlx:{placement.device}', placement.precision
+    else:
+        torch_device, dtype = resolve_device_and_precision('auto', 'auto')
+        device, precision = str(torch_device), precision_name(dtype)
+    return {'device': device, 'precision': precision, 'backend': asdict(choice),
             'backend_with_surprise': asdict(choose_backend('auto', here, surprise=True))}
 
 
@@ -200,15 +207,10 @@ def cache_facts() -> list[dict]:
 
 def cache_dirs() -> list[tuple[str, Path, str]]:
     """Return (name, directory, glob of one entry) of each cache vjepa_nodes fills."""
-    try:
-        from vjepa_nodes.perception.mlx_backend import default_cache_dir as mlx_cache_dir
-        mlx_dir = mlx_cache_dir()
-    except ImportError:  # no MLX: where it would go
-        mlx_dir = cache_root() / 'mlx'
     # download.fetch keeps checkpoints/<host>/<file>; each export or conversion is a directory.
     return [('downloads', cache_root() / 'checkpoints', '*/*'),
-            ('onnx exports', backends.default_cache_dir(), '*'),
-            ('mlx weights', mlx_dir, '*'),
+            ('onnx exports', onnx_cache_dir(), '*'),
+            ('mlx weights', mlx_cache_dir(), '*'),
             ('torch inductor', inductor_cache_dir(), '*')]
 
 

@@ -38,7 +38,6 @@ import torch
 
 from vjepa_nodes.device import precision_name, PRECISIONS, resolve_device_and_precision
 from vjepa_nodes.encoder import build_encoder, RandomWeightsWarning
-from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.export_spec import EXPORT_PRECISIONS
 from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
 from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
@@ -249,8 +248,7 @@ def _mlx_case(base: Row, master, clip):
     try:
         with tempfile.TemporaryDirectory(prefix='vjepa-benchmark-') as cache:
             setup_seconds, run = time_call(lambda: mlx_backend.MlxBackend(
-                master, split_model(base.model)[0], placement, Path(cache),
-                random_weights=master.weights_source == RANDOM_WEIGHTS_SOURCE), None)
+                master, split_model(base.model)[0], placement, Path(cache)), None)
     except (RuntimeError, ValueError, OSError) as error:
         row.note = f'failed: {_first_line(error)}'
         return row, None, None
