@@ -57,6 +57,15 @@ class ThreeCameras:
         self.diagnostics = []
         self.peer.create_subscription(DiagnosticArray, '/diagnostics',
                                       self.diagnostics.append, qos)
+        # (when it was published, output, camera, image stamp) of perception and heat maps
+        self.published = []
+        for name in LIVE:
+            for output, kind in (('perception', DiagnosticArray), ('heatmap', Image)):
+                self.peer.create_subscription(
+                    kind, f'{name}/{output}',
+                    lambda msg, info, key=(output, name): self.published.append(
+                        (info['source_timestamp'], *key,
+                         msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)), qos)
         self.scene = {'front': SyntheticScene(96, 64, (MovingObject(20, 30, 20, vx=60),), 1),
                       'left': SyntheticScene(96, 64, (MovingObject(70, 30, 20, vx=-60),), 2)}
         self.stamps = {name: set() for name in LIVE}
@@ -118,6 +127,25 @@ def test_each_camera_has_its_own_outputs_stamps_and_diagnostics(ros):
                     and 'stale: no usable images on rear/image' in rig.status('rear').message)
     assert rig.status('rear').level == DiagnosticStatus.WARN
     assert rig.value('left', 'image topic') == 'left/image/compressed'
+
+
+def test_a_batch_publishes_every_perception_before_any_heat_map(ros):
+    from vjepa_nodes.perception.detector import ObstacleDetector
+    rig = ThreeCameras(ros)
+    rig.start()
+    # A batch of both live cameras, from a detector of the same settings (the node's own worker
+    # would take its clips one camera at a time as the frames trickle in over DDS).
+    detector = ObstacleDetector(**{key: value for key, value in SETTINGS.items()
+                                   if '.' not in key and key != 'max_image_age'})
+    for index in range(4):
+        for name in LIVE:
+            detector.add_frame(rig.scene[name].frame(index / 20), index / 20, name)
+    results = detector.detect_all().results
+    assert set(results) == set(LIVE)
+    rig.node._publish_batch(results, {})
+    assert wait_for(lambda: len(rig.published) == 4)
+    outputs = [output for _, output, _, _ in sorted(rig.published)]
+    assert outputs == ['perception', 'perception', 'heatmap', 'heatmap']
 
 
 def test_a_malformed_compressed_frame_is_rejected_while_the_others_flow(ros):

@@ -101,8 +101,12 @@ class CameraIO:
             self.node.destroy_lifecycle_publisher(publisher)
         self.outputs.clear()
 
-    def publish(self, detection: DetectionResult) -> None:
-        """Publish one result, stamped with the header of the clip's newest image."""
+    def publish_decision(self, detection: DetectionResult) -> None:
+        """
+        Publish what the robot acts on: the flag, the scores and `perception` (small messages).
+
+        `perception` is stamped with the header of the clip's newest image.
+        """
         header = self.headers.get(detection.clip_end)
         pub = self.outputs
         pub['obstacle'].publish(Bool(data=detection.obstacle))
@@ -115,9 +119,15 @@ class CameraIO:
         pub['perception'].publish(perception_to_msg(
             header, detection.region_scores, detection.motion_score, detection.obstacle,
             detection.has_reference, detection.problem, surprise))
-        pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
         if surprise and 'surprise_score' in pub:
             pub['surprise_score'].publish(Float32(data=detection.surprise_score))
+
+    def publish_images(self, detection: DetectionResult) -> None:
+        """Publish the heat maps (camera-sized float images) and, when watched, the overlay."""
+        header = self.headers.get(detection.clip_end)
+        pub = self.outputs
+        pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
+        if detection.surprise_heatmap is not None and 'surprise_heatmap' in pub:
             pub['surprise_heatmap'].publish(heatmap_to_image(detection.surprise_heatmap, header))
         if pub['debug_image'].get_subscription_count() > 0:
             pub['debug_image'].publish(

@@ -35,6 +35,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
+from vjepa_nodes.perception.camera_stream import DetectionResult
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.detector import ObstacleDetector
 from vjepa_nodes.ros import shutdown
@@ -206,18 +207,32 @@ class ObstacleDetectorNode(LifecycleNode):
             with self._publish_lock:
                 if not self._running.is_set():
                     return
-                for name, detection in (detections.results.items() if detections else ()):
-                    camera = self.cameras[name]
-                    camera.clips.add(detection.latency)
-                    camera.last_clip_at = time.monotonic()
-                    try:
-                        camera.publish(detection)
-                    except Exception as error:  # noqa: B902 - this camera's only; go on
-                        failed[name] = error
-                for name, error in failed.items():
-                    self._report_failure(self.cameras[name], error)
+                self._publish_batch(detections.results if detections else {}, failed)
             if failed:
                 self._publish_diagnostics()
+
+    def _publish_batch(self, results: dict[str, DetectionResult],
+                       failed: dict[str, Exception]) -> None:
+        """
+        Publish a batch: every camera's decision, then every camera's images, then failures.
+
+        Decisions first, so that the last camera of a batch does not wait for the others'
+        camera-sized heat maps. A camera whose publishing fails joins `failed`; the others go on.
+        """
+        for name, detection in results.items():
+            camera = self.cameras[name]
+            camera.clips.add(detection.latency)
+            camera.last_clip_at = time.monotonic()
+        for publish in (CameraIO.publish_decision, CameraIO.publish_images):
+            for name, detection in results.items():
+                if name in failed:
+                    continue
+                try:
+                    publish(self.cameras[name], detection)
+                except Exception as error:  # noqa: B902 - this camera's only; go on
+                    failed[name] = error
+        for name, error in failed.items():
+            self._report_failure(self.cameras[name], error)
 
     def _report_failure(self, camera: CameraIO, error: Exception) -> None:
         """Report a camera's failed clip; a report that fails too is only logged."""
