@@ -61,9 +61,10 @@ def test_cameras_into_one_batched_node_and_into_one_node_each(ros, tmp_path, mon
         assert 5 <= row['clips_per_s'] <= 25  # both cameras served, about 10 clips/s each
         assert set(row['latency_ms_p50']) == {'c0', 'c1'}
         assert 0 < row['latency_ms_p50_worst'] <= row['latency_ms_p99_worst'] < 2000
+        assert 0 < row['heatmap_ms_p99_worst'] < 2000
     # One process (one torch, one model) against two.
     assert batched['peak_host_mb'] < 0.75 * separate['peak_host_mb']
-    assert 'host MB' in printed
+    assert 'host MB' in printed and 'heat map p99 ms' in printed
 
 
 @once_per_suite
