@@ -58,6 +58,7 @@ def test_cameras_into_one_batched_node_and_into_one_node_each(ros, tmp_path, mon
     assert (batched['layout'], separate['layout']) == ('batched', 'separate')
     for row in (batched, separate):
         assert row['cameras'] == 2 and row['clips_per_s_needed'] == 20.0
+        assert row['backend'] == 'torch'  # named, not auto: the row says what ran
         assert 5 <= row['clips_per_s'] <= 25  # both cameras served, about 10 clips/s each
         assert set(row['latency_ms_p50']) == {'c0', 'c1'}
         assert 0 < row['latency_ms_p50_worst'] <= row['latency_ms_p99_worst'] < 2000

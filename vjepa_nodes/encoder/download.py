@@ -44,6 +44,11 @@ def cache_root() -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'vjepa_nodes'
 
 
+def checkpoints_dir() -> Path:
+    """Where downloaded checkpoints are kept: <cache root>/checkpoints/<host>/<file>."""
+    return cache_root() / 'checkpoints'
+
+
 def is_url(source: object) -> bool:
     """Return whether a checkpoint source is a URL (http or https)."""
     return isinstance(source, str) and source.startswith(('https://', 'http://'))
@@ -65,7 +70,7 @@ def fetch(url: str, report: Callable[[str], None] | None = None) -> Path:
     name = Path(parts.path).name
     if not name or not parts.hostname:
         raise DownloadError(f'{address} names no host and file')
-    target = cache_root() / 'checkpoints' / parts.hostname / name
+    target = checkpoints_dir() / parts.hostname / name
     if target.is_file():
         if expected and _sha256(target) != expected:
             raise DownloadError(f'the cached {target} does not have the sha256 {url} names: '

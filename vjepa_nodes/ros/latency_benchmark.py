@@ -86,7 +86,9 @@ class StampedCamera(Node):
 def detector_parameters(args: argparse.Namespace) -> dict:
     """Return the detector node's parameters: the first of each benchmark list."""
     size, version = split_model(args.model_sizes[0])
-    return {'model_size': size, 'model_version': version, 'num_frames': args.frames[0],
+    # The backend is named, not left to auto (mlx on a Mac), so that each row says what ran.
+    return {'model_size': size, 'model_version': version, 'backend': args.backends[0],
+            'num_frames': args.frames[0],
             'img_size': args.resolutions[0][0], 'device': args.devices[0],
             'precision': args.precisions[0], 'fast_path': args.fast_paths[-1],
             'stride': args.stride, 'image_reliability': 'reliable',

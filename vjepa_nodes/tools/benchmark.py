@@ -70,7 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='comma list of torch (each --fast-paths entry), onnxruntime (the '
                         'encoder exported for each case) and mlx (the encoder converted to MLX '
                         "for each case: MLX's CPU, or its GPU for a cuda or mps device it "
-                        'drives, with mx.compile there), timed in turns; TensorRT engines: '
+                        'drives, with mx.compile there), timed in turns; --end-to-end and '
+                        '--cameras run the node with the first; TensorRT engines: '
                         'trtexec --loadEngine=FILE.engine prints their latency')
     parser.add_argument('--fast-paths', type=csv_of(choice(FAST_PATHS)), default=[PLAIN, 'auto'])
     parser.add_argument('--compile-mode', default=COMPILE_MODES[0], choices=COMPILE_MODES)

@@ -46,7 +46,7 @@ from vjepa_nodes.backend_choice import choose_backend, mlx_version, Platform
 from vjepa_nodes.device import DEVICE_CHOICES, precision_name, resolve_device_and_precision
 from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE, RandomWeightsWarning
 from vjepa_nodes.encoder.cache_dirs import mlx_cache_dir, onnx_cache_dir
-from vjepa_nodes.encoder.download import cache_root
+from vjepa_nodes.encoder.download import checkpoints_dir
 from vjepa_nodes.encoder.export_spec import package_version
 from vjepa_nodes.perception import backends
 from vjepa_nodes.perception.config import DetectorConfig
@@ -207,8 +207,8 @@ def cache_facts() -> list[dict]:
 
 def cache_dirs() -> list[tuple[str, Path, str]]:
     """Return (name, directory, glob of one entry) of each cache vjepa_nodes fills."""
-    # download.fetch keeps checkpoints/<host>/<file>; each export or conversion is a directory.
-    return [('downloads', cache_root() / 'checkpoints', '*/*'),
+    # Downloads are kept per host (<host>/<file>); each export or conversion is a directory.
+    return [('downloads', checkpoints_dir(), '*/*'),
             ('onnx exports', onnx_cache_dir(), '*'),
             ('mlx weights', mlx_cache_dir(), '*'),
             ('torch inductor', inductor_cache_dir(), '*')]
