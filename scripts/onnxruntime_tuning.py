@@ -32,11 +32,10 @@ import torch
 from vjepa_nodes.encoder.build import RANDOM_WEIGHTS_SOURCE
 from vjepa_nodes.encoder.config import ENCODER_CONFIGS
 from vjepa_nodes.encoder.export_spec import INPUT_NAME
-from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
+from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec, relative_error
 from vjepa_nodes.encoder.onnxruntime_encoder import session_options
 from vjepa_nodes.encoder.vit import VJepa2Encoder
 from vjepa_nodes.perception.backends import ONNX_FILE
-from vjepa_nodes.tools.encoder_benchmark import relative_error
 from vjepa_nodes.tools.tables import align
 from vjepa_nodes.tools.timing import time_together
 

@@ -34,8 +34,8 @@ import torch
 
 from vjepa_nodes.device import PRECISIONS
 from vjepa_nodes.encoder.config import get_encoder_config
+from vjepa_nodes.encoder.onnx_export import relative_error
 from vjepa_nodes.encoder.vit import VJepa2Encoder
-from vjepa_nodes.tools.encoder_benchmark import relative_error
 from vjepa_nodes.tools.tables import align
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))

@@ -168,10 +168,15 @@ def check_parity(encoder: VJepa2Encoder, run_file: Callable[[np.ndarray], np.nda
     typed = clip.to(PRECISIONS[spec.precision])
     with torch.inference_mode():
         expected = encoder(typed.float())
-    output = torch.from_numpy(np.asarray(run_file(typed.numpy()))).float()
-    if output.shape != expected.shape or not torch.isfinite(output).all():
+    return relative_error(torch.from_numpy(np.asarray(run_file(typed.numpy()))), expected)
+
+
+def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
+    """||output - reference|| / ||reference|| in fp32; inf for another shape or non-finite."""
+    output, reference = output.float(), reference.float()
+    if output.shape != reference.shape or not torch.isfinite(output).all():
         return float('inf')
-    return ((output - expected).norm() / expected.norm()).item()
+    return ((output - reference).norm() / reference.norm()).item()
 
 
 def trtexec_command(path: str | Path, spec: ExportSpec) -> str:

@@ -78,6 +78,15 @@ def resolve_compute(config: DetectorConfig) -> tuple[torch.device, torch.dtype]:
     return device, backend_dtype(config, dtype)
 
 
+def compute_of(backend: 'EncoderBackend', device: torch.device,
+               dtype: torch.dtype) -> tuple[str, str]:
+    """Return where a backend's encoder runs and in which precision (MLX places its own)."""
+    placement = getattr(backend, 'placement', None)
+    if placement is not None:
+        return f'mlx:{placement.device}', placement.precision
+    return str(device), precision_name(dtype)
+
+
 class EncoderBackend(Protocol):
     """What the detector needs from a backend."""
 

@@ -25,11 +25,10 @@ import numpy as np
 import torch
 
 from vjepa_nodes.backend_choice import choose_backend, Platform
-from vjepa_nodes.device import precision_name
 from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.fast_path import resolve_fast_path
 from vjepa_nodes.encoder.vit import clip_token_grid
-from vjepa_nodes.perception.backends import build_backend, resolve_compute
+from vjepa_nodes.perception.backends import build_backend, compute_of, resolve_compute
 from vjepa_nodes.perception.camera_stream import CameraStream, DetectionResult
 from vjepa_nodes.perception.clip_buffer import BufferCounters, Clip, FrameStatus
 from vjepa_nodes.perception.config import DetectorConfig
@@ -96,10 +95,7 @@ class ObstacleDetector:
     @property
     def compute(self) -> tuple[str, str]:
         """Return where the encoder runs and in which precision, for logs and diagnostics."""
-        placement = getattr(self.backend, 'placement', None)  # MLX places itself
-        if placement is not None:
-            return f'mlx:{placement.device}', placement.precision
-        return str(self.device), precision_name(self.dtype)
+        return compute_of(self.backend, self.device, self.dtype)
 
     def add_frame(self, frame: np.ndarray, stamp: float | None = None,
                   camera: str = '') -> FrameStatus:

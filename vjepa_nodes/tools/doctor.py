@@ -270,24 +270,20 @@ def _bench_backend(name: str, device: str, cache_dir: str) -> dict:
                                          BENCH_MAX_SECONDS)
     except Exception as error:  # noqa: B902 - a backend that cannot run here is a finding
         return {'error': first_line(error)}
-    placement = getattr(backend, 'placement', None)  # MLX places the encoder itself
-    return {'device': runs_on(backend, torch_device),
-            'precision': placement.precision if placement else precision_name(dtype),
+    device, precision = backends.compute_of(backend, torch_device, dtype)
+    return {'device': runs_on(backend, device), 'precision': precision,
             'description': backend.description, 'setup_s': build_s + first_s,
             'median_ms': statistics.median(samples) * 1e3, 'timed_calls': len(samples)}
 
 
-def runs_on(backend: backends.EncoderBackend, device: torch.device) -> str:
-    """Return where a backend computes: its clips' device, MLX's or ONNX Runtime's provider."""
-    placement = getattr(backend, 'placement', None)
-    if placement is not None:
-        return f'mlx:{placement.device}'
+def runs_on(backend: backends.EncoderBackend, device: str) -> str:
+    """Return where a backend computes: `device` (compute_of's), or ONNX Runtime's provider."""
     if backend.name == 'onnxruntime':
         # Its session picks the provider, whatever the clips' device: the description names it
         # ('onnxruntime on CPUExecutionProvider, exported ...').
         provider = backend.description.partition(' on ')[2].partition(',')[0]
-        return 'ort:' + provider.removesuffix('ExecutionProvider') if provider else str(device)
-    return str(device)
+        return 'ort:' + provider.removesuffix('ExecutionProvider') if provider else device
+    return device
 
 
 @contextmanager

@@ -40,7 +40,7 @@ from vjepa_nodes.device import precision_name, PRECISIONS, resolve_device_and_pr
 from vjepa_nodes.encoder import build_encoder, RandomWeightsWarning
 from vjepa_nodes.encoder.export_spec import EXPORT_PRECISIONS
 from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
-from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec
+from vjepa_nodes.encoder.onnx_export import export_onnx, export_spec, relative_error
 from vjepa_nodes.encoder.onnxruntime_encoder import OnnxRuntimeEncoder
 from vjepa_nodes.perception.backends import ONNX_FILE
 from vjepa_nodes.tools import reference_models
@@ -83,14 +83,6 @@ class Row:
     peak_gpu_mb: float | None = None  # CUDA: most memory allocated while the row was timed
     note: str = ''
     cpu_fallback_ops: list[str] = field(default_factory=list)
-
-
-def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
-    """||output - reference|| / ||reference|| in fp32 (inf if the output is not finite)."""
-    output, reference = output.float(), reference.float()
-    if not torch.isfinite(output).all():
-        return float('inf')
-    return ((output - reference).norm() / reference.norm()).item()
 
 
 def encoder_rows(args: argparse.Namespace) -> list[Row]:
