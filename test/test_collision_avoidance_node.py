@@ -146,6 +146,18 @@ def test_stamped_commands_carry_frame_and_time(ros):
     assert message.header.frame_id == 'base_footprint' and message.header.stamp.sec > 0
 
 
+@pytest.mark.parametrize('at_once', [True, False])
+def test_a_perception_is_acted_on_at_once_or_at_the_next_tick(ros, at_once):
+    rig = Rig(ros, rate=1.0, max_linear_accel=10.0, command_on_perception=at_once)
+    assert wait_for(lambda: rig.states, timeout=3.0)  # a tick: the next is 1 s away
+    tick = rig.states[-1][0]
+    rig.detect()
+    acted = wait_for(lambda: (rig.state_after(tick) or '').startswith('CLEAR'), timeout=0.4)
+    assert acted == at_once
+    if at_once:
+        assert twist(rig.commands[-1][1]).linear.x > 0.0
+
+
 def test_policy_parameters_are_validated_at_run_time(ros):
     from rclpy.parameter import Parameter
     rig = Rig(ros)

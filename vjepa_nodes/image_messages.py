@@ -43,7 +43,7 @@ COMPRESSED_FORMATS: dict[str, bytes] = {'jpeg': b'\xff\xd8\xff', 'jpg': b'\xff\x
                                         'png': b'\x89PNG\r\n\x1a\n'}
 
 
-KEPT_HEADERS = 4096  # recent headers by stamp, to stamp results (minutes of frames)
+KEPT_STAMPS = 4096  # recent headers by stamp, to stamp results (minutes of frames)
 
 
 class ImageError(ValueError):
@@ -61,32 +61,32 @@ def rgb_frame(convert: Callable, msg: Any) -> np.ndarray:
     return frame[..., ::-1] if order == 'bgr' else frame
 
 
-class HeaderBook:
+class StampBook:
     """
-    The headers of recent images by stamp, so each result carries its newest image's header.
+    A value for each recent image by its stamp, e.g. its header for the results of its clips.
 
-    `empty` makes the header of an unknown stamp (stamp 0: never fresh).
+    `empty` makes the value of an unknown stamp (for a header: stamp 0, never fresh).
     """
 
     def __init__(self, empty: Callable[[], Any]) -> None:
         self._empty = empty
-        self._headers: OrderedDict[float, Any] = OrderedDict()
+        self._values: OrderedDict[float, Any] = OrderedDict()
         self._lock = threading.Lock()  # the image callback writes, the worker reads
 
-    def add(self, stamp: float, header: Any) -> None:
+    def add(self, stamp: float, value: Any) -> None:
         with self._lock:
-            self._headers[stamp] = header
-            while len(self._headers) > KEPT_HEADERS:
-                self._headers.popitem(last=False)
+            self._values[stamp] = value
+            while len(self._values) > KEPT_STAMPS:
+                self._values.popitem(last=False)
 
     def get(self, stamp: float) -> Any:
-        """Return the header stamped `stamp`; an empty one if unknown."""
+        """Return the value of the image stamped `stamp`; an empty one if unknown."""
         with self._lock:
-            return self._headers[stamp] if stamp in self._headers else self._empty()
+            return self._values[stamp] if stamp in self._values else self._empty()
 
     def newest(self) -> Any:
         with self._lock:
-            return next(reversed(self._headers.values())) if self._headers else self._empty()
+            return next(reversed(self._values.values())) if self._values else self._empty()
 
 
 def image_to_frame(msg) -> tuple[np.ndarray, str]:

@@ -29,6 +29,18 @@ from vjepa_nodes.perception.scoring import MotionMap, MotionScorer, ObstacleDeci
 from vjepa_nodes.perception.surprise import score_surprise, SurpriseMap
 
 
+STAGES = ('wait', 'preprocess', 'encode', 'score')  # see DetectionResult.stages
+
+
+@dataclass(frozen=True)
+class BatchTimeline:
+    """When (time.monotonic()) a detect_all call started, and its batch's model began and ended."""
+
+    started: float
+    encoding: float
+    encoded: float  # the encoder's (and predictor's) output is ready
+
+
 @dataclass(frozen=True)
 class DetectionResult:
     """One analysed clip of one camera."""
@@ -45,6 +57,11 @@ class DetectionResult:
     clip_start: float  # stamps (s) of the first and last frame
     clip_end: float
     latency: float  # seconds from the start of the detect_all call to its scores
+    # Seconds of each of STAGES, back to back from the newest frame's arrival to the result:
+    # wait (stored -> detect_all starts), preprocess (-> the batch's model starts; every clip
+    # of the call is prepared first), encode (encoder and predictor, the batch's), score
+    # (-> this camera's result; the batch's cameras are scored in turn).
+    stages: dict[str, float]
     geometry: ClipGeometry
     last_frame: np.ndarray  # the clip's newest frame, for overlays
     problem: str = ''  # why the result must not be acted on ('' = usable), e.g. a frozen camera
@@ -93,7 +110,7 @@ class CameraStream:
         return status
 
     def result(self, clip: Clip, geometry: ClipGeometry, tokens: torch.Tensor,
-               grid: tuple[int, int, int], started: float,
+               grid: tuple[int, int, int], timeline: BatchTimeline,
                surprise_error: torch.Tensor | None = None,
                surprise_baseline: float = 0.0) -> DetectionResult:
         """
@@ -110,22 +127,24 @@ class CameraStream:
             surprise_error, surprise_baseline, self.config.scoring.surprise_scale)
         score, regions, evidence = self._acted_on(motion, surprise)
         obstacle = self.decision.update(score) if evidence else self.decision.obstacle
+        surprise_fields = {} if surprise is None else {
+            'surprise_score': surprise.surprise_score,
+            'surprise_regions': surprise.region_scores,
+            'surprise_map': surprise.activation.cpu().numpy(),
+            'surprise_heatmap': activation_to_heatmap(surprise.activation, geometry)}
+        motion_map = motion.activation.cpu().numpy()
+        heatmap = activation_to_heatmap(motion.activation, geometry)
+        done = time.monotonic()
         self.latest = DetectionResult(
-            motion_score=motion.motion_score, region_scores=regions,
-            motion_map=motion.activation.cpu().numpy(),
-            heatmap=activation_to_heatmap(motion.activation, geometry), obstacle=obstacle,
-            has_reference=evidence,
+            motion_score=motion.motion_score, region_scores=regions, motion_map=motion_map,
+            heatmap=heatmap, obstacle=obstacle, has_reference=evidence,
             features_finite=motion.features_finite and (surprise is None or surprise.finite),
             features=tokens, clip_start=clip.stamps[0], clip_end=clip.stamps[-1],
-            latency=time.perf_counter() - started, geometry=geometry,
+            latency=done - timeline.started, stages=_stages(clip, timeline, done),
+            geometry=geometry,
             last_frame=clip.frames[-1], problem=self.freeze.problem(self.config.frozen_after),
             camera=self.name, score=score, motion_regions=motion.region_scores,
-            motion_reference=motion.has_reference,
-            **({} if surprise is None else {
-                'surprise_score': surprise.surprise_score,
-                'surprise_regions': surprise.region_scores,
-                'surprise_map': surprise.activation.cpu().numpy(),
-                'surprise_heatmap': activation_to_heatmap(surprise.activation, geometry)}))
+            motion_reference=motion.has_reference, **surprise_fields)
         return self.latest
 
     def _acted_on(self, motion: MotionMap, surprise: SurpriseMap | None,
@@ -154,3 +173,9 @@ class CameraStream:
         self.decision.reset()
         self.freeze.reset()
         self.latest = None
+
+
+def _stages(clip: Clip, timeline: BatchTimeline, done: float) -> dict[str, float]:
+    """Return the seconds of STAGES of `clip`, whose result was ready at `done`."""
+    marks = (clip.received, timeline.started, timeline.encoding, timeline.encoded, done)
+    return {stage: end - start for stage, start, end in zip(STAGES, marks, marks[1:])}

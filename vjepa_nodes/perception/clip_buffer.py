@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import Enum
 import math
 import threading
+import time
 
 import numpy as np
 
@@ -48,6 +49,7 @@ class Clip:
     frames: tuple[np.ndarray, ...]
     stamps: tuple[float, ...]
     epoch: int  # increases at every restart: clips of different epochs must not be compared
+    received: float = 0.0  # time.monotonic() when its newest frame was stored
 
     @property
     def time_span(self) -> float:
@@ -81,6 +83,7 @@ class ClipBuffer:
         self._new = 0  # frames added since the last clip; the newest of them are in the ring
         self._fresh = True  # no clip since start or restart: the first is due when full
         self._epoch = 0
+        self._received = 0.0
         self._lock = threading.Lock()
 
     def add(self, frame: np.ndarray, stamp: float, copy: bool = True) -> FrameStatus:
@@ -104,6 +107,7 @@ class ClipBuffer:
                 if self._new >= self.num_frames:  # every frame in the ring is new: never used
                     self.counters.dropped += 1
             self._frames.append((frame.copy() if copy else frame, stamp))
+            self._received = time.monotonic()
             self._new += 1
             self.counters.added += 1
             return status
@@ -116,7 +120,7 @@ class ClipBuffer:
                 return None
             self._new, self._fresh = 0, False
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
-                        self._epoch)
+                        self._epoch, self._received)
 
     def reset(self) -> None:
         """Forget every frame, e.g. after a camera outage, so no clip spans it."""

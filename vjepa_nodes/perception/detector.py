@@ -29,7 +29,7 @@ from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.fast_path import resolve_fast_path
 from vjepa_nodes.encoder.vit import clip_token_grid
 from vjepa_nodes.perception.backends import build_backend, compute_of, resolve_compute
-from vjepa_nodes.perception.camera_stream import CameraStream, DetectionResult
+from vjepa_nodes.perception.camera_stream import BatchTimeline, CameraStream, DetectionResult
 from vjepa_nodes.perception.clip_buffer import BufferCounters, Clip, FrameStatus
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.surprise_setup import build_surprise
@@ -116,7 +116,7 @@ class ObstacleDetector:
         with their newest clip. A failed batch fails its cameras only, in `failures`.
         """
         detections = Detections()
-        started = time.perf_counter()
+        started = time.monotonic()
         prepared: dict[tuple[int, ...], list] = {}  # clip shape -> [(stream, clip, pixels, ...)]
         for stream, clip in self._take_clips():
             with _reported(detections, [stream]):
@@ -134,16 +134,20 @@ class ObstacleDetector:
                      detections: Detections) -> None:
         """Encode one batch of same-shape clips and score each; failures go to `detections`."""
         with _reported(detections, [stream for stream, *_ in batch]):
+            encoding = time.monotonic()
             clips = torch.cat([pixels for _, _, pixels, _ in batch])
             tokens = self._encode(clips)
             errors = self.surprise.errors(clips, tokens, grid) if self.surprise else None
+            if tokens.is_cuda:  # kernels run behind the host: time the model, not its launch
+                torch.cuda.synchronize(tokens.device)
+            timeline = BatchTimeline(started, encoding, time.monotonic())
             for index, (stream, clip, _, geometry) in enumerate(batch):
                 # A copy: a camera keeps its tokens as the next reference, and a view would
                 # keep the whole batch alive with them.
                 own = tokens if len(tokens) == 1 else tokens[index:index + 1].clone()
                 with _reported(detections, [stream]):
                     detections.results[stream.name] = stream.result(
-                        clip, geometry, own, grid, started,
+                        clip, geometry, own, grid, timeline,
                         None if errors is None else errors[index], self._surprise_baseline())
 
     def _surprise_baseline(self) -> float:

@@ -29,6 +29,7 @@ REGION_LABEL = ','.join(REGIONS)  # the one dimension label of region_scores
 REGION_DIMENSION = {'label': REGION_LABEL, 'size': len(REGIONS), 'stride': len(REGIONS)}
 PERCEPTION_STATUS = 'perception'  # the status name in a perception message
 USABLE = 'usable'  # the status message of a usable result
+TIMING_SUFFIX = '_ms'  # perception keys of stage timings: receive_ms, wait_ms, ...
 
 
 def surprise_values(surprise_score: float | None,
@@ -42,16 +43,25 @@ def surprise_values(surprise_score: float | None,
 
 def perception_values(region_scores: dict[str, float], motion_score: float, obstacle: bool,
                       has_reference: bool, surprise: dict[str, float] | None = None,
-                      ) -> list[tuple[str, str]]:
+                      timings: dict[str, float] | None = None) -> list[tuple[str, str]]:
     """
     Return the (key, value) text pairs of a perception status, in order.
 
-    region_scores are the score source's (what to act on); `surprise` from surprise_values.
+    region_scores are the score source's (what to act on); `surprise` from surprise_values;
+    `timings` the seconds of each stage since capture, as <stage>_ms in milliseconds.
     """
     numbers = {**region_scores, 'motion_score': motion_score, **(surprise or {})}
     flags = {'obstacle': obstacle, 'has_reference': has_reference}
     return ([(key, repr(float(value))) for key, value in numbers.items()]
-            + [(key, str(flag).lower()) for key, flag in flags.items()])
+            + [(key, str(flag).lower()) for key, flag in flags.items()]
+            + [(stage + TIMING_SUFFIX, f'{seconds * 1e3:.3f}')
+               for stage, seconds in (timings or {}).items()])
+
+
+def timings_from_values(values: dict[str, str]) -> dict[str, float]:
+    """Return the stage timings (seconds) of a perception status's values, by stage."""
+    return {key[:-len(TIMING_SUFFIX)]: float(value) * 1e-3 for key, value in values.items()
+            if key.endswith(TIMING_SUFFIX)}
 
 
 def heatmap_fields(heatmap: np.ndarray) -> dict:

@@ -31,7 +31,7 @@ from std_msgs.msg import Bool, Float32, Float32MultiArray, Header
 
 from vjepa_nodes.freshness import stamp_problem
 from vjepa_nodes.image_messages import (
-    compressed_to_frame, HeaderBook, image_to_frame, ImageError, rgb_frame, stamp_seconds)
+    compressed_to_frame, image_to_frame, ImageError, rgb_frame, stamp_seconds, StampBook)
 from vjepa_nodes.perception.camera_stream import DetectionResult
 from vjepa_nodes.perception.message_layout import surprise_values
 from vjepa_nodes.perception.preprocessing import FrameError
@@ -78,7 +78,8 @@ class CameraIO:
         self.hearing = HearingCheck(
             node, self.image_topic, self._kind, self._accepted_qos, report,
             qos_advice=', or set image_reliability:=auto to take best-effort cameras too')
-        self.headers = HeaderBook(Header)
+        self.headers = StampBook(Header)
+        self.receive_lags = StampBook(float)  # s from an image's stamp to its arrival here
         self.frames, self.clips, self.stale, self.failures = (RateMeter(), RateMeter(),
                                                               RateMeter(), RateMeter())
         self.rejected = self.incompatible_qos_events = 0
@@ -116,9 +117,10 @@ class CameraIO:
         if detection.has_reference:
             pub['region_scores'].publish(region_scores_to_msg(detection.region_scores))
         surprise = surprise_values(detection.surprise_score, detection.surprise_regions)
+        timings = {'receive': self.receive_lags.get(detection.clip_end), **detection.stages}
         pub['perception'].publish(perception_to_msg(
             header, detection.region_scores, detection.motion_score, detection.obstacle,
-            detection.has_reference, detection.problem, surprise))
+            detection.has_reference, detection.problem, surprise, timings))
         if surprise and 'surprise_score' in pub:
             pub['surprise_score'].publish(Float32(data=detection.surprise_score))
 
@@ -167,9 +169,9 @@ class CameraIO:
     def _on_message(self, msg) -> None:
         stamp = stamp_seconds(msg.header)
         settings = self._settings()
-        problem = stamp_problem('images', stamp,
-                                self.node.get_clock().now().nanoseconds * 1e-9,
-                                settings.max_image_age, settings.stamp_tolerance)
+        now = self.node.get_clock().now().nanoseconds * 1e-9
+        problem = stamp_problem('images', stamp, now, settings.max_image_age,
+                                settings.stamp_tolerance)
         if problem:
             self.stale.add()
             self.stale_reason = f'dropping images: {problem}'
@@ -180,6 +182,7 @@ class CameraIO:
             frame = rgb_frame(compressed_to_frame if self.transport == 'compressed'
                               else image_to_frame, msg)
             self.headers.add(stamp, msg.header)  # before the frame can reach a clip
+            self.receive_lags.add(stamp, now - stamp)
             self._sink(frame, stamp, self.name)
         except (ImageError, FrameError, ValueError) as error:
             self.rejected += 1

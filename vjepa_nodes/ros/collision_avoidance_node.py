@@ -13,12 +13,13 @@
 # limitations under the License.
 
 """
-collision_avoidance: the avoidance policy at a fixed rate, from the detector's results to cmd_vel.
+collision_avoidance: the avoidance policy, from the detector's results to cmd_vel.
 
 Subscribes `perception` (diagnostic_msgs/DiagnosticArray, see score_messages: the scores of a
 clip stamped with its newest image's capture time; with `cameras`, `<camera>/perception` of
 each) and `estop` (std_msgs/Bool, True = engaged; see ESTOP_QOS); offers `reset_estop`
-(std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped with `stamped:=true`),
+(std_srvs/Trigger); publishes `cmd_vel` (Twist, or TwistStamped with `stamped:=true`) at
+`rate` and, with `command_on_perception`, at once on each perception,
 `avoidance_state` (String) and `/diagnostics`. A publisher of `estop` or `perception` that the
 node cannot hear (wrong type, incompatible QoS) is an ERROR at once; on `estop` it latches the
 e-stop. Arrival of results, the e-stop heartbeat and the command rate run on the steady clock;
@@ -121,6 +122,8 @@ class CollisionAvoidanceNode(Node):
         self._perceptions[camera] = Perception(
             report.region_scores, report.obstacle, report.stamp, self._now(),
             report.has_reference, report.problem)
+        if self._settings.command_on_perception:
+            self._on_timer()
 
     def _on_estop(self, msg: Bool) -> None:
         if self._estop.on_message(msg.data):

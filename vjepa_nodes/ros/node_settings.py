@@ -95,6 +95,9 @@ class AvoidanceNodeSettings:
         'can only slow or stop the robot (watch_response), and each must be fresh; empty: one '
         'camera on perception', MAX_CAMERAS)
     rate: float = setting(20.0, 'command rate, Hz', low=1.0, high=200.0)
+    command_on_perception: bool = setting(
+        True, 'also command at once when a perception arrives, so that a new clip reaches the '
+        'wheels without waiting up to 1/rate for the next tick; false: commands at rate only')
     stamped: bool = setting(False, 'publish geometry_msgs/TwistStamped instead of Twist')
     frame_id: str = setting('base_link', 'header.frame_id of stamped commands')
 

@@ -24,7 +24,10 @@ The detector's results as standard messages.
   (usable) or ERROR (message: why not, e.g. a frozen camera or a failed inference) and the
   values left, center, right (the scores of the detector's score_source: what to act on),
   motion_score (floats), obstacle and has_reference ('true' or 'false'); with surprise on also
-  surprise_score, surprise_left, surprise_center and surprise_right.
+  surprise_score, surprise_left, surprise_center and surprise_right; then where the time since
+  capture went, in milliseconds: receive_ms (stamp -> the detector took the newest image),
+  wait_ms (-> the worker took the clip), preprocess_ms, encode_ms (the model) and score_ms
+  (-> this camera's result).
 """
 
 from dataclasses import dataclass
@@ -70,10 +73,15 @@ class PerceptionReport:
 
 def perception_to_msg(header: Header, region_scores: dict[str, float], motion_score: float,
                       obstacle: bool, has_reference: bool, problem: str = '',
-                      surprise: dict[str, float] | None = None) -> DiagnosticArray:
-    """Pack one clip's result; `header` is its newest image's header (stamp, camera frame)."""
+                      surprise: dict[str, float] | None = None,
+                      timings: dict[str, float] | None = None) -> DiagnosticArray:
+    """
+    Pack one clip's result; `header` is its newest image's header (stamp, camera frame).
+
+    `timings`: seconds of each stage since capture, by stage name.
+    """
     items = [KeyValue(key=key, value=value) for key, value in perception_values(
-        region_scores, motion_score, obstacle, has_reference, surprise)]
+        region_scores, motion_score, obstacle, has_reference, surprise, timings)]
     status = DiagnosticStatus(
         level=DiagnosticStatus.ERROR if problem else DiagnosticStatus.OK,
         name=PERCEPTION_STATUS, message=problem or USABLE,

@@ -35,7 +35,7 @@ import numpy as np
 from vjepa_nodes.avoidance import AvoidancePolicy, Perception, PolicyConfig
 from vjepa_nodes.freshness import stamp_problem
 from vjepa_nodes.image_messages import (
-    compressed_to_frame, HeaderBook, image_to_frame, ImageError, rgb_frame, stamp_seconds)
+    compressed_to_frame, image_to_frame, ImageError, rgb_frame, stamp_seconds, StampBook)
 from vjepa_nodes.perception.config import DetectorConfig, REGIONS
 from vjepa_nodes.perception.message_layout import (
     heatmap_fields, PERCEPTION_STATUS, perception_values, REGION_DIMENSION, surprise_values,
@@ -169,7 +169,7 @@ class Replay:
         self.policy = AvoidancePolicy(PolicyConfig(), lambda: self.now)
         self.perception: Perception | None = None
         self.latest = None  # the newest DetectionResult, for the timeline
-        self.headers = HeaderBook(lambda: None)  # every clip's newest image is kept
+        self.headers = StampBook(lambda: None)  # every clip's newest image is kept
         self.rows: list[dict] = []
         self.clips = 0
         self._first = self._next_tick = None

@@ -25,7 +25,8 @@ weights, same clip), the speed-up over the torch row of the same case (the fast 
 there: 'vs torch') and over the plain fp32 CPU row of the same shape when the CPU was measured
 too ('vs CPU'). `--compare` adds Hugging Face transformers (eager and compiled) and, with
 `--official-repo`, the official code. `--pipeline` times the detector on camera
-frames, `--end-to-end` the running ROS 2 node (see latency_benchmark).
+frames, `--end-to-end` the running ROS 2 nodes from image stamp to cmd_vel (see
+latency_benchmark).
 """
 
 import argparse
@@ -50,6 +51,8 @@ from vjepa_nodes.tools.encoder_benchmark import (
     BENCHMARK_BACKENDS, encoder_rows, format_table, PLAIN)
 from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
 
+LAYOUTS = ('batched', 'separate')  # --end-to-end with several cameras: see latency_benchmark
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line; a bad value exits with status 2 before any work."""
@@ -70,8 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='comma list of torch (each --fast-paths entry), onnxruntime (the '
                         'encoder exported for each case) and mlx (the encoder converted to MLX '
                         "for each case: MLX's CPU, or its GPU for a cuda or mps device it "
-                        'drives, with mx.compile there), timed in turns; --end-to-end and '
-                        '--cameras run the node with the first; TensorRT engines: '
+                        'drives, with mx.compile there), timed in turns; --end-to-end runs '
+                        'the detector node with the first; TensorRT engines: '
                         'trtexec --loadEngine=FILE.engine prints their latency')
     parser.add_argument('--fast-paths', type=csv_of(choice(FAST_PATHS)), default=[PLAIN, 'auto'])
     parser.add_argument('--compile-mode', default=COMPILE_MODES[0], choices=COMPILE_MODES)
@@ -94,19 +97,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='with --pipeline: time each case again with surprise on (the '
                         "checkpoint's predictor, else a random one)")
     parser.add_argument('--end-to-end', action='store_true',
-                        help='time stamp-to-score latency through a running detector node '
-                             '(first of each list; the last fast path)')
+                        help='time image stamp -> perception -> cmd_vel through running '
+                        'detector and collision_avoidance nodes, per stage (first of each '
+                        'list; the last fast path)')
     parser.add_argument('--cameras', type=csv_of(int), default=None, metavar='N,...',
-                        help='N cameras over DDS into one batched detector node, then one '
-                             'node per camera (first of each list; the last fast path)')
+                        help='--end-to-end with N cameras, for each N (default 1; implies '
+                        '--end-to-end)')
+    parser.add_argument('--layouts', type=csv_of(choice(LAYOUTS)), default=list(LAYOUTS),
+                        help='--end-to-end with several cameras: one batched detector node, '
+                        'one node per camera, or both (default)')
     parser.add_argument('--camera', type=resolution, default=(480, 640), metavar='HxW',
                         help='camera frame size for --pipeline and --end-to-end')
     parser.add_argument('--camera-fps', type=float, default=30.0)
     parser.add_argument('--stride', type=int, default=8, help='new frames per analysed clip')
     parser.add_argument('--duration', type=float, default=30.0,
-                        help='--end-to-end, --cameras: seconds timed after the first result')
+                        help='--end-to-end: seconds timed after the first results')
     parser.add_argument('--startup-timeout', type=float, default=600.0,
-                        help='--end-to-end, --cameras: seconds allowed for the first result')
+                        help='--end-to-end: seconds allowed for the first results')
     parser.add_argument('--json', default='vjepa_benchmark.json', help='where to write results')
     args = parser.parse_args(argv)
     missing = [name for name in ('onnxruntime', 'onnxscript')
@@ -143,13 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run vjepa-benchmark with `argv` (default: the command line); return the exit status."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='[%(levelname)s] %(message)s')
-    if args.end_to_end:
+    if args.end_to_end or args.cameras:
         from vjepa_nodes.ros.latency_benchmark import run_end_to_end
-        return run_end_to_end(args)
-    if args.cameras:
-        from vjepa_nodes.ros.scaling_benchmark import run_scaling
+        args.cameras = args.cameras or [1]
         try:
-            return run_scaling(args)
+            return run_end_to_end(args)
         except RuntimeError as error:
             print(f'error: {error}', file=sys.stderr)
             return 1
