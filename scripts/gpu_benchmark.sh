@@ -23,10 +23,12 @@
 #   vjepa21precision  bf16/fp16 error of the 2.1 encoders, ours and the official code
 #             (scripts/vjepa21_precision.py; the official code extracted into the ignored
 #             .official_vjepa21/ and einops' wheel in .device_wheels/, both carried)
-#   e2e       stamp-to-score latency through the running detector node (needs ROS 2 wheels in
-#             .whl/, installed into a venv beside the machine's torch)
-#   cameras   1, 2, 4, 8 cameras (CAMERAS=...) at 30 Hz into one batched ViT-L detector node,
-#             then one node per camera (ROS 2 wheels as for e2e)
+#   variants  ViT-L 16x256 bf16 on the fast path with one change at a time (SDPA backends, a
+#             GELU epilogue; scripts/encoder_variants.py), with kernel tables
+#   e2e       image stamp -> perception -> cmd_vel through the running detector and avoidance
+#             nodes, per stage, for 1 and 8 cameras (CAMERAS=...) at 30 Hz, batched and one node
+#             per camera; MODEL=large (default) or 2.1:base. Needs ROS 2 wheels in .whl/,
+#             installed into a venv beside the machine's torch
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -78,14 +80,14 @@ for stage in "$@"; do
       cat /tmp/profiles_pipeline/*.txt > "$OUT/profiles_pipeline.txt" ;;
     warmstart) $bench --devices cuda --precisions bf16 --fast-paths compile+cuda_graph \
         --no-accuracy --iterations 5 --json "$OUT/warmstart.json" ;;
+    variants) python3 scripts/encoder_variants.py --profile-dir "$OUT/variant_profiles" \
+        --json "$OUT/variants.json" ;;
     e2e) ros_env
-      /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end --devices cuda \
-        --precisions bf16 --fast-paths auto --json "$OUT/e2e.json" ;;
-    cameras) ros_env
-      /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --cameras "${CAMERAS:-1,2,4,8}" \
-        --model-sizes large --devices cuda --precisions bf16 --fast-paths cuda_graph \
+      cameras=${CAMERAS:-1,8}
+      /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end --cameras "$cameras" \
+        --model-sizes "${MODEL:-large}" --devices cuda --precisions bf16 --fast-paths auto \
         --camera 480x640 --camera-fps 30 --duration 15 \
-        --json "$OUT/cameras_$(echo "${CAMERAS:-1,2,4,8}" | tr , _).json" ;;
+        --json "$OUT/e2e_$(echo "${MODEL:-large}_$cameras" | tr ,: __).json" ;;
     tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
       PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \
