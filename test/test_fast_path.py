@@ -98,6 +98,20 @@ def test_compiled_path_matches_plain_for_each_shape(tiny):
     assert set(runner.setup_seconds) == {(1, 3, 4, 32, 48), (2, 3, 2, 48, 32)}
 
 
+def test_the_fused_linear_gelu_op_is_fc1_and_exact_gelu_and_survives_compilation():
+    from vjepa_nodes.encoder.fused_ops import fused_gelu_applies, linear_gelu
+    from vjepa_nodes.encoder.layers import GeluMlp
+    mlp = GeluMlp(24, 96).eval()
+    rows = torch.randn(10, 24)
+    expected = torch.nn.functional.gelu(mlp.fc1(rows))
+    with torch.inference_mode():
+        assert relative_error(linear_gelu(rows, mlp.fc1.weight, mlp.fc1.bias), expected) < 1e-6
+        compiled = torch.compile(lambda x: linear_gelu(x, mlp.fc1.weight, mlp.fc1.bias))
+        assert relative_error(compiled(rows), expected) < 1e-6
+    assert list(mlp.state_dict()) == ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+    assert not fused_gelu_applies(rows) and not fused_gelu_applies(rows.half())  # CPU
+
+
 def test_compiler_failure_falls_back_to_the_plain_path(tiny, tmp_path, monkeypatch, caplog):
     # A machine without a working C++ compiler (seen on minimal Jetson images): Inductor fails.
     from torch._inductor import config as inductor_config
@@ -113,6 +127,20 @@ def test_compiler_failure_falls_back_to_the_plain_path(tiny, tmp_path, monkeypat
     assert runner.fast_path.name == 'none'
     assert 'torch.compile failed' in caplog.text
     assert 'continuing without compilation' in caplog.text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='cuBLASLt epilogues need CUDA')
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_the_fused_mlp_in_half_precision_stays_within_rounding_of_fp32(dtype):
+    from vjepa_nodes.encoder.fused_ops import fused_gelu_applies
+    from vjepa_nodes.encoder.layers import GeluMlp
+    mlp = GeluMlp(256, 1024).cuda().eval()
+    x = torch.randn(2, 300, 256, device='cuda')
+    with torch.inference_mode():
+        expected = mlp(x)
+        half = mlp.to(dtype)
+        assert fused_gelu_applies(x.to(dtype))
+        assert relative_error(half(x.to(dtype)), expected) < 1e-2
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA graphs need an NVIDIA GPU')

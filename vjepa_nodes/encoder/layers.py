@@ -19,6 +19,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from vjepa_nodes.encoder.fused_ops import fused_gelu_applies, linear_gelu
 from vjepa_nodes.encoder.rope import apply_rope
 
 RopeTables = tuple[torch.Tensor, torch.Tensor]
@@ -66,6 +67,19 @@ class RopeAttention(nn.Module):
         return self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
 
 
+class GeluMlp(Mlp):
+    """timm's Mlp (fc1, exact GELU, fc2), with fc1 and GELU fused on CUDA in half precision."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__(dim, hidden_features=hidden_dim, act_layer=nn.GELU)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not fused_gelu_applies(x):
+            return super().forward(x)
+        hidden = linear_gelu(x.reshape(-1, x.shape[-1]), self.fc1.weight, self.fc1.bias)
+        return self.fc2(hidden.reshape(*x.shape[:-1], -1))
+
+
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
 
@@ -74,7 +88,7 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = RopeAttention(dim, num_heads)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
-        self.mlp = Mlp(dim, hidden_features=mlp_hidden_dim, act_layer=nn.GELU)
+        self.mlp = GeluMlp(dim, mlp_hidden_dim)
 
     def forward(self, x: torch.Tensor, rope: RopeTables) -> torch.Tensor:
         x = x + self.attn(self.norm1(x), rope)
