@@ -16,10 +16,10 @@
 The ViT-L 16x256 encoder on the fast path with one change at a time, for docs/PERFORMANCE.md.
 
 Variants (--variants, comma list; each compiled and captured afresh):
-- default: the fast path as shipped (compile+cuda_graph, SDPA's own backend choice);
+- default: the fast path as shipped (compile+cuda_graph, SDPA's own backend choice, fc1 and
+  its GELU in one cuBLASLt call: vjepa_nodes.encoder.fused_ops);
 - flash, efficient, cudnn: SDPA forced to one backend while compiling and capturing;
-- gelu_epilogue: fc1 and its GELU in one cuBLASLt call with a GELU+bias epilogue
-  (torch._addmm_activation; cuBLASLt's GELU is the tanh approximation);
+- separate_gelu: fc1, then the exact GELU as a kernel of its own (timm's Mlp, as before);
 Each row: median ms per clip over --iterations calls (host clock around synchronised calls, as
 the node sees it) and the relative error against the plain fp32 encoder on the same clip.
 With --profile-dir, a kernel table (torch.profiler) per variant and batch size.
@@ -31,7 +31,9 @@ import contextlib
 import json
 import statistics
 import time
+import types
 
+from timm.layers import Mlp
 import torch
 from torch import nn
 from torch.nn.attention import sdpa_kernel, SDPBackend
@@ -44,36 +46,13 @@ BACKENDS = {'flash': SDPBackend.FLASH_ATTENTION, 'efficient': SDPBackend.EFFICIE
             'cudnn': SDPBackend.CUDNN_ATTENTION}
 
 
-@torch.library.custom_op('vjepa_study::linear_gelu', mutates_args=())
-def linear_gelu(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """GELU(rows @ weight.T + bias) in one cuBLASLt call; opaque to Inductor, so kept whole."""
-    return torch._addmm_activation(bias, rows, weight.t(), use_gelu=True)
-
-
-@linear_gelu.register_fake
-def _(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    return rows.new_empty(rows.shape[0], weight.shape[0])
-
-
-class GeluEpilogueMlp(nn.Module):
-    """fc1 + GELU in one cuBLASLt matrix product, then fc2: the MLP with one kernel less."""
-
-    def __init__(self, mlp: nn.Module) -> None:
-        super().__init__()
-        self.fc1, self.fc2 = mlp.fc1, mlp.fc2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = linear_gelu(x.reshape(-1, x.shape[-1]), self.fc1.weight, self.fc1.bias)
-        return self.fc2(hidden).reshape(*x.shape[:-1], -1)
-
-
 def variant_encoder(reference: nn.Module, variant: str) -> nn.Module:
     """Return a bf16 CUDA copy of `reference` with `variant`'s module changes."""
     encoder = build_encoder('large', allow_random_weights=True)
     encoder.load_state_dict(reference.state_dict())
-    if variant == 'gelu_epilogue':
+    if variant == 'separate_gelu':
         for block in encoder.blocks:
-            block.mlp = GeluEpilogueMlp(block.mlp)
+            block.mlp.forward = types.MethodType(Mlp.forward, block.mlp)
     return encoder.to('cuda', torch.bfloat16).eval()
 
 
@@ -95,13 +74,14 @@ def profile_table(runner: EncoderRunner, clip: torch.Tensor) -> str:
         for _ in range(5):
             runner(clip)
         torch.cuda.synchronize()
-    return prof.key_averages().table(sort_by='cuda_time_total', row_limit=30, max_name_column_width=70)
+    return prof.key_averages().table(sort_by='cuda_time_total', row_limit=30,
+                                     max_name_column_width=70)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--variants', default='default,flash,efficient,gelu_epilogue')
+    parser.add_argument('--variants', default='default,flash,efficient,separate_gelu')
     parser.add_argument('--batch-sizes', default='1,8')
     parser.add_argument('--iterations', type=int, default=50)
     parser.add_argument('--profile-dir', default=None)
