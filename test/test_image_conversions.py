@@ -96,18 +96,21 @@ def test_frames_and_heatmaps_pack_into_images(ros):
 
 def test_the_debug_overlay_tints_only_where_the_image_changed():
     from vjepa_nodes.perception.detector import DetectionResult
+    from vjepa_nodes.perception.preprocessing import ClipGeometry
     from vjepa_nodes.ros.detector_outputs import overlay
     frame = np.full((64, 96, 3), 120, np.uint8)
-    heat = np.zeros((64, 96), np.float32)
-    heat[40:, 64:] = 1.0  # the lower right changed clearly
+    motion_map = np.zeros((4, 6), np.float32)
+    motion_map[2:, 4:] = 1.0  # the lower right changed clearly
+    geometry = ClipGeometry((64, 96), (64, 96), (0, 0, 64, 96), (64, 96))
     result = DetectionResult(
         motion_score=0.2, region_scores={'left': 0.0, 'center': 0.0, 'right': 0.6},
-        motion_map=np.zeros((4, 6)), heatmap=heat, obstacle=True, has_reference=True,
-        features_finite=True, features=None, clip_start=0.0, clip_end=1.0, latency=0.1,
-        geometry=None, last_frame=frame)
+        motion_map=motion_map, obstacle=True, has_reference=True, features_finite=True,
+        features=None, clip_start=0.0, clip_end=1.0, latency=0.1, geometry=geometry,
+        last_frame=frame)
     image = overlay(frame, result)
     assert image.shape == frame.shape and image.dtype == np.uint8
-    assert (image[30:, :60] == 120).all()  # unchanged, below the text line: as the camera saw it
+    # Unchanged, below the text line and clear of the map's bilinear edge: as the camera saw it.
+    assert (image[30:, :48] == 120).all()
     assert np.abs(image[48:, 72:].astype(int) - 120).max() > 50  # changed: tinted
 
 

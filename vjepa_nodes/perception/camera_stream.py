@@ -14,7 +14,8 @@
 
 """One camera's share of an ObstacleDetector: its frames, reference clip, decision and result."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 import time
 
 import numpy as np
@@ -49,7 +50,6 @@ class DetectionResult:
     # 'left', 'center', 'right' of the score source (config.score_source): what to act on
     region_scores: dict[str, float]
     motion_map: np.ndarray  # (h, w) patch-grid activation
-    heatmap: np.ndarray  # float32, the camera image's height x width
     obstacle: bool
     has_reference: bool  # False: first clip after a (re)start, or features not finite: no evidence
     features_finite: bool  # False: the encoder produced inf/NaN (e.g. fp16 overflow)
@@ -57,11 +57,6 @@ class DetectionResult:
     clip_start: float  # stamps (s) of the first and last frame
     clip_end: float
     latency: float  # seconds from the start of the detect_all call to its scores
-    # Seconds of each of STAGES, back to back from the newest frame's arrival to the result:
-    # wait (stored -> detect_all starts), preprocess (-> the batch's model starts; every clip
-    # of the call is prepared first), encode (encoder and predictor, the batch's), score
-    # (-> this camera's result; the batch's cameras are scored in turn).
-    stages: dict[str, float]
     geometry: ClipGeometry
     last_frame: np.ndarray  # the clip's newest frame, for overlays
     problem: str = ''  # why the result must not be acted on ('' = usable), e.g. a frozen camera
@@ -69,15 +64,32 @@ class DetectionResult:
     score: float = 0.0  # overall score of the score source, which the obstacle flag follows
     motion_regions: dict[str, float] | None = None  # the motion score's own regions
     motion_reference: bool = False  # the motion score had a previous clip: it is evidence
-    # With surprise on (else None): scores, (h, w) activation and image-sized heat map.
+    # With surprise on (else None): scores and (h, w) activation.
     surprise_score: float | None = None
     surprise_regions: dict[str, float] | None = None
     surprise_map: np.ndarray | None = None
-    surprise_heatmap: np.ndarray | None = None
+    # Seconds of each of STAGES, back to back from the newest frame's arrival to the result:
+    # wait (stored -> detect_all starts), preprocess (-> the batch's model starts; every clip
+    # of the call is prepared first), encode (encoder and predictor, the batch's), score
+    # (-> this camera's result; the batch's cameras are scored in turn).
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def time_span(self) -> float:
         return self.clip_end - self.clip_start
+
+    # Image-sized heat maps are made when first asked for, so that they cost the decision
+    # nothing: the node publishes every camera's decision before any camera's images.
+    @cached_property
+    def heatmap(self) -> np.ndarray:
+        """The motion map on the camera image (float32, its height x width)."""
+        return activation_to_heatmap(torch.from_numpy(self.motion_map), self.geometry)
+
+    @cached_property
+    def surprise_heatmap(self) -> np.ndarray | None:
+        """The surprise map on the camera image, with surprise on; else None."""
+        return None if self.surprise_map is None else activation_to_heatmap(
+            torch.from_numpy(self.surprise_map), self.geometry)
 
 
 class CameraStream:
@@ -130,14 +142,12 @@ class CameraStream:
         surprise_fields = {} if surprise is None else {
             'surprise_score': surprise.surprise_score,
             'surprise_regions': surprise.region_scores,
-            'surprise_map': surprise.activation.cpu().numpy(),
-            'surprise_heatmap': activation_to_heatmap(surprise.activation, geometry)}
-        motion_map = motion.activation.cpu().numpy()
-        heatmap = activation_to_heatmap(motion.activation, geometry)
+            'surprise_map': surprise.activation.float().cpu().numpy()}
+        motion_map = motion.activation.float().cpu().numpy()
         done = time.monotonic()
         self.latest = DetectionResult(
             motion_score=motion.motion_score, region_scores=regions, motion_map=motion_map,
-            heatmap=heatmap, obstacle=obstacle, has_reference=evidence,
+            obstacle=obstacle, has_reference=evidence,
             features_finite=motion.features_finite and (surprise is None or surprise.finite),
             features=tokens, clip_start=clip.stamps[0], clip_end=clip.stamps[-1],
             latency=done - timeline.started, stages=_stages(clip, timeline, done),
