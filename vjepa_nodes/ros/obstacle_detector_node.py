@@ -18,7 +18,9 @@ obstacle_detector: a lifecycle node that runs one ObstacleDetector for one or mo
 configure loads the model and creates each camera's publishers; activate subscribes the
 cameras and starts the inference thread; deactivate and cleanup undo them. Image callbacks
 only check, convert and buffer (ros/camera_io.py); a worker thread analyses the newest ready
-clip of every camera in one batch, so a slow model never blocks them. Images whose stamps are
+clip of every camera in one batch, so a slow model never blocks them, and publishes each
+camera's decision; heat maps and overlays follow on a thread of their own (ImagePublishing),
+while the worker goes on with the next batch. Images whose stamps are
 far from this node's clock are dropped (README, "Time and clocks"); each result is stamped with
 the capture stamp of its clip's newest image.
 """
@@ -42,6 +44,7 @@ from vjepa_nodes.ros import shutdown
 from vjepa_nodes.ros.camera_io import CameraIO
 from vjepa_nodes.ros.detector_outputs import RosLogHandler
 from vjepa_nodes.ros.diagnostics import detector_status
+from vjepa_nodes.ros.image_publishing import ImagePublishing
 from vjepa_nodes.ros.node_settings import DetectorNodeSettings, parameter
 from vjepa_nodes.ros.parameters import (
     declare_settings, descriptor, result, settings_from_parameters)
@@ -69,6 +72,7 @@ class ObstacleDetectorNode(LifecycleNode):
         self._running = threading.Event()
         self._frame_ready = threading.Event()
         self._publish_lock = threading.Lock()  # no publishing once stop_inference began
+        self._images = ImagePublishing(self._publish_images)
         self._activated_at = time.monotonic()
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(1.0, self._on_diagnostics_timer,
@@ -127,6 +131,7 @@ class ObstacleDetectorNode(LifecycleNode):
             camera.subscribe()
         self._running.set()
         self._activated_at = time.monotonic()
+        self._images.start()
         self._worker = threading.Thread(target=self._work, name='inference', daemon=True)
         self._worker.start()
         self.get_logger().info('active: analysing images')
@@ -160,6 +165,7 @@ class ObstacleDetectorNode(LifecycleNode):
         with self._publish_lock:
             self._running.clear()
         self._frame_ready.set()
+        self._images.stop(timeout)
         if self._worker is not None:
             self._worker.join(timeout)  # at most one batch: never two workers at once
             if not self._worker.is_alive():
@@ -214,25 +220,43 @@ class ObstacleDetectorNode(LifecycleNode):
     def _publish_batch(self, results: dict[str, DetectionResult],
                        failed: dict[str, Exception]) -> None:
         """
-        Publish a batch: every camera's decision, then every camera's images, then failures.
+        Publish every camera's decision and failure; hand the images to ImagePublishing.
 
-        Decisions first, so that the last camera of a batch does not wait for the others'
-        camera-sized heat maps. A camera whose publishing fails joins `failed`; the others go on.
+        So no camera of a batch waits for the others' camera-sized heat maps, and the next
+        batch need not wait for them either. A camera whose publishing fails joins `failed`;
+        the others go on.
         """
         for name, detection in results.items():
             camera = self.cameras[name]
             camera.clips.add(detection.latency)
             camera.last_clip_at = time.monotonic()
-        for publish in (CameraIO.publish_decision, CameraIO.publish_images):
-            for name, detection in results.items():
-                if name in failed:
-                    continue
-                try:
-                    publish(self.cameras[name], detection)
-                except Exception as error:  # noqa: B902 - this camera's only; go on
-                    failed[name] = error
+            try:
+                camera.publish_decision(detection)
+            except Exception as error:  # noqa: B902 - this camera's only; go on
+                failed[name] = error
         for name, error in failed.items():
             self._report_failure(self.cameras[name], error)
+        self._images.submit({name: detection for name, detection in results.items()
+                             if name not in failed})
+
+    def _publish_images(self, name: str, detection: DetectionResult) -> None:
+        """Publish one camera's images (ImagePublishing's thread); a failure fails its clip."""
+        try:
+            detection.heatmap, detection.surprise_heatmap  # made before taking the lock
+            failure = None
+        except Exception as error:  # noqa: B902 - this camera's only; go on
+            failure = error
+        with self._publish_lock:
+            if not self._running.is_set():
+                return
+            camera = self.cameras[name]
+            if failure is None:
+                try:
+                    camera.publish_images(detection)
+                    return
+                except Exception as error:  # noqa: B902 - this camera's only; go on
+                    failure = error
+            self._report_failure(camera, failure)
 
     def _report_failure(self, camera: CameraIO, error: Exception) -> None:
         """Report a camera's failed clip; a report that fails too is only logged."""
