@@ -82,12 +82,12 @@ class DetectionResult:
     # nothing: the node publishes every camera's decision before any camera's images.
     @cached_property
     def heatmap(self) -> np.ndarray:
-        """The motion map on the camera image (float32, its height x width)."""
+        """Return the motion map on the camera image (float32, its height x width)."""
         return activation_to_heatmap(torch.from_numpy(self.motion_map), self.geometry)
 
     @cached_property
     def surprise_heatmap(self) -> np.ndarray | None:
-        """The surprise map on the camera image, with surprise on; else None."""
+        """Return the surprise map on the camera image with surprise on, else None."""
         return None if self.surprise_map is None else activation_to_heatmap(
             torch.from_numpy(self.surprise_map), self.geometry)
 
