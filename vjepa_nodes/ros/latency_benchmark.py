@@ -60,6 +60,7 @@ from vjepa_nodes.ros.image_conversions import frame_to_image
 from vjepa_nodes.ros.process_memory import GpuMemory, peak_rss_mb
 from vjepa_nodes.ros.processes import node_process, private_dds_env
 from vjepa_nodes.tools.arguments import split_model
+from vjepa_nodes.tools.machine import machine_info
 from vjepa_nodes.tools.tables import align
 
 NAMESPACE = '/vjepa_benchmark'
@@ -198,7 +199,6 @@ def detector_parameters(args: argparse.Namespace) -> dict:
 
 def run_end_to_end(args: argparse.Namespace) -> int:
     """Run every camera count in its layouts; print the tables and write JSON."""
-    from vjepa_nodes.tools.benchmark import machine_info
     os.environ.update(private_dds_env())
     rows = []
     rclpy.init()

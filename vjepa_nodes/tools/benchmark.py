@@ -31,16 +31,10 @@ latency_benchmark).
 
 import argparse
 from dataclasses import asdict
-import datetime
-import importlib
 import importlib.util
 import json
 import logging
-import os
-import platform
 import sys
-
-import torch
 
 from vjepa_nodes.backend_choice import MLX_INSTALL_HINT, mlx_version
 from vjepa_nodes.device import DEVICE_CHOICES
@@ -49,6 +43,7 @@ from vjepa_nodes.encoder.fast_path import COMPILE_MODES
 from vjepa_nodes.tools.arguments import choice, csv_of, model_name, resolution
 from vjepa_nodes.tools.encoder_benchmark import (
     BENCHMARK_BACKENDS, encoder_rows, format_table, PLAIN)
+from vjepa_nodes.tools.machine import machine_info
 from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
 
 LAYOUTS = ('batched', 'separate')  # --end-to-end with several cameras: see latency_benchmark
@@ -124,26 +119,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if 'mlx' in args.backends and mlx_version() is None:
         parser.error(f'--backends mlx needs MLX: {MLX_INSTALL_HINT}')
     return args
-
-
-def machine_info() -> dict:
-    """Describe the machine and software the numbers were measured on."""
-    info = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-            'command': ' '.join(['vjepa-benchmark', *sys.argv[1:]]),
-            'python': platform.python_version(), 'torch': torch.__version__,
-            'cpu': platform.processor() or platform.machine(), 'cpu_threads': os.cpu_count(),
-            'torch_threads': torch.get_num_threads()}
-    if torch.cuda.is_available():
-        info['gpu'] = torch.cuda.get_device_name(0)
-        info['cuda'] = torch.version.cuda
-    for name in ('transformers', 'onnxruntime'):
-        try:
-            info[name] = importlib.import_module(name).__version__
-        except ImportError:
-            pass
-    if mlx := mlx_version():
-        info['mlx'] = mlx
-    return info
 
 
 def main(argv: list[str] | None = None) -> int:
