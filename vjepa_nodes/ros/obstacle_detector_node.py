@@ -230,6 +230,8 @@ class ObstacleDetectorNode(LifecycleNode):
             camera = self.cameras[name]
             camera.clips.add(detection.latency)
             camera.last_clip_at = time.monotonic()
+            if name in failed:
+                continue
             try:
                 camera.publish_decision(detection)
             except Exception as error:  # noqa: B902 - this camera's only; go on
