@@ -44,7 +44,7 @@ def test_a_newer_result_replaces_images_still_waiting_and_cameras_keep_their_tur
     publisher.release.set()
     assert wait_for(lambda: len(publisher.published) == 3, timeout=5.0)
     assert publisher.published == [('c0', 'first'), ('c0', 'third'), ('c1', 'other')]
-    assert images.replaced == 1
+    assert images.replaced == {'c0': 1}
     images.stop()
 
 

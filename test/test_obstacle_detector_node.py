@@ -110,6 +110,12 @@ def test_frames_in_scores_flag_heatmap_and_diagnostics_out(ros, camera_reliabili
     values = {kv.key: kv.value for kv in rig.out['/diagnostics'][-1].status[0].values}
     assert values['device'] == 'cpu' and values['precision'] == 'fp32'
     assert values['weights source'].startswith('RANDOM')
+    assert int(values['heat maps replaced before publishing']) >= 0
+    from vjepa_nodes.perception.message_layout import timings_from_values
+    timings = timings_from_values({kv.key: kv.value
+                                   for kv in rig.out['perception'][-1].status[0].values})
+    assert set(timings) == {'receive', 'wait', 'preprocess', 'encode', 'score'}
+    assert all(0.0 <= seconds < 5.0 for seconds in timings.values()) and timings['encode'] > 0
     from vjepa_nodes.ros.score_messages import perception_from_msg
     reports = [perception_from_msg(m) for m in rig.out['perception']]
     assert reports[0].has_reference is False and reports[-1].has_reference is True

@@ -14,6 +14,7 @@
 
 """The detector node's camera-sized outputs, published on a thread of their own."""
 
+from collections import Counter
 import threading
 from typing import Callable
 
@@ -26,8 +27,8 @@ class ImagePublishing:
 
     The worker hands over a batch's results once their decisions are out and goes on with the
     next batch, so camera-sized images never delay a decision. A camera's images still waiting
-    when a newer result of it comes are replaced (counted in `replaced`): an old clip's images
-    are worth less than keeping up.
+    when a newer result of it comes are replaced (counted per camera in `replaced`): an old
+    clip's images are worth less than keeping up.
     """
 
     def __init__(self, publish: Callable[[str, DetectionResult], None]) -> None:
@@ -37,7 +38,7 @@ class ImagePublishing:
         self._condition = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self.replaced = 0
+        self.replaced: Counter[str] = Counter()
 
     def start(self) -> None:
         self._stopping = False
@@ -46,7 +47,7 @@ class ImagePublishing:
 
     def submit(self, results: dict[str, DetectionResult]) -> None:
         with self._condition:
-            self.replaced += sum(name in self._pending for name in results)
+            self.replaced.update(name for name in results if name in self._pending)
             self._pending.update(results)
             self._condition.notify()
 

@@ -322,6 +322,7 @@ class ObstacleDetectorNode(LifecycleNode):
                  'rejected messages': str(camera.rejected),
                  'stale images dropped': str(camera.stale.total),
                  'failed clips': str(camera.failures.total),
+                 'heat maps replaced before publishing': str(self._images.replaced[camera.name]),
                  'unchanged images (s)': f'{stream.freeze.unchanged_for:.1f}',
                  'restarts': str(counters.resets)}
         problems, warnings = [], []
