@@ -30,7 +30,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
-        ('share/' + package_name + '/config', glob('config/*.yaml')),
+        ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.xml')),
     ],
     # Runtime Python dependencies live in requirements.txt, not here: colcon-built entry points
     # check install_requires at start-up, and apt's python3-opencv does not satisfy

@@ -66,8 +66,9 @@ def test_install_layout_is_what_ros2_run_and_launch_look_for(workspace):
     assert (prefix / 'share/ament_index/resource_index/packages/vjepa_nodes').is_file()
     assert (prefix / 'share/vjepa_nodes/package.xml').is_file()
     assert (prefix / 'share/vjepa_nodes/launch/obstacle_detection.launch.py').is_file()
-    assert {p.name for p in (prefix / 'share/vjepa_nodes/config').glob('*.yaml')} == {
-        'obstacle_detection.yaml', 'mac_dev.yaml', 'jetson.yaml', 'multi_camera.yaml'}
+    assert {p.name for p in (prefix / 'share/vjepa_nodes/config').iterdir()} == {
+        'obstacle_detection.yaml', 'mac_dev.yaml', 'jetson.yaml', 'multi_camera.yaml',
+        'fastdds_large_images.xml'}
     assert not (prefix / 'share/vjepa_nodes/launch/__pycache__').exists()
     for executable in ('encoder_demo', 'vjepa-benchmark', 'vjepa-export', 'vjepa-soak',
                        'vjepa-bag', 'vjepa-train-predictor', 'vjepa-doctor', 'camera_node',
