@@ -69,7 +69,13 @@ OVERRIDES = {
 SWITCHES = {  # launch argument -> (default, choices, description)
     'use_camera': ('true', ['true', 'false'], 'start camera_node (else bring your own image)'),
     'use_avoidance': ('true', ['true', 'false'], 'start collision_avoidance'),
+    'large_images': ('false', ['true', 'false'],
+                     'give the nodes started here config/fastdds_large_images.xml: Fast DDS '
+                     'shared memory for images over 512 KB (README, "Large images on one '
+                     'machine"); a camera driver started elsewhere needs it too'),
 }
+DDS_PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE',  # Fast DDS 3 (Kilted)
+                         'FASTRTPS_DEFAULT_PROFILES_FILE')  # Fast DDS 2 (Humble, Jazzy)
 
 
 def _nodes(context):
@@ -90,25 +96,36 @@ def _nodes(context):
     if cameras and 'cameras' not in given.get('collision_avoidance', {}):
         overrides['collision_avoidance']['cameras'] = cameras
     use_camera = IfCondition(LaunchConfiguration('use_camera'))
+    env = _dds_environment(context)
     nodes = [
         Node(package='vjepa_nodes', executable='camera_node', name='camera',
              namespace='/'.join(filter(None, (namespace, camera))),
              parameters=[params_file, {**({'seed': index} if camera else {}),
                                        **overrides['camera']}],
-             condition=use_camera)
+             condition=use_camera, additional_env=env)
         for index, camera in enumerate(cameras or [''])]
     nodes += [
         LifecycleNode(package='vjepa_nodes', executable='obstacle_detector',
                       name='obstacle_detector', namespace=namespace,
-                      parameters=[params_file, overrides['obstacle_detector']]),
+                      parameters=[params_file, overrides['obstacle_detector']],
+                      additional_env=env),
         Node(package='vjepa_nodes', executable='collision_avoidance',
              name='collision_avoidance', namespace=namespace,
              parameters=[params_file, overrides['collision_avoidance']],
-             condition=IfCondition(LaunchConfiguration('use_avoidance'))),
+             condition=IfCondition(LaunchConfiguration('use_avoidance')), additional_env=env),
     ]
     end_on_error = _launch_ender()
     return nodes + [RegisterEventHandler(OnProcessExit(target_action=node, on_exit=end_on_error))
                     for node in nodes]
+
+
+def _dds_environment(context) -> dict:
+    """Return the environment that large_images adds to the nodes (Fast DDS's profile)."""
+    if LaunchConfiguration('large_images').perform(context) != 'true':
+        return {}
+    profile = PathJoinSubstitution([FindPackageShare('vjepa_nodes'), 'config',
+                                    'fastdds_large_images.xml']).perform(context)
+    return dict.fromkeys(DDS_PROFILE_VARIABLES, profile)
 
 
 def _launch_ender():
