@@ -28,9 +28,10 @@ Run on a CUDA machine: PYTHONPATH=. python scripts/encoder_variants.py --json PA
 
 import argparse
 import contextlib
+from functools import partial
 import json
+import os
 import statistics
-import time
 import types
 
 from timm.layers import Mlp
@@ -41,6 +42,7 @@ from torch.nn.attention import sdpa_kernel, SDPBackend
 from vjepa_nodes.encoder.build import build_encoder
 from vjepa_nodes.encoder.fast_path import EncoderRunner
 from vjepa_nodes.encoder.onnx_export import relative_error
+from vjepa_nodes.tools.timing import time_call
 
 BACKENDS = {'flash': SDPBackend.FLASH_ATTENTION, 'efficient': SDPBackend.EFFICIENT_ATTENTION,
             'cudnn': SDPBackend.CUDNN_ATTENTION}
@@ -54,18 +56,6 @@ def variant_encoder(reference: nn.Module, variant: str) -> nn.Module:
         for block in encoder.blocks:
             block.mlp.forward = types.MethodType(Mlp.forward, block.mlp)
     return encoder.to('cuda', torch.bfloat16).eval()
-
-
-def time_runner(runner: EncoderRunner, clip: torch.Tensor, iterations: int) -> list[float]:
-    """Return ms per call of `iterations` synchronised calls."""
-    times = []
-    for _ in range(iterations):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        runner(clip)
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return times
 
 
 def profile_table(runner: EncoderRunner, clip: torch.Tensor) -> str:
@@ -105,10 +95,9 @@ def main() -> None:
             clip = clips[size].to('cuda', torch.bfloat16)
             with sdpa_kernel(BACKENDS[variant]) if variant in BACKENDS else (
                     contextlib.nullcontext()):
-                started = time.perf_counter()
-                tokens = runner(clip)
-                setup = time.perf_counter() - started
-            times = time_runner(runner, clip, args.iterations)
+                setup, tokens = time_call(partial(runner, clip), clip.device)
+            times = [time_call(partial(runner, clip), clip.device)[0] * 1e3
+                     for _ in range(args.iterations)]
             row = {'variant': variant, 'batch': size, 'setup_s': round(setup, 1),
                    'ms_per_clip': statistics.median(times) / size,
                    'min_ms_per_clip': min(times) / size,
@@ -117,7 +106,6 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.profile_dir:
-                import os
                 os.makedirs(args.profile_dir, exist_ok=True)
                 with open(f'{args.profile_dir}/{variant}_b{size}.txt', 'w') as out:
                     out.write(profile_table(runner, clip))

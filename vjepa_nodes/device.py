@@ -120,6 +120,14 @@ def resolve_device_and_precision(device: str = 'auto', precision: str = 'auto',
     return chosen_device, chosen_dtype
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA and MPS run behind the host)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    elif device.type == 'mps':
+        torch.mps.synchronize()
+
+
 def precision_name(dtype: torch.dtype) -> str:
     """Short name ('fp32', 'fp16', 'bf16') of a compute dtype."""
     return next(name for name, value in PRECISIONS.items() if value == dtype)

@@ -48,5 +48,4 @@ else:  # torch < 2.4
 
 def fused_gelu_applies(x: torch.Tensor) -> bool:
     """Return whether linear_gelu should compute an MLP's fc1 and GELU for `x`."""
-    return (linear_gelu is not None and x.is_cuda and x.dtype in HALF
-            and not torch.onnx.is_in_onnx_export())
+    return linear_gelu is not None and x.is_cuda and x.dtype in HALF

@@ -142,8 +142,8 @@ class CameraStream:
         surprise_fields = {} if surprise is None else {
             'surprise_score': surprise.surprise_score,
             'surprise_regions': surprise.region_scores,
-            'surprise_map': surprise.activation.float().cpu().numpy()}
-        motion_map = motion.activation.float().cpu().numpy()
+            'surprise_map': surprise.activation.cpu().numpy()}
+        motion_map = motion.activation.cpu().numpy()
         done = time.monotonic()
         self.latest = DetectionResult(
             motion_score=motion.motion_score, region_scores=regions, motion_map=motion_map,

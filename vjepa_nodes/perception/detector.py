@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from vjepa_nodes.backend_choice import choose_backend, Platform
+from vjepa_nodes.device import synchronize
 from vjepa_nodes.encoder.config import get_encoder_config
 from vjepa_nodes.encoder.fast_path import resolve_fast_path
 from vjepa_nodes.encoder.vit import clip_token_grid
@@ -138,8 +139,7 @@ class ObstacleDetector:
             clips = torch.cat([pixels for _, _, pixels, _ in batch])
             tokens = self._encode(clips)
             errors = self.surprise.errors(clips, tokens, grid) if self.surprise else None
-            if tokens.is_cuda:  # kernels run behind the host: time the model, not its launch
-                torch.cuda.synchronize(tokens.device)
+            synchronize(tokens.device)  # time the model's work, not its launch
             timeline = BatchTimeline(started, encoding, time.monotonic())
             for index, (stream, clip, _, geometry) in enumerate(batch):
                 # A copy: a camera keeps its tokens as the next reference, and a view would

@@ -36,7 +36,8 @@ import warnings
 
 import torch
 
-from vjepa_nodes.device import precision_name, PRECISIONS, resolve_device_and_precision
+from vjepa_nodes.device import (
+    precision_name, PRECISIONS, resolve_device_and_precision, synchronize)
 from vjepa_nodes.encoder import build_encoder, RandomWeightsWarning
 from vjepa_nodes.encoder.export_spec import EXPORT_PRECISIONS
 from vjepa_nodes.encoder.fast_path import EncoderRunner, resolve_fast_path
@@ -46,7 +47,7 @@ from vjepa_nodes.perception.backends import ONNX_FILE
 from vjepa_nodes.tools import reference_models
 from vjepa_nodes.tools.arguments import split_model
 from vjepa_nodes.tools.tables import align
-from vjepa_nodes.tools.timing import synchronize, time_call, time_calls, time_together
+from vjepa_nodes.tools.timing import time_call, time_calls, time_together
 
 PLAIN = 'none'
 BENCHMARK_BACKENDS = ('torch', 'onnxruntime', 'mlx')

@@ -20,15 +20,9 @@ import warnings
 
 import torch
 
+from vjepa_nodes.device import synchronize
+
 Result = TypeVar('Result')
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device: asynchronous work must finish inside the timed region."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    elif device.type == 'mps':
-        torch.mps.synchronize()
 
 
 def time_call(call: Callable[[], Result], device: torch.device | None) -> tuple[float, Result]:
