@@ -74,8 +74,9 @@ SWITCHES = {  # launch argument -> (default, choices, description)
                      'shared memory for images over 512 KB (README, "Large images on one '
                      'machine"); a camera driver started elsewhere needs it too'),
 }
-DDS_PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE',  # Fast DDS 3 (Kilted)
-                         'FASTRTPS_DEFAULT_PROFILES_FILE')  # Fast DDS 2 (Humble, Jazzy)
+# Fast DDS 2 (Humble, Jazzy) reads a profile only from FASTRTPS_DEFAULT_PROFILES_FILE; Fast DDS 3
+# (Kilted) from FASTDDS_DEFAULT_PROFILES_FILE, and warns in every node about the old name.
+FAST_DDS_2_DISTROS = ('humble', 'jazzy')
 
 
 def _nodes(context):
@@ -125,7 +126,9 @@ def _dds_environment(context) -> dict:
         return {}
     profile = PathJoinSubstitution([FindPackageShare('vjepa_nodes'), 'config',
                                     'fastdds_large_images.xml']).perform(context)
-    return dict.fromkeys(DDS_PROFILE_VARIABLES, profile)
+    fast_dds_2 = os.environ.get('ROS_DISTRO') in FAST_DDS_2_DISTROS
+    return {'FASTRTPS_DEFAULT_PROFILES_FILE' if fast_dds_2 else 'FASTDDS_DEFAULT_PROFILES_FILE':
+            profile}
 
 
 def _launch_ender():
