@@ -42,6 +42,18 @@ def test_first_clip_when_full_then_every_stride():
     assert taken[1][1] == pytest.approx((0.2, 0.3, 0.4, 0.5))
 
 
+def test_a_phase_delays_the_first_clip_after_every_start():
+    buffer = ClipBuffer(num_frames=4, stride=3, max_gap=1.0, phase=2)
+    taken = []
+    for i in range(20):
+        stamp = i * 0.1 + (5.0 if i >= 10 else 0.0)  # a gap at frame 10 restarts the clip
+        buffer.add(SMALL, stamp)
+        if buffer.take_clip():
+            taken.append(i)
+    assert taken == [5, 8, 15, 18]  # full + 2, then every 3; after the restart the same
+    assert buffer.counters.dropped == 2 + 1 + 2  # waiting for the phase, skipped, waiting
+
+
 def test_stride_longer_than_clip_skips_frames_and_counts_them():
     buffer = ClipBuffer(num_frames=2, stride=5, max_gap=1.0)
     clips = []
@@ -139,6 +151,7 @@ def test_adding_and_taking_from_two_threads():
     ({'num_frames': 0, 'stride': 1, 'max_gap': 1.0}, 'num_frames must be even and >= 2'),
     ({'num_frames': 2, 'stride': 0, 'max_gap': 1.0}, 'stride must be >= 1'),
     ({'num_frames': 2, 'stride': 1, 'max_gap': 0.0}, 'max_gap must be > 0'),
+    ({'num_frames': 2, 'stride': 1, 'max_gap': 1.0, 'phase': -1}, 'phase must be >= 0'),
 ])
 def test_bad_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -14,6 +14,8 @@
 
 """One detector, several cameras: batches, fair turns, and cameras that never mix."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -26,10 +28,11 @@ SCENES = {'front': SyntheticScene(320, 240, (MovingObject(100, 100, 60, vx=80),)
           'rear': SyntheticScene(320, 240, (), seed=3)}
 
 
-def make_detector(cameras=(), **settings) -> ObstacleDetector:
+def make_detector(cameras=(), stagger_clips=False, **settings) -> ObstacleDetector:
+    """Cameras whose clips are ready together, unless staggered: most tests are of batches."""
     return ObstacleDetector('small', img_size=128, num_frames=8, stride=4, device='cpu',
                             precision='fp32', allow_random_weights=True, cameras=cameras,
-                            **settings)
+                            stagger_clips=stagger_clips, **settings)
 
 
 class BatchLog:
@@ -73,6 +76,22 @@ def test_cameras_share_batches_and_score_as_if_alone():
             assert np.abs(result.heatmap - expected.heatmap).max() < 1e-4
     assert log.shapes and all(shape[0] == 2 for shape in log.shapes)  # one batch per round
     assert max(r.motion_score for r in scores['front'][1:]) > 0.01
+
+
+def test_staggered_cameras_with_frames_together_are_encoded_one_at_a_time():
+    detector = make_detector(('front', 'left', 'rear'), stagger_clips=True)
+    log = detector.backend = BatchLog(detector.backend)
+    served = []  # (frame index, camera) of each result
+    for i in range(24):
+        feed(detector, i)
+        served += [(i, name) for name in detector.detect_all().results]
+    assert all(shape[0] == 1 for shape in log.shapes)
+    # Camera k of 3 finishes clips k*4//3 frames after the first, every 4 frames.
+    assert served == [(first + 4 * turn, name) for turn in range(5)
+                      for first, name in ((7, 'front'), (8, 'left'), (9, 'rear'))
+                      if first + 4 * turn < 24]
+    detector.update_config(dataclasses.replace(detector.config, stride=6))
+    assert [stream.buffer.phase for stream in detector.streams.values()] == [0, 2, 4]
 
 
 def test_cameras_take_turns_when_more_are_ready_than_fit():

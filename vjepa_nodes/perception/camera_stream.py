@@ -101,9 +101,11 @@ class CameraStream:
     """
 
     def __init__(self, name: str, config: DetectorConfig, device: torch.device,
-                 dtype: torch.dtype, patch_size: int) -> None:
-        self.name, self.config = name, config
-        self.buffer = ClipBuffer(config.num_frames, config.stride, config.max_gap)
+                 dtype: torch.dtype, patch_size: int, place: tuple[int, int] = (0, 1)) -> None:
+        """`place`: (index, count) of this camera among the detector's, for its clip phase."""
+        self.name, self.config, self.place = name, config, place
+        self.buffer = ClipBuffer(config.num_frames, config.stride, config.max_gap,
+                                 self._phase(config))
         self.preprocess = Preprocessor(config.img_size, config.resize_mode, device, dtype,
                                        patch_size)
         self.scorer = MotionScorer(config.scoring)
@@ -172,10 +174,15 @@ class CameraStream:
 
     def update_config(self, config: DetectorConfig) -> None:
         """Take run-time settings (checked by the detector)."""
-        self.buffer.stride = config.stride
+        self.buffer.stride, self.buffer.phase = config.stride, self._phase(config)
         self.scorer.config = config.scoring
         self.decision.config = config.decision
         self.config = config
+
+    def _phase(self, config: DetectorConfig) -> int:
+        """Return the frames this camera's first clip waits after a full ring (stagger_clips)."""
+        index, count = self.place
+        return index * config.stride // count if config.stagger_clips else 0
 
     def reset(self) -> None:
         """Forget frames, the reference clip, the obstacle flag and the latest result."""

@@ -15,6 +15,9 @@
 """
 A ring of the newest camera frames, handed out as clips every `stride` frames.
 
+The first clip after a start or restart is ready when the ring is full, or `phase` frames
+later: cameras whose frames arrive together then finish their clips on different frames.
+
 The buffer never mixes incompatible frames in one clip: a frame of another size, or a jump of
 more than `max_gap` seconds from the previous frame (forward: an outage; backward: a restarted
 clock or a looped recording), starts a new clip from scratch. Frames whose stamp repeats the
@@ -68,20 +71,23 @@ class BufferCounters:
 
 
 class ClipBuffer:
-    """Ring of `num_frames` frames; a clip is ready when full: the first, then every `stride`."""
+    """Ring of `num_frames` frames; a clip is ready when full (+ phase), then every `stride`."""
 
-    def __init__(self, num_frames: int, stride: int, max_gap: float) -> None:
+    def __init__(self, num_frames: int, stride: int, max_gap: float, phase: int = 0) -> None:
         if num_frames < 2 or num_frames % 2:
             raise ValueError(f'num_frames must be even and >= 2, got {num_frames}')
         if stride < 1:
             raise ValueError(f'stride must be >= 1, got {stride}')
         if not max_gap > 0:
             raise ValueError(f'max_gap must be > 0 seconds, got {max_gap}')
+        if phase < 0:
+            raise ValueError(f'phase must be >= 0 frames, got {phase}')
         self.num_frames, self.stride, self.max_gap = num_frames, stride, max_gap
+        self.phase = phase
         self.counters = BufferCounters()
         self._frames: deque[tuple[np.ndarray, float]] = deque()
         self._new = 0  # frames added since the last clip; the newest of them are in the ring
-        self._fresh = True  # no clip since start or restart: the first is due when full
+        self._fresh = True  # no clip since start or restart: the first is due when full + phase
         self._epoch = 0
         self._received = 0.0
         self._lock = threading.Lock()
@@ -116,7 +122,8 @@ class ClipBuffer:
         """Return the newest clip if one is ready, else None."""
         with self._lock:
             full = len(self._frames) == self.num_frames
-            if not (full and (self._fresh or self._new >= self.stride)):
+            due = self.num_frames + self.phase if self._fresh else self.stride
+            if not (full and self._new >= due):
                 return None
             self._new, self._fresh = 0, False
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),

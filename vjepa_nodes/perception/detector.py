@@ -85,9 +85,10 @@ class ObstacleDetector:
         self.device, self.dtype = resolve_compute(chosen)
         if chosen.backend != 'mlx':  # MLX checks its own fast path (mlx_backend)
             resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one now
+        names = cfg.cameras or ('',)
         self.streams = {name: CameraStream(name, cfg, self.device, self.dtype,
-                                           encoder_config.patch_size)
-                        for name in cfg.cameras or ('',)}
+                                           encoder_config.patch_size, (index, len(names)))
+                        for index, name in enumerate(names)}
         self.backend = build_backend(chosen, self.device, self.dtype)
         self.surprise = build_surprise(cfg, self.backend) if cfg.surprise else None
         self._next_camera = 0  # where the next batch starts looking, so that no camera starves
