@@ -27,8 +27,9 @@
 #             GELU epilogue; scripts/encoder_variants.py), with kernel tables
 #   e2e       image stamp -> perception -> cmd_vel through the running detector and avoidance
 #             nodes, per stage, for 1 and 8 cameras (CAMERAS=...) at 30 Hz, batched and one node
-#             per camera; MODEL=large (default) or 2.1:base. Needs ROS 2 wheels in .whl/,
-#             installed into a venv beside the machine's torch
+#             per camera; MODEL=large (default) or 2.1:base; LARGE_IMAGES=1 with the Fast DDS
+#             profile config/fastdds_large_images.xml. Needs ROS 2 wheels in .whl/, installed
+#             into a venv beside the machine's torch
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -84,10 +85,14 @@ for stage in "$@"; do
         --json "$OUT/variants.json" ;;
     e2e) ros_env
       cameras=${CAMERAS:-1,8}
-      /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end --cameras "$cameras" \
-        --model-sizes "${MODEL:-large}" --devices cuda --precisions bf16 --fast-paths auto \
-        --camera 480x640 --camera-fps 30 --duration 15 \
-        --json "$OUT/e2e_$(echo "${MODEL:-large}_$cameras" | tr ,: __).json" ;;
+      tag=$(echo "${MODEL:-large}_$cameras" | tr ,: __)
+      profile=()  # LARGE_IMAGES=1: the Fast DDS profile that large_images:=true gives the nodes
+      [ "${LARGE_IMAGES:-0}" = 1 ] && tag=${tag}_large_images &&
+        profile=(FASTDDS_DEFAULT_PROFILES_FILE="$PWD/config/fastdds_large_images.xml")
+      env "${profile[@]}" /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end \
+        --cameras "$cameras" --model-sizes "${MODEL:-large}" --devices cuda --precisions bf16 \
+        --fast-paths auto --camera 480x640 --camera-fps 30 --duration 15 \
+        --json "$OUT/e2e_$tag.json" ;;
     tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
       PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \
