@@ -27,7 +27,8 @@
 #             GELU epilogue; scripts/encoder_variants.py), with kernel tables
 #   e2e       image stamp -> perception -> cmd_vel through the running detector and avoidance
 #             nodes, per stage, for 1 and 8 cameras (CAMERAS=...) at 30 Hz, batched and one node
-#             per camera; MODEL=large (default) or 2.1:base; LARGE_IMAGES=1 with the Fast DDS
+#             per camera (LAYOUTS: default batched,separate,aligned; see vjepa-benchmark
+#             --layouts); MODEL=large (default) or 2.1:base; LARGE_IMAGES=1 with the Fast DDS
 #             profile config/fastdds_large_images.xml. Needs ROS 2 wheels in .whl/, installed
 #             into a venv beside the machine's torch
 set -u
@@ -90,7 +91,8 @@ for stage in "$@"; do
       [ "${LARGE_IMAGES:-0}" = 1 ] && tag=${tag}_large_images &&
         profile=(FASTDDS_DEFAULT_PROFILES_FILE="$PWD/config/fastdds_large_images.xml")
       env "${profile[@]}" /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end \
-        --cameras "$cameras" --model-sizes "${MODEL:-large}" --devices cuda --precisions bf16 \
+        --cameras "$cameras" --layouts "${LAYOUTS:-batched,separate,aligned}" \
+        --model-sizes "${MODEL:-large}" --devices cuda --precisions bf16 \
         --fast-paths auto --camera 480x640 --camera-fps 30 --duration 15 \
         --json "$OUT/e2e_$tag.json" ;;
     tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \

@@ -16,8 +16,8 @@
 `vjepa-benchmark --end-to-end`: from an image's stamp to the `cmd_vel` that acts on it, over DDS.
 
 The nodes run as their own processes, as `ros2 launch` starts them: the detector (for N cameras,
-one batched process, or one per camera: `--layouts`) and collision_avoidance reading every
-camera. This process publishes N camera streams (`c0/image`, ...) stamped now, at
+one process for all, or one per camera, or one for all without stagger_clips: `--layouts`) and
+collision_avoidance reading every camera. This process publishes N camera streams (`c0/image`, ...) stamped now, at
 `--camera-fps`, and listens to each camera's `perception` and heat map and to `cmd_vel`.
 The command that first reflects a clip is the first one published after the clip's perception
 (the avoidance node commands as each perception arrives). Per clip, back to back:
@@ -230,8 +230,10 @@ def _case(args: argparse.Namespace, layout: str, count: int) -> dict:
     names = [f'c{index}' for index in range(count)]
     parameters = detector_parameters(args)
     env = dict(os.environ)
-    if layout == 'batched':
-        detectors = [node_process('obstacle_detector_node', {**parameters, 'cameras': names},
+    if layout != 'separate':
+        detectors = [node_process('obstacle_detector_node',
+                                  {**parameters, 'cameras': names,
+                                   'stagger_clips': layout == 'batched'},
                                   env, ('-r', f'__ns:={NAMESPACE}'))]
     else:
         detectors = [node_process('obstacle_detector_node', parameters, env,

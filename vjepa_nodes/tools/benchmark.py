@@ -46,7 +46,7 @@ from vjepa_nodes.tools.encoder_benchmark import (
 from vjepa_nodes.tools.machine import machine_info
 from vjepa_nodes.tools.pipeline_benchmark import pipeline_rows
 
-LAYOUTS = ('batched', 'separate')  # --end-to-end with several cameras: see latency_benchmark
+LAYOUTS = ('batched', 'separate', 'aligned')  # --end-to-end, several cameras: latency_benchmark
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -98,9 +98,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--cameras', type=csv_of(int), default=None, metavar='N,...',
                         help='--end-to-end with N cameras, for each N (default 1; implies '
                         '--end-to-end)')
-    parser.add_argument('--layouts', type=csv_of(choice(LAYOUTS)), default=list(LAYOUTS),
-                        help='--end-to-end with several cameras: one batched detector node, '
-                        'one node per camera, or both (default)')
+    parser.add_argument('--layouts', type=csv_of(choice(LAYOUTS)), default=list(LAYOUTS[:2]),
+                        help='--end-to-end with several cameras: one detector node for all '
+                        '(batched), one node per camera (separate), one detector without '
+                        'stagger_clips (aligned); default batched,separate')
     parser.add_argument('--camera', type=resolution, default=(480, 640), metavar='HxW',
                         help='camera frame size for --pipeline and --end-to-end')
     parser.add_argument('--camera-fps', type=float, default=30.0)
