@@ -19,8 +19,9 @@ The nodes run as their own processes, as `ros2 launch` starts them: the detector
 one process for all, or one per camera, or one for all without stagger_clips: `--layouts`) and
 collision_avoidance reading every camera. This process publishes N camera streams
 (`c0/image`, ...) stamped now, at `--camera-fps`, and listens to each camera's `perception` and
-heat map and to `cmd_vel`. The command that first reflects a clip is the first one published after the clip's perception
-(the avoidance node commands as each perception arrives). Per clip, back to back:
+heat map and to `cmd_vel`. The command that first reflects a clip is the first one published
+after the clip's perception (the avoidance node commands as each perception arrives). Per clip,
+back to back:
 - receive, wait, preprocess, encode, score: the detector's own timings in `perception`
   (stamp -> image taken, -> clip taken by the worker, -> model starts, -> model done ->
   this camera's result);
