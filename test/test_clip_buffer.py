@@ -54,6 +54,17 @@ def test_a_phase_delays_the_first_clip_after_every_start():
     assert buffer.counters.dropped == 2 + 1 + 2  # waiting for the phase, skipped, waiting
 
 
+def test_a_clip_taken_late_leaves_the_next_on_the_stride_grid():
+    buffer = ClipBuffer(num_frames=4, stride=4, max_gap=1.0, phase=1)
+    taken = []
+    for i in range(24):
+        buffer.add(SMALL, i * 0.1)
+        if i not in (4, 5, 12, 13, 14, 15, 16, 17) and buffer.take_clip():  # a busy taker
+            taken.append(i)
+    # Due at frames 4, 8, 12, 16, 20: taken late at 6 and 18, then on time again.
+    assert taken == [6, 8, 18, 20]
+
+
 def test_stride_longer_than_clip_skips_frames_and_counts_them():
     buffer = ClipBuffer(num_frames=2, stride=5, max_gap=1.0)
     clips = []

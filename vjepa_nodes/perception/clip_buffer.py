@@ -16,7 +16,8 @@
 A ring of the newest camera frames, handed out as clips every `stride` frames.
 
 The first clip after a start or restart is ready when the ring is full, or `phase` frames
-later: cameras whose frames arrive together then finish their clips on different frames.
+later; the next ones on every `stride`-th frame after it, even when a clip is taken late, so
+cameras whose frames arrive together keep finishing their clips on different frames.
 
 The buffer never mixes incompatible frames in one clip: a frame of another size, or a jump of
 more than `max_gap` seconds from the previous frame (forward: an outage; backward: a restarted
@@ -87,7 +88,7 @@ class ClipBuffer:
         self.counters = BufferCounters()
         self._frames: deque[tuple[np.ndarray, float]] = deque()
         self._new = 0  # frames added since the last clip; the newest of them are in the ring
-        self._fresh = True  # no clip since start or restart: the first is due when full + phase
+        self._due_in = num_frames + phase  # frames until the next clip is due (<= 0: overdue)
         self._epoch = 0
         self._received = 0.0
         self._lock = threading.Lock()
@@ -115,17 +116,17 @@ class ClipBuffer:
             self._frames.append((frame.copy() if copy else frame, stamp))
             self._received = time.monotonic()
             self._new += 1
+            self._due_in -= 1
             self.counters.added += 1
             return status
 
     def take_clip(self) -> Clip | None:
         """Return the newest clip if one is ready, else None."""
         with self._lock:
-            full = len(self._frames) == self.num_frames
-            due = self.num_frames + self.phase if self._fresh else self.stride
-            if not (full and self._new >= due):
+            if not (len(self._frames) == self.num_frames and self._due_in <= 0):
                 return None
-            self._new, self._fresh = 0, False
+            # The next is due on the stride's grid: a clip taken late does not shift it.
+            self._new, self._due_in = 0, self.stride - (-self._due_in) % self.stride
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
                         self._epoch, self._received)
 
@@ -156,5 +157,5 @@ class ClipBuffer:
     def _restart(self) -> None:
         self.counters.dropped += min(self._new, len(self._frames))
         self._frames.clear()
-        self._new, self._fresh = 0, True
+        self._new, self._due_in = 0, self.num_frames + self.phase
         self._epoch += 1
