@@ -147,7 +147,8 @@ def test_a_conversion_is_checked_against_the_encoder_it_came_from():
 
 
 def test_the_compiled_path_batches_cameras_like_torch(tmp_path):
-    cameras = {'cameras': ['front', 'rear'], 'device': 'cpu', 'precision': 'fp32'}
+    cameras = {'cameras': ['front', 'rear'], 'stagger_clips': False, 'device': 'cpu',
+               'precision': 'fp32'}
     compiled = detector(tmp_path, fast_path='compile', **cameras)
     assert compiled.backend.pads_batches and 'mx.compile' in compiled.backend.description
     with_torch = ObstacleDetector(config=DetectorConfig(**SETTINGS, backend='torch', **cameras))
