@@ -55,14 +55,32 @@ def test_a_phase_delays_the_first_clip_after_every_start():
 
 
 def test_a_clip_taken_late_leaves_the_next_on_the_stride_grid():
-    buffer = ClipBuffer(num_frames=4, stride=4, max_gap=1.0, phase=1)
+    buffer = ClipBuffer(num_frames=4, stride=8, max_gap=1.0, phase=1)
     taken = []
-    for i in range(24):
+    for i in range(46):
         buffer.add(SMALL, i * 0.1)
-        if i not in (4, 5, 12, 13, 14, 15, 16, 17) and buffer.take_clip():  # a busy taker
+        if i not in (4, 20, 21, 22, 23, 24) and buffer.take_clip():  # a busy taker
             taken.append(i)
-    # Due at frames 4, 8, 12, 16, 20: taken late at 6 and 18, then on time again.
-    assert taken == [6, 8, 18, 20]
+    # Due at 4, 12, 20, 28 ...: frame 4's clip taken 1 late (<= 8 // 4), the next at 12; frame
+    # 20's taken 5 late, so 28 is too close (3 frames) and the next is due at 36.
+    assert taken == [5, 12, 25, 36, 44]
+
+
+@given(num_frames=st.sampled_from([2, 4, 8]), stride=st.integers(1, 12), phase=st.integers(0, 11),
+       busy=st.lists(st.booleans(), min_size=1, max_size=80))
+def test_clips_keep_their_grid_and_never_come_much_closer_than_the_stride(
+        num_frames, stride, phase, busy):
+    buffer = ClipBuffer(num_frames, stride, max_gap=1.0, phase=phase)
+    taken = [i for i, skip in enumerate(busy)
+             if buffer.add(SMALL, i * 0.1) and not skip and buffer.take_clip()]
+    first = num_frames + phase - 1  # the frame index the first clip is due at
+    assert all(i >= first for i in taken)
+    for a, b in zip(taken, taken[1:]):
+        assert b - a >= stride - stride // 4
+        if not any(busy[a + 1:b]):  # taken as soon as due: due on the grid
+            assert (b - first) % stride == 0
+    if not any(busy):  # a taker that is never busy gets every clip on time
+        assert taken == list(range(first, len(busy), stride))
 
 
 def test_stride_longer_than_clip_skips_frames_and_counts_them():

@@ -16,8 +16,9 @@
 A ring of the newest camera frames, handed out as clips every `stride` frames.
 
 The first clip after a start or restart is ready when the ring is full, or `phase` frames
-later; the next ones on every `stride`-th frame after it, even when a clip is taken late, so
-cameras whose frames arrive together keep finishing their clips on different frames.
+later; the next ones on every `stride`-th frame after it, also when a clip is taken late (the
+next grid point at least 3/4 stride away), so cameras whose frames arrive together keep
+finishing their clips on different frames.
 
 The buffer never mixes incompatible frames in one clip: a frame of another size, or a jump of
 more than `max_gap` seconds from the previous frame (forward: an outage; backward: a restarted
@@ -125,8 +126,14 @@ class ClipBuffer:
         with self._lock:
             if not (len(self._frames) == self.num_frames and self._due_in <= 0):
                 return None
-            # The next is due on the stride's grid: a clip taken late does not shift it.
-            self._new, self._due_in = 0, self.stride - (-self._due_in) % self.stride
+            # The next clip stays on the grid, so that staggered cameras stay spread even after
+            # a long stall (the first clip's compilation). A slip of up to stride/4 frames is
+            # caught up at the next grid point, a larger one at the one after: consecutive
+            # clips are never under 3/4 stride apart, so motion is never compared over a much
+            # shorter interval than usual.
+            late = -self._due_in % self.stride  # frames past the grid
+            self._new = 0
+            self._due_in = self.stride - late + (self.stride if late > self.stride // 4 else 0)
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
                         self._epoch, self._received)
 
