@@ -66,6 +66,27 @@ def test_a_clip_taken_late_leaves_the_next_on_the_stride_grid():
     assert taken == [5, 12, 25, 36, 44]
 
 
+def test_a_new_stride_applies_to_the_next_clip():
+    buffer = ClipBuffer(num_frames=2, stride=64, max_gap=1.0)
+    taken = []
+    for i in range(12):
+        if i == 4:
+            buffer.retime(stride=2, phase=0)  # 63 frames before the next clip at the old one
+        buffer.add(SMALL, i * 0.1)
+        if buffer.take_clip():
+            taken.append(i)
+    assert taken == [1, 4, 6, 8, 10]
+    fresh = ClipBuffer(num_frames=2, stride=4, max_gap=1.0, phase=3)
+    fresh.add(SMALL, 0.0)
+    fresh.retime(stride=4, phase=1)  # the first clip's phase changes before it was due
+    fresh.add(SMALL, 0.1)
+    assert fresh.take_clip() is None
+    fresh.add(SMALL, 0.2)
+    assert fresh.take_clip() is not None
+    with pytest.raises(ValueError, match='stride must be >= 1 and phase >= 0'):
+        fresh.retime(stride=0, phase=0)
+
+
 @given(num_frames=st.sampled_from([2, 4, 8]), stride=st.integers(1, 12), phase=st.integers(0, 11),
        busy=st.lists(st.booleans(), min_size=1, max_size=80))
 def test_clips_keep_their_grid_and_never_come_much_closer_than_the_stride(

@@ -174,7 +174,7 @@ class CameraStream:
 
     def update_config(self, config: DetectorConfig) -> None:
         """Take run-time settings (checked by the detector)."""
-        self.buffer.stride, self.buffer.phase = config.stride, self._phase(config)
+        self.buffer.retime(config.stride, self._phase(config))
         self.scorer.config = config.scoring
         self.decision.config = config.decision
         self.config = config

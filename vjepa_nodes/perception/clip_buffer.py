@@ -89,6 +89,7 @@ class ClipBuffer:
         self.counters = BufferCounters()
         self._frames: deque[tuple[np.ndarray, float]] = deque()
         self._new = 0  # frames added since the last clip; the newest of them are in the ring
+        self._fresh = True  # no clip since start or restart: the first is due when full + phase
         self._due_in = num_frames + phase  # frames until the next clip is due (<= 0: overdue)
         self._epoch = 0
         self._received = 0.0
@@ -132,10 +133,24 @@ class ClipBuffer:
             # clips are never under 3/4 stride apart, so motion is never compared over a much
             # shorter interval than usual.
             late = -self._due_in % self.stride  # frames past the grid
-            self._new = 0
+            self._new, self._fresh = 0, False
             self._due_in = self.stride - late + (self.stride if late > self.stride // 4 else 0)
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
                         self._epoch, self._received)
+
+    def retime(self, stride: int, phase: int) -> None:
+        """
+        Take a new stride and phase (used by the first clip after a start or restart).
+
+        The next clip is due `stride` frames after the last one, or with the next frame if
+        that has passed; its grid starts there.
+        """
+        if stride < 1 or phase < 0:
+            raise ValueError(f'stride must be >= 1 and phase >= 0, got {stride} and {phase}')
+        with self._lock:
+            self.stride, self.phase = stride, phase
+            self._due_in = (self.num_frames + phase - self._new if self._fresh
+                            else max(stride - self._new, 1))
 
     def reset(self) -> None:
         """Forget every frame, e.g. after a camera outage, so no clip spans it."""
@@ -164,5 +179,5 @@ class ClipBuffer:
     def _restart(self) -> None:
         self.counters.dropped += min(self._new, len(self._frames))
         self._frames.clear()
-        self._new, self._due_in = 0, self.num_frames + self.phase
+        self._new, self._fresh, self._due_in = 0, True, self.num_frames + self.phase
         self._epoch += 1
