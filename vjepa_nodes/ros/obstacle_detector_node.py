@@ -25,6 +25,7 @@ far from this node's clock are dropped (README, "Time and clocks"); each result 
 the capture stamp of its clip's newest image.
 """
 
+import gc
 import logging
 import os
 import sys
@@ -44,6 +45,7 @@ from vjepa_nodes.ros import shutdown
 from vjepa_nodes.ros.camera_io import CameraIO
 from vjepa_nodes.ros.detector_outputs import RosLogHandler
 from vjepa_nodes.ros.diagnostics import detector_status
+from vjepa_nodes.ros.heap import freeze_heap
 from vjepa_nodes.ros.image_publishing import ImagePublishing
 from vjepa_nodes.ros.node_settings import DetectorNodeSettings, parameter
 from vjepa_nodes.ros.parameters import (
@@ -72,6 +74,7 @@ class ObstacleDetectorNode(LifecycleNode):
         self._running = threading.Event()
         self._frame_ready = threading.Event()
         self._publish_lock = threading.Lock()  # no publishing once stop_inference began
+        self._heap_frozen = False  # see _work
         self._images = ImagePublishing(self._publish_images)
         self._activated_at = time.monotonic()
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -188,6 +191,8 @@ class ObstacleDetectorNode(LifecycleNode):
             camera.destroy_outputs()
         self.cameras = {}
         self._detector = None  # frees the model; the next configure loads it again
+        gc.unfreeze()  # what the model left in cycles can be collected
+        self._heap_frozen = False
 
     # data path ---------------------------------------------------------------------------
     def _on_frame(self, frame, stamp: float, camera: str) -> None:
@@ -216,6 +221,13 @@ class ObstacleDetectorNode(LifecycleNode):
                 self._publish_batch(detections.results if detections else {}, failed)
             if failed:
                 self._publish_diagnostics()
+            if detections and detections.results and not self._heap_frozen:
+                # The model is loaded and its first clips compiled: what exists now lives as
+                # long as the detector, so full collections need not scan it (heap.py).
+                frozen, took = freeze_heap()
+                self._heap_frozen = True
+                self.get_logger().info(f'{frozen} objects left out of full garbage '
+                                       f'collections (collected once, {took:.0f} ms)')
 
     def _publish_batch(self, results: dict[str, DetectionResult],
                        failed: dict[str, Exception]) -> None:

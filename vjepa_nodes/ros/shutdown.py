@@ -34,6 +34,8 @@ from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedE
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
+from vjepa_nodes.ros.heap import freeze_heap
+
 SPIN_SLICE = 0.1  # s: how often the spin loop looks for a signal
 AnyNode = TypeVar('AnyNode', bound=Node)
 
@@ -74,6 +76,7 @@ def create_node(node_class: Callable[[], AnyNode], name: str) -> AnyNode:
 def run(node: Node, request: ShutdownRequest, last_words: Callable[[], None] = lambda: None
         ) -> None:
     """Spin `node` until a signal, then call `last_words` and tear down in order."""
+    freeze_heap()  # the node is built: full collections need not scan what it holds
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
