@@ -23,10 +23,10 @@ def freeze_heap() -> tuple[int, float]:
     Collect once, then move every live object into the collector's permanent generation.
 
     Without this a full collection scans all the process holds: in the detector node with
-    torch and a model loaded, some 400 000 objects, 150-250 ms during which no thread runs
-    Python (one came 70 s into a run, docs/PERFORMANCE.md). Objects made later are collected
-    as usual; gc.unfreeze() gives the frozen ones back (before a model is dropped). Returns
-    the objects frozen and the milliseconds the one collection took.
+    torch and a model loaded, some 400 000 objects, 140-240 ms on the dev CPU during which no
+    thread runs Python (one came about a minute into a run: docs/PERFORMANCE.md). Objects
+    made later are collected as usual; gc.unfreeze() gives the frozen ones back (before a
+    model is dropped). Returns the objects frozen and the milliseconds the one collection took.
     """
     started = time.perf_counter()
     gc.collect()
