@@ -50,6 +50,7 @@ def test_stamp_to_cmd_vel_for_one_camera_and_two_in_each_layout(
             'clips_per_s_needed']
         assert set(row['perception_ms_p50']) == set(row['perception_ms_p99']) == cameras
         assert 0 < row['perception_ms_p50_worst'] <= row['perception_ms_p99_worst'] < 2000
+        assert 0 < row['perception_ms_p99_all'] < 2000
         assert 0 < row['cmd_vel_ms_p50'] <= row['cmd_vel_ms_p99'] <= row['cmd_vel_ms_max'] < 3000
         assert row['cmd_vel_ms_p50'] <= row['cmd_vel_ms_p99_worst'] <= row['cmd_vel_ms_max']
         assert 0 < row['heatmap_ms_p99_worst'] < 2000
@@ -62,7 +63,8 @@ def test_stamp_to_cmd_vel_for_one_camera_and_two_in_each_layout(
         assert math.isfinite(row['peak_host_mb']) and row['peak_gpu_mb'] is None
     # One process (one torch, one model) against two.
     assert batched['peak_host_mb'] < 0.75 * separate['peak_host_mb']
-    for column in ('cmd_vel p99', 'perception p99 (worst cam)', 'heat map p99', 'avoidance',
+    for column in ('cmd_vel p99', 'perception p99 (worst cam)', 'perception p99 (all)',
+                   'heat map p99', 'avoidance',
                    'deliver', 'host MB'):
         assert column in printed
 
