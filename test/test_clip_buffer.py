@@ -54,16 +54,19 @@ def test_a_phase_delays_the_first_clip_after_every_start():
     assert buffer.counters.dropped == 2 + 1 + 2  # waiting for the phase, skipped, waiting
 
 
-def test_a_clip_taken_late_leaves_the_next_on_the_stride_grid():
-    buffer = ClipBuffer(num_frames=4, stride=8, max_gap=1.0, phase=1)
+@pytest.mark.parametrize(('grid', 'expected'), [
+    (True, [5, 12, 25, 36, 44]), (False, [5, 13, 25, 33, 41])])
+def test_a_clip_taken_late_leaves_the_next_on_the_stride_grid(grid, expected):
+    buffer = ClipBuffer(num_frames=4, stride=8, max_gap=1.0, phase=1, grid=grid)
     taken = []
     for i in range(46):
         buffer.add(SMALL, i * 0.1)
         if i not in (4, 20, 21, 22, 23, 24) and buffer.take_clip():  # a busy taker
             taken.append(i)
-    # Due at 4, 12, 20, 28 ...: frame 4's clip taken 1 late (<= 8 // 4), the next at 12; frame
-    # 20's taken 5 late, so 28 is too close (3 frames) and the next is due at 36.
-    assert taken == [5, 12, 25, 36, 44]
+    # Grid: due at 4, 12, 20, 28 ...: frame 4's clip taken 1 late (<= 8 // 4), the next at 12;
+    # frame 20's taken 5 late, so 28 is too close (3 frames) and the next is due at 36.
+    # Without: a stride after each take.
+    assert taken == expected
 
 
 def test_a_new_stride_applies_to_the_next_clip():
@@ -71,7 +74,7 @@ def test_a_new_stride_applies_to_the_next_clip():
     taken = []
     for i in range(12):
         if i == 4:
-            buffer.retime(stride=2, phase=0)  # 63 frames before the next clip at the old one
+            buffer.retime(stride=2, phase=0)  # 62 frames before the next clip at the old one
         buffer.add(SMALL, i * 0.1)
         if buffer.take_clip():
             taken.append(i)
@@ -87,11 +90,39 @@ def test_a_new_stride_applies_to_the_next_clip():
         fresh.retime(stride=0, phase=0)
 
 
+def test_cameras_retimed_together_are_spread_on_the_new_stride():
+    cameras = [ClipBuffer(num_frames=2, stride=8, max_gap=1.0, phase=phase, grid=True)
+               for phase in (0, 4)]
+    taken = {0: [], 1: []}
+    for i in range(40):
+        if i == 13:  # camera 0's last clip was at 9, camera 1's at 5
+            for index, camera in enumerate(cameras):
+                camera.retime(stride=4, phase=2 * index)
+        for index, camera in enumerate(cameras):
+            camera.add(SMALL, i * 0.1)
+            if camera.take_clip():
+                taken[index].append(i)
+    # From frame 13 on, 2 frames apart again: camera 0 at 13 + 0, camera 1 at 13 + 2.
+    assert taken == {0: [1, 9, 13, 17, 21, 25, 29, 33, 37], 1: [5, 15, 19, 23, 27, 31, 35, 39]}
+    cameras[0].retime(stride=4, phase=0)  # unchanged: the countdown stays (next due at 41)
+    cameras[0].add(SMALL, 4.0)
+    assert cameras[0].take_clip() is None
+    cameras[0].add(SMALL, 4.1)
+    assert cameras[0].take_clip() is not None
+    soon = ClipBuffer(num_frames=2, stride=8, max_gap=1.0, grid=True)
+    for i in range(3):  # a clip at frame 1, then one new frame
+        soon.add(SMALL, i * 0.1)
+        soon.take_clip()
+    soon.retime(stride=8, phase=1)  # 1 + 1 + 1 frames after the last clip: under 6
+    taken = [i for i in range(3, 14) if soon.add(SMALL, i * 0.1) and soon.take_clip()]
+    assert taken == [12]  # frame 4 would be too soon: a stride later
+
+
 @given(num_frames=st.sampled_from([2, 4, 8]), stride=st.integers(1, 12), phase=st.integers(0, 11),
        busy=st.lists(st.booleans(), min_size=1, max_size=80))
 def test_clips_keep_their_grid_and_never_come_much_closer_than_the_stride(
         num_frames, stride, phase, busy):
-    buffer = ClipBuffer(num_frames, stride, max_gap=1.0, phase=phase)
+    buffer = ClipBuffer(num_frames, stride, max_gap=1.0, phase=phase, grid=True)
     taken = [i for i, skip in enumerate(busy)
              if buffer.add(SMALL, i * 0.1) and not skip and buffer.take_clip()]
     first = num_frames + phase - 1  # the frame index the first clip is due at

@@ -34,9 +34,9 @@ if '--ros-args' in sys.argv and os.environ.get('GC_PAUSES_DIR'):
         if phase == 'start':
             _started[0] = time.perf_counter()
             return
-        with open(_path, 'a') as log:
-            log.write(f"{time.time():.3f} {info['generation']} "
-                      f'{(time.perf_counter() - _started[0]) * 1e3:.3f}\n')
+        took = (time.perf_counter() - _started[0]) * 1e3
+        with open(_path, 'a') as log:  # a few microseconds, after the collection
+            log.write(f"{time.time():.3f} {info['generation']} {took:.3f}\n")
 
     os.makedirs(os.environ['GC_PAUSES_DIR'], exist_ok=True)
     gc.callbacks.append(_on_collection)

@@ -104,8 +104,10 @@ class CameraStream:
                  dtype: torch.dtype, patch_size: int, place: tuple[int, int] = (0, 1)) -> None:
         """`place`: (index, count) of this camera among the detector's, for its clip phase."""
         self.name, self.config, self.place = name, config, place
+        # Only staggered cameras keep to a grid: a lone camera's next clip is simply due a
+        # stride after the last one taken, however late that was.
         self.buffer = ClipBuffer(config.num_frames, config.stride, config.max_gap,
-                                 self._phase(config))
+                                 self._phase(config), grid=config.stagger_clips and place[1] > 1)
         self.preprocess = Preprocessor(config.img_size, config.resize_mode, device, dtype,
                                        patch_size)
         self.scorer = MotionScorer(config.scoring)

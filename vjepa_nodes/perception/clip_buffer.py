@@ -16,7 +16,8 @@
 A ring of the newest camera frames, handed out as clips every `stride` frames.
 
 The first clip after a start or restart is ready when the ring is full, or `phase` frames
-later; the next ones on every `stride`-th frame after it, also when a clip is taken late (the
+later; the next `stride` frames after the last one taken. With `grid` (staggered cameras) the
+next ones stay on every `stride`-th frame after the first, also when a clip is taken late (the
 next grid point at least 3/4 stride away), so cameras whose frames arrive together keep
 finishing their clips on different frames.
 
@@ -75,7 +76,8 @@ class BufferCounters:
 class ClipBuffer:
     """Ring of `num_frames` frames; a clip is ready when full (+ phase), then every `stride`."""
 
-    def __init__(self, num_frames: int, stride: int, max_gap: float, phase: int = 0) -> None:
+    def __init__(self, num_frames: int, stride: int, max_gap: float, phase: int = 0,
+                 grid: bool = False) -> None:
         if num_frames < 2 or num_frames % 2:
             raise ValueError(f'num_frames must be even and >= 2, got {num_frames}')
         if stride < 1:
@@ -85,7 +87,7 @@ class ClipBuffer:
         if phase < 0:
             raise ValueError(f'phase must be >= 0 frames, got {phase}')
         self.num_frames, self.stride, self.max_gap = num_frames, stride, max_gap
-        self.phase = phase
+        self.phase, self.grid = phase, grid
         self.counters = BufferCounters()
         self._frames: deque[tuple[np.ndarray, float]] = deque()
         self._new = 0  # frames added since the last clip; the newest of them are in the ring
@@ -127,30 +129,46 @@ class ClipBuffer:
         with self._lock:
             if not (len(self._frames) == self.num_frames and self._due_in <= 0):
                 return None
-            # The next clip stays on the grid, so that staggered cameras stay spread even after
-            # a long stall (the first clip's compilation). A slip of up to stride/4 frames is
-            # caught up at the next grid point, a larger one at the one after: consecutive
-            # clips are never under 3/4 stride apart, so motion is never compared over a much
-            # shorter interval than usual.
-            late = -self._due_in % self.stride  # frames past the grid
             self._new, self._fresh = 0, False
-            self._due_in = self.stride - late + (self.stride if late > self.stride // 4 else 0)
+            self._due_in = self._next_on_grid(-self._due_in) if self.grid else self.stride
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
                         self._epoch, self._received)
 
+    def _next_on_grid(self, late: int) -> int:
+        """
+        Return the frames until the next clip, the last one having been taken `late` frames late.
+
+        The next stays on the grid, so that staggered cameras stay spread even after a long
+        stall (the first clip's compilation). A slip of up to stride/4 frames is caught up at
+        the next grid point, a larger one at the one after: consecutive clips are never under
+        3/4 stride apart, so motion is never compared over a much shorter interval than usual.
+        """
+        late %= self.stride
+        return self.stride - late + (self.stride if late > self.stride // 4 else 0)
+
     def retime(self, stride: int, phase: int) -> None:
         """
-        Take a new stride and phase (used by the first clip after a start or restart).
+        Take a new stride and phase; a change applies to the next clip.
 
-        The next clip is due `stride` frames after the last one, or with the next frame if
-        that has passed; its grid starts there.
+        Before the first clip after a start or restart: due when full + the new phase. After:
+        due `stride` frames after the last one (with the next frame if that has passed); with
+        `grid`, `phase` frames after the next frame, on a new grid (a stride later where that
+        would follow the last clip by under 3/4 stride), so that cameras retimed together are
+        spread again.
         """
         if stride < 1 or phase < 0:
             raise ValueError(f'stride must be >= 1 and phase >= 0, got {stride} and {phase}')
         with self._lock:
+            if (stride, phase) == (self.stride, self.phase):
+                return  # the countdown stays where it is, on its grid
             self.stride, self.phase = stride, phase
-            self._due_in = (self.num_frames + phase - self._new if self._fresh
-                            else max(stride - self._new, 1))
+            if self._fresh:
+                self._due_in = self.num_frames + phase - self._new
+            elif self.grid:  # on the phase-th frame after the next one, on a new grid
+                soon = self._new + 1 + phase < stride - stride // 4
+                self._due_in = 1 + phase + (stride if soon else 0)
+            else:
+                self._due_in = max(stride - self._new, 1)
 
     def reset(self) -> None:
         """Forget every frame, e.g. after a camera outage, so no clip spans it."""

@@ -101,9 +101,9 @@ class DetectorConfig:
                              'ready at the same time share one)', low=1, high=64)
     stagger_clips: bool = setting(
         True, 'several cameras: camera k of n finishes its clips k*stride/n frames after the '
-        'first, so cameras whose frames arrive together are encoded one after another, each '
-        'soon after its frame, instead of all waiting for one batch; false: together (the '
-        'largest batches)')
+        'first (counted from a start, restart or stride change), so cameras whose frames '
+        'arrive together are encoded one after another, each soon after its frame, instead of '
+        'all waiting for one batch; false: together (the largest batches)')
     model_version: str = setting(
         '2', "V-JEPA 2 or 2.1 ('2.1': dense features; sizes base, large, giant, gigantic)",
         choices=tuple(MODEL_VERSIONS))

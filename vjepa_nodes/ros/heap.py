@@ -25,7 +25,7 @@ def freeze_heap() -> tuple[int, float]:
     Without this a full collection scans all the process holds: in the detector node with
     torch and a model loaded, some 400 000 objects, 140-240 ms on the dev CPU during which no
     thread runs Python (one came about a minute into a run: docs/PERFORMANCE.md). Objects
-    made later are collected as usual; gc.unfreeze() gives the frozen ones back (before a
+    made later are collected as usual; gc.unfreeze() gives the frozen ones back (once a
     model is dropped). Returns the objects frozen and the milliseconds the one collection took.
     """
     started = time.perf_counter()
