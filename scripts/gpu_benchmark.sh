@@ -28,7 +28,8 @@
 #   e2e       image stamp -> perception -> cmd_vel through the running detector and avoidance
 #             nodes, per stage, for 1 and 8 cameras (CAMERAS=...) at 30 Hz, batched and one node
 #             per camera (LAYOUTS: default batched,separate,aligned; see vjepa-benchmark
-#             --layouts); MODEL=large (default) or 2.1:base; LARGE_IMAGES=1 with the Fast DDS
+#             --layouts); DURATION s timed (15); MODEL=large (default) or 2.1:base;
+#             LARGE_IMAGES=1 with the Fast DDS
 #             profile config/fastdds_large_images.xml. Needs ROS 2 wheels in .whl/, installed
 #             into a venv beside the machine's torch
 set -u
@@ -93,7 +94,7 @@ for stage in "$@"; do
       env "${profile[@]}" /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end \
         --cameras "$cameras" --layouts "${LAYOUTS:-batched,separate,aligned}" \
         --model-sizes "${MODEL:-large}" --devices cuda --precisions bf16 \
-        --fast-paths auto --camera 480x640 --camera-fps 30 --duration 15 \
+        --fast-paths auto --camera 480x640 --camera-fps 30 --duration "${DURATION:-15}" \
         --json "$OUT/e2e_$tag.json" ;;
     tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
