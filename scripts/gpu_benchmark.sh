@@ -29,9 +29,8 @@
 #             nodes, per stage, for 1 and 8 cameras (CAMERAS=...) at 30 Hz, batched and one node
 #             per camera (LAYOUTS: default batched,separate,aligned; see vjepa-benchmark
 #             --layouts); DURATION s timed (15); MODEL=large (default) or 2.1:base;
-#             LARGE_IMAGES=1 with the Fast DDS
-#             profile config/fastdds_large_images.xml. Needs ROS 2 wheels in .whl/, installed
-#             into a venv beside the machine's torch
+#             LARGE_IMAGES=1 with the Fast DDS profile config/fastdds_large_images.xml. Needs
+#             ROS 2 wheels in .whl/, installed into a venv beside the machine's torch
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
