@@ -182,7 +182,7 @@ class CameraStream:
         self.config = config
 
     def _phase(self, config: DetectorConfig) -> int:
-        """Return the frames this camera's first clip waits after a full ring (stagger_clips)."""
+        """Return this camera's clip phase: the frames it trails the first (stagger_clips)."""
         index, count = self.place
         return index * config.stride // count if config.stagger_clips else 0
 
