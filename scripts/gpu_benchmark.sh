@@ -29,7 +29,8 @@
 #             nodes, per stage, for 1 and 8 cameras (CAMERAS=...) at 30 Hz, batched and one node
 #             per camera (LAYOUTS: default batched,separate,aligned; see vjepa-benchmark
 #             --layouts); DURATION s timed (15); MODEL=large (default) or 2.1:base;
-#             LARGE_IMAGES=1 with the Fast DDS profile config/fastdds_large_images.xml. Needs
+#             LARGE_IMAGES=1 with the Fast DDS profile config/fastdds_large_images.xml;
+#             GIL_WAITS=1 with scripts/gil_waits (SWITCH_INTERVAL_MS=... to compare). Needs
 #             ROS 2 wheels in .whl/, installed into a venv beside the machine's torch
 set -u
 OUT=${OUT:-/tmp/out}
@@ -90,11 +91,16 @@ for stage in "$@"; do
       profile=()  # LARGE_IMAGES=1: the Fast DDS profile that large_images:=true gives the nodes
       [ "${LARGE_IMAGES:-0}" = 1 ] && tag=${tag}_large_images &&
         profile=(FASTDDS_DEFAULT_PROFILES_FILE="$PWD/config/fastdds_large_images.xml")
+      [ -n "${SWITCH_INTERVAL_MS:-}" ] && tag=${tag}_switch_${SWITCH_INTERVAL_MS}ms
+      [ "${GIL_WAITS:-0}" = 1 ] && profile+=(PYTHONPATH="$PYTHONPATH:$PWD/scripts/gil_waits"
+        GIL_WAITS_DIR="$OUT/gil_$tag")
       env "${profile[@]}" /tmp/rosenv/bin/python -m vjepa_nodes.tools.benchmark --end-to-end \
         --cameras "$cameras" --layouts "${LAYOUTS:-batched,separate,aligned}" \
         --model-sizes "${MODEL:-large}" --devices cuda --precisions bf16 \
         --fast-paths auto --camera 480x640 --camera-fps 30 --duration "${DURATION:-15}" \
-        --json "$OUT/e2e_$tag.json" ;;
+        --json "$OUT/e2e_$tag.json"
+      [ "${GIL_WAITS:-0}" = 1 ] && python3 scripts/gil_waits/summarize.py "$OUT/gil_$tag" \
+        "$OUT/e2e_$tag.json" | tee "$OUT/gil_$tag.txt" ;;
     tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
       PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \

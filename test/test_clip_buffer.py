@@ -241,14 +241,18 @@ def test_bad_settings_are_rejected(kwargs, message):
 
 @given(num_frames=st.sampled_from([2, 4, 6]), stride=st.integers(1, 7),
        events=st.lists(st.tuples(st.floats(-0.2, 1.5), st.booleans()), max_size=60))
-def test_clips_never_straddle_gaps_sizes_or_disorder(num_frames, stride, events):
+def test_clips_are_announced_and_never_straddle_gaps_sizes_or_disorder(
+        num_frames, stride, events):
     max_gap = 1.0
     buffer = ClipBuffer(num_frames, stride, max_gap)
     stamp = 0.0
     for step, other_size in events:
         stamp += step
         status = buffer.add(OTHER_SIZE if other_size else SMALL, stamp)
+        ready = buffer.clip_ready  # what wakes the node's worker: it must not miss a clip
         clip = buffer.take_clip()
+        assert (clip is not None) == ready
+        assert not buffer.clip_ready
         if clip is None:
             continue
         assert len(clip.frames) == num_frames

@@ -124,15 +124,24 @@ class ClipBuffer:
             self.counters.added += 1
             return status
 
+    @property
+    def clip_ready(self) -> bool:
+        """Return whether take_clip would return a clip now."""
+        with self._lock:
+            return self._ready()
+
     def take_clip(self) -> Clip | None:
         """Return the newest clip if one is ready, else None."""
         with self._lock:
-            if not (len(self._frames) == self.num_frames and self._due_in <= 0):
+            if not self._ready():
                 return None
             self._new, self._fresh = 0, False
             self._due_in = self._next_on_grid(-self._due_in) if self.grid else self.stride
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
                         self._epoch, self._received)
+
+    def _ready(self) -> bool:
+        return len(self._frames) == self.num_frames and self._due_in <= 0
 
     def _next_on_grid(self, late: int) -> int:
         """

@@ -110,6 +110,10 @@ class ObstacleDetector:
         """
         return self.camera(camera).add_frame(frame, stamp)
 
+    def clip_ready(self) -> bool:
+        """Return whether some camera has a clip for `detect_all`."""
+        return any(stream.buffer.clip_ready for stream in self.streams.values())
+
     def detect_all(self) -> Detections:
         """
         Analyse the newest ready clip of each camera, up to config.max_batch of them at once.

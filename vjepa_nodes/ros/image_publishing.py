@@ -46,6 +46,8 @@ class ImagePublishing:
         self._thread.start()
 
     def submit(self, results: dict[str, DetectionResult]) -> None:
+        if not results:
+            return
         with self._condition:
             self.replaced.update(name for name in results if name in self._pending)
             self._pending.update(results)

@@ -275,7 +275,8 @@ def _case(args: argparse.Namespace, layout: str, count: int) -> dict:
                            'through to cmd_vel')
     return {**parameters, 'layout': layout, 'cameras': count,
             'camera': f'{args.camera[0]}x{args.camera[1]}', 'camera_fps': args.camera_fps,
-            'duration_s': args.duration, 'message_info': MESSAGE_INFO,
+            'duration_s': args.duration, 'timed_from_unix_s': round(timed_from, 1),
+            'message_info': MESSAGE_INFO,
             **_statistics(clips, {name: [latency for stamp, latency in found
                                          if stamp >= timed_from]
                                   for name, found in camera.heatmaps.items()}),

@@ -72,7 +72,7 @@ class ObstacleDetectorNode(LifecycleNode):
         self._detector: ObstacleDetector | None = None
         self.cameras: dict[str, CameraIO] = {}  # by name, from configure to cleanup
         self._running = threading.Event()
-        self._frame_ready = threading.Event()
+        self._clip_ready = threading.Event()  # some camera's clip is due: wake the worker
         self._publish_lock = threading.Lock()  # no publishing once stop_inference began
         self._heap_frozen = False  # see _work
         self._images = ImagePublishing(self._publish_images)
@@ -167,7 +167,7 @@ class ObstacleDetectorNode(LifecycleNode):
         """
         with self._publish_lock:
             self._running.clear()
-        self._frame_ready.set()
+        self._clip_ready.set()
         self._images.stop(timeout)
         if self._worker is not None:
             self._worker.join(timeout)  # at most one batch: never two workers at once
@@ -199,12 +199,17 @@ class ObstacleDetectorNode(LifecycleNode):
         detector = self._detector
         if detector is not None:
             detector.add_frame(frame, stamp, camera)
-            self._frame_ready.set()
+            # Only a due clip wakes the worker: eight cameras' images would wake it 240 times a
+            # second, each wake taking the interpreter from the thread that serves a clip.
+            if detector.camera(camera).buffer.clip_ready:
+                self._clip_ready.set()
 
     def _work(self) -> None:
         while self._running.is_set():
-            self._frame_ready.wait(timeout=0.5)
-            self._frame_ready.clear()
+            detector = self._detector
+            if detector is not None and not detector.clip_ready():  # else: left out last time
+                self._clip_ready.wait(timeout=0.5)
+            self._clip_ready.clear()
             detector = self._detector
             if not self._running.is_set() or detector is None:
                 break
