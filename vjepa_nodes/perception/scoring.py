@@ -45,7 +45,7 @@ from vjepa_nodes.perception.config import DecisionConfig, REGIONS, ScoringConfig
 class MotionMap:
     """Scores of one clip against the previous one."""
 
-    activation: torch.Tensor  # (h, w) patch grid, values in [0, 1)
+    activation: torch.Tensor  # (h, w) patch grid on the host, values in [0, 1)
     motion_score: float
     region_scores: dict[str, float]
     # False for the first clip after a start or restart (nothing to compare with) and for
@@ -79,19 +79,25 @@ class MotionScorer:
         if grid[2] < len(REGIONS):
             raise ValueError(f'the patch grid needs at least {len(REGIONS)} columns for the '
                              f'regions, got {grid[2]}')
-        nothing = torch.zeros(grid[1:], device=features.device)
-        if not torch.isfinite(features).all():
+        previous = self._previous
+        compared = previous is not None and previous.shape == features.shape
+        activation, excess = torch.zeros(grid[1:], device=features.device), None
+        if compared:
+            change = feature_change(features, previous)
+            cfg = self.config
+            common = cfg.common_mode_gain * torch.quantile(change.flatten(),
+                                                           cfg.common_mode_quantile)
+            excess = change - common
+            activation = 1.0 - torch.exp(-excess.clamp(min=0) / cfg.change_scale)
+        # One wait for the device, not one per number: each wait also lets the node's image
+        # callbacks take the interpreter from the thread that is serving a clip.
+        host = torch.cat([torch.isfinite(features).all().float().reshape(1),
+                          activation.flatten()]).cpu()
+        if not host[0]:
             self._previous = None
-            return self._summarise(nothing, False, features_finite=False)
-        previous, self._previous = self._previous, features
-        if previous is None or previous.shape != features.shape:
-            return self._summarise(nothing, False)
-        change = feature_change(features, previous)
-        cfg = self.config
-        common = cfg.common_mode_gain * torch.quantile(change.flatten(), cfg.common_mode_quantile)
-        excess = change - common
-        activation = 1.0 - torch.exp(-excess.clamp(min=0) / cfg.change_scale)
-        return replace(self._summarise(activation, True), excess=excess)
+            return self._summarise(torch.zeros(grid[1:]), False, features_finite=False)
+        self._previous = features
+        return replace(self._summarise(host[1:].reshape(grid[1:]), compared), excess=excess)
 
     @staticmethod
     def _summarise(activation: torch.Tensor, has_reference: bool,
