@@ -23,7 +23,8 @@ PYTHONPATH, so the processes that a benchmark starts measure theirs without chan
     PYTHONPATH=$PWD:$PWD/scripts/gil_waits GIL_WAITS_DIR=/tmp/gil vjepa-benchmark --end-to-end ...
     cat /tmp/gil/gil_*.txt    # per process, a line every 2 s: wall time, node, lateness (ms)
 and counts of wake-ups later than 0.5, 1, 2 and 5 ms.
-SWITCH_INTERVAL_MS (optional) sets sys.setswitchinterval in those processes, to compare.
+SWITCH_INTERVAL_MS (optional) sets the interpreter's switch interval in those processes, over
+what a node sets itself, to compare.
 """
 
 import os
@@ -62,6 +63,7 @@ def _measure(path: str, node: str) -> None:
 if '--ros-args' in sys.argv and os.environ.get('GIL_WAITS_DIR'):
     if os.environ.get('SWITCH_INTERVAL_MS'):
         sys.setswitchinterval(float(os.environ['SWITCH_INTERVAL_MS']) / 1e3)
+        sys.setswitchinterval = lambda interval: None  # the node's own choice is compared
     os.makedirs(os.environ['GIL_WAITS_DIR'], exist_ok=True)
     # The program (its module for `python -c`) and its namespace tell the processes apart.
     _node = ' '.join(arg.split(' import ')[0].replace('from ', '') if ' import ' in arg

@@ -54,6 +54,10 @@ from vjepa_nodes.settings import is_name, setting_names, setting_of
 
 STALL_LIMIT = 60.0  # s of images without an analysed clip before /diagnostics says ERROR
 WORKER_EXIT_WAIT = 3.0  # s a shutting-down process waits for the clip in progress
+# The image callbacks (eight cameras: 240 a second), the inference worker and the image thread
+# share one interpreter. A thread that wants it back after a CUDA wait or a torch call waits for
+# the holder to let go, by default up to 5 ms each time; a clip makes dozens of such calls.
+SWITCH_INTERVAL = 0.0005  # s
 
 
 class ObstacleDetectorNode(LifecycleNode):
@@ -370,6 +374,7 @@ class ObstacleDetectorNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL)
     request = shutdown.init(args)
     node = shutdown.create_node(ObstacleDetectorNode, 'obstacle_detector')
     # Without this the first clip's minutes of compilation on a Jetson would pass in silence.
