@@ -19,7 +19,7 @@ import threading
 from hypothesis import given, strategies as st
 import numpy as np
 import pytest
-from vjepa_nodes.perception.clip_buffer import ClipBuffer, FrameStatus
+from vjepa_nodes.perception.clip_buffer import ClipBuffer, FrameStatus, PhaseClock
 
 SMALL = np.zeros((4, 6, 3), np.uint8)
 OTHER_SIZE = np.zeros((6, 4, 3), np.uint8)
@@ -133,6 +133,44 @@ def test_clips_keep_their_grid_and_never_come_much_closer_than_the_stride(
             assert (b - first) % stride == 0
     if not any(busy):  # a taker that is never busy gets every clip on time
         assert taken == list(range(first, len(busy), stride))
+
+
+def _staggered_on_common_ticks(num_frames, stride, starts, clock, period=1 / 30):
+    """Cameras start on the ticks `starts`, then get a frame on every tick; clips taken at once."""
+    count = len(starts)
+    cameras = [ClipBuffer(num_frames, stride, max_gap=1.0, phase=index * stride // count,
+                          grid=True, clock=clock) for index in range(count)]
+    taken = {index: [] for index in range(count)}
+    for tick in range(max(starts) + num_frames + 3 * stride):
+        for index, camera in enumerate(cameras):
+            if tick >= starts[index]:
+                camera.add(SMALL, 1000.0 + tick * period)
+                if camera.take_clip():
+                    taken[index].append(tick)
+    return taken
+
+
+def test_cameras_heard_at_different_times_keep_their_phases_on_a_shared_clock():
+    # Camera 1 is heard 2 frames after camera 0. Counted from its own start, its phase (2 of 4)
+    # would land on camera 0's frames; counted from the shared zero, it does not.
+    assert _staggered_on_common_ticks(4, 4, [0, 2], None) == {0: [3, 7, 11, 15], 1: [7, 11, 15]}
+    assert _staggered_on_common_ticks(4, 4, [0, 2], PhaseClock()) == {
+        0: [3, 7, 11, 15], 1: [5, 9, 13, 17]}
+
+
+@given(num_frames=st.sampled_from([2, 4, 8]), stride=st.integers(2, 10),
+       starts=st.lists(st.integers(0, 40), min_size=2, max_size=4),
+       period=st.sampled_from([1 / 30, 1 / 15, 0.1]))
+def test_staggered_cameras_on_a_shared_clock_never_finish_clips_together(
+        num_frames, stride, starts, period):
+    if len(starts) > stride:
+        return  # more cameras than frames in a stride: some must share
+    taken = _staggered_on_common_ticks(num_frames, stride, starts, PhaseClock(), period)
+    ticks = [tick for found in taken.values() for tick in found]
+    assert len(ticks) == len(set(ticks))
+    for index, found in taken.items():
+        assert found and found[0] - starts[index] < num_frames + stride  # no camera starves
+        assert all(b - a == stride for a, b in zip(found, found[1:]))
 
 
 def test_stride_longer_than_clip_skips_frames_and_counts_them():

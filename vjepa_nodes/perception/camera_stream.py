@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from vjepa_nodes.freshness import FreezeMonitor
-from vjepa_nodes.perception.clip_buffer import Clip, ClipBuffer, FrameStatus
+from vjepa_nodes.perception.clip_buffer import Clip, ClipBuffer, FrameStatus, PhaseClock
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.preprocessing import (
     activation_to_heatmap, check_frame, ClipGeometry, Preprocessor)
@@ -101,13 +101,20 @@ class CameraStream:
     """
 
     def __init__(self, name: str, config: DetectorConfig, device: torch.device,
-                 dtype: torch.dtype, patch_size: int, place: tuple[int, int] = (0, 1)) -> None:
-        """`place`: (index, count) of this camera among the detector's, for its clip phase."""
+                 dtype: torch.dtype, patch_size: int, place: tuple[int, int] = (0, 1),
+                 clock: PhaseClock | None = None) -> None:
+        """
+        `place`: (index, count) of this camera among the detector's, for its clip phase.
+
+        `clock`: the detector's, shared by its cameras, from which staggered ones count phases.
+        """
         self.name, self.config, self.place = name, config, place
         # Only staggered cameras keep to a grid: a lone camera's next clip is simply due a
         # stride after the last one taken, however late that was.
+        staggered = config.stagger_clips and place[1] > 1
         self.buffer = ClipBuffer(config.num_frames, config.stride, config.max_gap,
-                                 self._phase(config), grid=config.stagger_clips and place[1] > 1)
+                                 self._phase(config), grid=staggered,
+                                 clock=clock if staggered else None)
         self.preprocess = Preprocessor(config.img_size, config.resize_mode, device, dtype,
                                        patch_size)
         self.scorer = MotionScorer(config.scoring)

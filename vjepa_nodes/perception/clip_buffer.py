@@ -19,7 +19,10 @@ The first clip after a start or restart is ready when the ring is full, or `phas
 later; the next `stride` frames after the last one taken. With `grid` (staggered cameras) the
 next ones stay on every `stride`-th frame after the first, also when a clip is taken late (the
 next grid point at least 3/4 stride away), so cameras whose frames arrive together keep
-finishing their clips on different frames.
+finishing their clips on different frames. With a `clock` shared by the cameras, the phase
+counts from the clock's zero instead of this camera's start: the first clip is the first,
+once the ring is full, whose oldest frame is `phase` frames past a multiple of `stride` from
+the zero (frames counted by stamp, at the period of the ring's stamps).
 
 The buffer never mixes incompatible frames in one clip: a frame of another size, or a jump of
 more than `max_gap` seconds from the previous frame (forward: an outage; backward: a restarted
@@ -73,11 +76,32 @@ class BufferCounters:
     dropped: int = 0  # frames that left the buffer without ever being part of a clip
 
 
+class PhaseClock:
+    """
+    The zero from which staggered cameras count their phases: one per detector.
+
+    Counting from each camera's own start would leave the phases to chance, since cameras are
+    heard at different moments (discovery, a restart); counted from one zero, cameras whose
+    frames come on the same ticks keep finishing their clips on different frames.
+    """
+
+    def __init__(self) -> None:
+        self._zero: float | None = None  # the stamp of the first clip's first frame
+        self._lock = threading.Lock()
+
+    def frames_to(self, stamp: float, period: float) -> int:
+        """Return the frames of `period` seconds from the zero to `stamp` (the first: 0)."""
+        with self._lock:
+            if self._zero is None:
+                self._zero = stamp
+            return round((stamp - self._zero) / period)
+
+
 class ClipBuffer:
     """Ring of `num_frames` frames; a clip is ready when full (+ phase), then every `stride`."""
 
     def __init__(self, num_frames: int, stride: int, max_gap: float, phase: int = 0,
-                 grid: bool = False) -> None:
+                 grid: bool = False, clock: PhaseClock | None = None) -> None:
         if num_frames < 2 or num_frames % 2:
             raise ValueError(f'num_frames must be even and >= 2, got {num_frames}')
         if stride < 1:
@@ -87,7 +111,7 @@ class ClipBuffer:
         if phase < 0:
             raise ValueError(f'phase must be >= 0 frames, got {phase}')
         self.num_frames, self.stride, self.max_gap = num_frames, stride, max_gap
-        self.phase, self.grid = phase, grid
+        self.phase, self.grid, self.clock = phase, grid, clock
         self.counters = BufferCounters()
         self._frames: deque[tuple[np.ndarray, float]] = deque()
         self._new = 0  # frames added since the last clip; the newest of them are in the ring
@@ -121,6 +145,8 @@ class ClipBuffer:
             self._received = time.monotonic()
             self._new += 1
             self._due_in -= 1
+            if self._fresh and self.clock is not None and self._new == self.num_frames:
+                self._due_in = self._due_on_clock()
             self.counters.added += 1
             return status
 
@@ -139,6 +165,12 @@ class ClipBuffer:
             self._due_in = self._next_on_grid(-self._due_in) if self.grid else self.stride
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
                         self._epoch, self._received)
+
+    def _due_on_clock(self) -> int:
+        """Return the frames, from a full ring, to this camera's phase on the shared clock."""
+        first, newest = self._frames[0][1], self._frames[-1][1]
+        frames = self.clock.frames_to(first, (newest - first) / (self.num_frames - 1))
+        return (self.phase - frames) % self.stride
 
     def _ready(self) -> bool:
         return len(self._frames) == self.num_frames and self._due_in <= 0

@@ -31,7 +31,7 @@ from vjepa_nodes.encoder.fast_path import resolve_fast_path
 from vjepa_nodes.encoder.vit import clip_token_grid
 from vjepa_nodes.perception.backends import build_backend, compute_of, resolve_compute
 from vjepa_nodes.perception.camera_stream import BatchTimeline, CameraStream, DetectionResult
-from vjepa_nodes.perception.clip_buffer import BufferCounters, Clip, FrameStatus
+from vjepa_nodes.perception.clip_buffer import BufferCounters, Clip, FrameStatus, PhaseClock
 from vjepa_nodes.perception.config import DetectorConfig
 from vjepa_nodes.perception.surprise_setup import build_surprise
 from vjepa_nodes.settings import fixed_changes
@@ -86,8 +86,9 @@ class ObstacleDetector:
         if chosen.backend != 'mlx':  # MLX checks its own fast path (mlx_backend)
             resolve_fast_path(cfg.fast_path, self.device)  # refuse an impossible one now
         names = cfg.cameras or ('',)
+        clock = PhaseClock()
         self.streams = {name: CameraStream(name, cfg, self.device, self.dtype,
-                                           encoder_config.patch_size, (index, len(names)))
+                                           encoder_config.patch_size, (index, len(names)), clock)
                         for index, name in enumerate(names)}
         self.backend = build_backend(chosen, self.device, self.dtype)
         self.surprise = build_surprise(cfg, self.backend) if cfg.surprise else None
