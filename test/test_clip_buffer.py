@@ -135,13 +135,22 @@ def test_clips_keep_their_grid_and_never_come_much_closer_than_the_stride(
         assert taken == list(range(first, len(busy), stride))
 
 
-def _staggered_on_common_ticks(num_frames, stride, starts, clock, period=1 / 30):
-    """Cameras start on the ticks `starts`, then get a frame on every tick; clips taken at once."""
+def _staggered_on_common_ticks(num_frames, stride, starts, clock, period=1 / 30,
+                               retime=(None, None)):
+    """
+    Cameras start on the ticks `starts`, then get a frame on every tick; clips taken at once.
+
+    `retime`: (tick, stride) of a stride change before that tick's frames, or (None, None).
+    """
     count = len(starts)
     cameras = [ClipBuffer(num_frames, stride, max_gap=1.0, phase=index * stride // count,
                           grid=True, clock=clock) for index in range(count)]
     taken = {index: [] for index in range(count)}
-    for tick in range(max(starts) + num_frames + 3 * stride):
+    retime_at, new_stride = retime
+    for tick in range(max(starts) + num_frames + 3 * max(stride, new_stride or 0)):
+        if tick == retime_at:
+            for index, camera in enumerate(cameras):
+                camera.retime(new_stride, index * new_stride // count)
         for index, camera in enumerate(cameras):
             if tick >= starts[index]:
                 camera.add(SMALL, 1000.0 + tick * period)
@@ -160,17 +169,24 @@ def test_cameras_heard_at_different_times_keep_their_phases_on_a_shared_clock():
 
 @given(num_frames=st.sampled_from([2, 4, 8]), stride=st.integers(2, 10),
        starts=st.lists(st.integers(0, 40), min_size=2, max_size=4),
-       period=st.sampled_from([1 / 30, 1 / 15, 0.1]))
+       period=st.sampled_from([1 / 30, 1 / 15, 0.1]),
+       retime=st.one_of(st.just((None, None)), st.tuples(st.integers(1, 60), st.integers(2, 10))))
 def test_staggered_cameras_on_a_shared_clock_never_finish_clips_together(
-        num_frames, stride, starts, period):
-    if len(starts) > stride:
+        num_frames, stride, starts, period, retime):
+    retime_at, new_stride = retime
+    if len(starts) > min(stride, new_stride or stride):
         return  # more cameras than frames in a stride: some must share
-    taken = _staggered_on_common_ticks(num_frames, stride, starts, PhaseClock(), period)
+    taken = _staggered_on_common_ticks(num_frames, stride, starts, PhaseClock(), period, retime)
     ticks = [tick for found in taken.values() for tick in found]
     assert len(ticks) == len(set(ticks))
     for index, found in taken.items():
-        assert found and found[0] - starts[index] < num_frames + stride  # no camera starves
-        assert all(b - a == stride for a, b in zip(found, found[1:]))
+        # No camera starves (a stride change may put its first clip off by the new stride).
+        assert found and found[0] - starts[index] < num_frames + stride + (new_stride or 0)
+        for a, b in zip(found, found[1:]):
+            if retime_at is None or b < retime_at:
+                assert b - a == stride
+            elif a >= retime_at:
+                assert b - a == new_stride
 
 
 def test_stride_longer_than_clip_skips_frames_and_counts_them():

@@ -90,15 +90,16 @@ def test_staggered_cameras_with_frames_together_are_encoded_one_at_a_time():
     assert served == [(first + 4 * turn, name) for turn in range(5)
                       for first, name in ((7, 'front'), (8, 'left'), (9, 'rear'))
                       if first + 4 * turn < 24]
-    # A new stride spreads them again on a grid from frame 24: camera k of 3 at 24 + 6k/3 +
-    # 6j, where that is at least 3/4 stride after its last clip (front's was at 23: 30).
+    # A new stride spreads them again on the detector's clock: camera k of 3's clips start on
+    # the frames 6k/3 + 6j (end 7 frames later), where that is at least 3/4 stride after its
+    # last clip (front's was at 23: 31, not 25).
     detector.update_config(dataclasses.replace(detector.config, stride=6))
     served.clear()
     for i in range(24, 42):
         feed(detector, i)
         served += [(i, name) for name in detector.detect_all().results]
     assert all(shape[0] == 1 for shape in log.shapes)
-    assert served == [(26 + 2 * turn, ('left', 'rear', 'front')[turn % 3])
+    assert served == [(27 + 2 * turn, ('left', 'rear', 'front')[turn % 3])
                       for turn in range(8)]
 
 

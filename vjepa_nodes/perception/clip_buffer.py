@@ -20,9 +20,9 @@ later; the next `stride` frames after the last one taken. With `grid` (staggered
 next ones stay on every `stride`-th frame after the first, also when a clip is taken late (the
 next grid point at least 3/4 stride away), so cameras whose frames arrive together keep
 finishing their clips on different frames. With a `clock` shared by the cameras, the phase
-counts from the clock's zero instead of this camera's start: the first clip is the first,
-once the ring is full, whose oldest frame is `phase` frames past a multiple of `stride` from
-the zero (frames counted by stamp, at the period of the ring's stamps).
+counts on the clock instead of from this camera's start: the first clip (and the first after a
+stride change) is the first whose oldest frame is `phase` frames past a multiple of `stride`
+on the clock (frames counted by stamp, at the period of the ring's stamps).
 
 The buffer never mixes incompatible frames in one clip: a frame of another size, or a jump of
 more than `max_gap` seconds from the previous frame (forward: an outage; backward: a restarted
@@ -78,23 +78,29 @@ class BufferCounters:
 
 class PhaseClock:
     """
-    The zero from which staggered cameras count their phases: one per detector.
+    The frame count from which staggered cameras take their phases: one per detector.
 
     Counting from each camera's own start would leave the phases to chance, since cameras are
-    heard at different moments (discovery, a restart); counted from one zero, cameras whose
+    heard at different moments (discovery, a restart); counted on one clock, cameras whose
     frames come on the same ticks keep finishing their clips on different frames.
     """
 
     def __init__(self) -> None:
-        self._zero: float | None = None  # the stamp of the first clip's first frame
+        self._reference: tuple[float, int] | None = None  # a recent (stamp, frame number)
         self._lock = threading.Lock()
 
-    def frames_to(self, stamp: float, period: float) -> int:
-        """Return the frames of `period` seconds from the zero to `stamp` (the first: 0)."""
+    def frame_number(self, stamp: float, period: float) -> int:
+        """
+        Return the number of the frame stamped `stamp`, frames being `period` seconds apart.
+
+        The first stamp asked about is frame 0. Each answer becomes the reference for the next,
+        so a count never spans much more than a clip and an estimated period errs little.
+        """
         with self._lock:
-            if self._zero is None:
-                self._zero = stamp
-            return round((stamp - self._zero) / period)
+            last_stamp, last_number = self._reference or (stamp, 0)
+            number = last_number + round((stamp - last_stamp) / period)
+            self._reference = (stamp, number)
+            return number
 
 
 class ClipBuffer:
@@ -161,6 +167,8 @@ class ClipBuffer:
         with self._lock:
             if not self._ready():
                 return None
+            if self.clock is not None and self._due_in == 0:  # on its grid: keep the clock near
+                self.clock.frame_number(self._frames[0][1], self._period())
             self._new, self._fresh = 0, False
             self._due_in = self._next_on_grid(-self._due_in) if self.grid else self.stride
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
@@ -168,9 +176,12 @@ class ClipBuffer:
 
     def _due_on_clock(self) -> int:
         """Return the frames, from a full ring, to this camera's phase on the shared clock."""
-        first, newest = self._frames[0][1], self._frames[-1][1]
-        frames = self.clock.frames_to(first, (newest - first) / (self.num_frames - 1))
-        return (self.phase - frames) % self.stride
+        first = self.clock.frame_number(self._frames[0][1], self._period())
+        return (self.phase - first) % self.stride
+
+    def _period(self) -> float:
+        """Return the mean seconds between the ring's frames (stamps only ever increase)."""
+        return (self._frames[-1][1] - self._frames[0][1]) / (len(self._frames) - 1)
 
     def _ready(self) -> bool:
         return len(self._frames) == self.num_frames and self._due_in <= 0
@@ -193,9 +204,10 @@ class ClipBuffer:
 
         Before the first clip after a start or restart: due when full + the new phase. After:
         due `stride` frames after the last one (with the next frame if that has passed); with
-        `grid`, `phase` frames after the next frame, on a new grid (a stride later where that
-        would follow the last clip by under 3/4 stride), so that cameras retimed together are
-        spread again.
+        `grid`, `phase` frames after the next frame, on a new grid (with a clock: the next
+        clip whose first frame is at the phase on the clock), a stride later where that would
+        follow the last clip by under 3/4 stride, so that cameras retimed together are spread
+        again.
         """
         if stride < 1 or phase < 0:
             raise ValueError(f'stride must be >= 1 and phase >= 0, got {stride} and {phase}')
@@ -203,7 +215,13 @@ class ClipBuffer:
             if (stride, phase) == (self.stride, self.phase):
                 return  # the countdown stays where it is, on its grid
             self.stride, self.phase = stride, phase
-            if self._fresh:
+            if self.clock is not None and len(self._frames) == self.num_frames:
+                # The next clip, from the next frame on, whose first frame is at the phase.
+                newest = self.clock.frame_number(self._frames[-1][1], self._period())
+                due = (phase + self.num_frames - 2 - newest) % stride + 1
+                soon = not self._fresh and self._new + due < stride - stride // 4
+                self._due_in = due + (stride if soon else 0)
+            elif self._fresh:
                 self._due_in = self.num_frames + phase - self._new
             elif self.grid:  # on the phase-th frame after the next one, on a new grid
                 soon = self._new + 1 + phase < stride - stride // 4

@@ -101,7 +101,7 @@ class DetectorConfig:
                              'ready at the same time share one)', low=1, high=64)
     stagger_clips: bool = setting(
         True, 'several cameras: camera k of n finishes its clips k*stride/n frames after the '
-        'first (counted from a start, restart or stride change), so cameras whose frames '
+        'first (frames counted by stamp on one clock for all cameras), so cameras whose frames '
         'arrive together are encoded one after another, each soon after its frame, instead of '
         'all waiting for one batch; false: together (the largest batches)')
     model_version: str = setting(
