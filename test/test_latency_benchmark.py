@@ -60,13 +60,23 @@ def test_stamp_to_cmd_vel_for_one_camera_and_two_in_each_layout(
         # The model's stage is the detector's largest but one: 60x80 images, a tiny model.
         assert row['stage_ms_p50']['encode'] > 0.2
         assert row['clips_timed'] >= 2 * row['cameras']
+        assert 0 <= row['clips_sharing_a_frame'] <= 1
         assert math.isfinite(row['peak_host_mb']) and row['peak_gpu_mb'] is None
     # One process (one torch, one model) against two.
     assert batched['peak_host_mb'] < 0.75 * separate['peak_host_mb']
+    assert one['clips_sharing_a_frame'] == 0  # no other camera
     for column in ('cmd_vel p99', 'perception p99 (worst cam)', 'perception p99 (all)',
-                   'heat map p99', 'avoidance',
+                   'heat map p99', 'sharing a frame', 'avoidance',
                    'deliver', 'host MB'):
         assert column in printed
+
+
+def test_clips_sharing_a_frame_are_those_whose_newest_frame_another_camera_also_ended_on():
+    from vjepa_nodes.ros.latency_benchmark import shared_frames
+    # c0 and c1 both end a clip on 2.0; c2's 2.0 makes three; 1.0 and 3.0 are c0's alone.
+    assert shared_frames({'c0': [1.0, 2.0, 3.0], 'c1': [2.0], 'c2': [2.0, 4.0]}) == 3 / 6
+    assert shared_frames({'c0': [1.0, 2.0], 'c1': [1.5, 2.5]}) == 0.0
+    assert shared_frames({'c0': []}) == 0.0
 
 
 def test_the_command_that_reflects_a_clip_is_the_first_published_after_its_perception():

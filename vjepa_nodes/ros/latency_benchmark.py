@@ -79,6 +79,7 @@ SUMMARY = (('layout', 'layout', '{}'), ('cameras', 'cameras', '{}'),
            ('cmd_vel p99', 'cmd_vel_ms_p99', '{:.1f}'),
            ('cmd_vel max', 'cmd_vel_ms_max', '{:.1f}'),
            ('heat map p99', 'heatmap_ms_p99_worst', '{:.1f}'),
+           ('sharing a frame', 'clips_sharing_a_frame', '{:.0%}'),
            ('host MB', 'peak_host_mb', '{:.0f}'), ('GPU MB', 'peak_gpu_mb', '{}'))
 
 
@@ -177,6 +178,7 @@ def clip_latencies(seen: list[SeenPerception], commands: list[Arrival]) -> list[
             continue
         command, arrival = commands[found], perception.arrival
         clips.append({
+            'stamp': perception.stamp,
             'perception': arrival.received - perception.stamp,
             'cmd_vel': command.received - perception.stamp, **perception.timings,
             'publish': (arrival.published - perception.stamp
@@ -308,7 +310,24 @@ def _statistics(clips: dict[str, list[dict]], heatmaps: dict[str, list[float]]) 
         'stage_ms_p99': {stage: _ms(_p99([clip[stage] for clip in every])) for stage in STAGES},
         'heatmap_ms_p99_worst': _ms(max((_p99(found) for found in heatmaps.values() if found),
                                         default=float('nan'))),
+        'clips_sharing_a_frame': shared_frames({name: [clip['stamp'] for clip in found]
+                                                for name, found in clips.items()}),
         'clips_timed': len(every)}
+
+
+def shared_frames(stamps: dict[str, list[float]]) -> float:
+    """
+    Return the share of clips whose newest frame is also another camera's clip's newest.
+
+    The benchmark stamps every camera's image of one tick alike, so this counts clips that
+    were ready together: what `stagger_clips` is to prevent.
+    """
+    cameras_of: dict[float, set[str]] = {}
+    for name, found in stamps.items():
+        for stamp in found:
+            cameras_of.setdefault(stamp, set()).add(name)
+    clips = [len(cameras_of[stamp]) > 1 for found in stamps.values() for stamp in found]
+    return sum(clips) / len(clips) if clips else 0.0
 
 
 def _ms(seconds: float) -> float:
