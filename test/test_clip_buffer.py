@@ -136,23 +136,24 @@ def test_clips_keep_their_grid_and_never_come_much_closer_than_the_stride(
 
 
 def _staggered_on_common_ticks(num_frames, stride, starts, clock, period=1 / 30,
-                               retime=(None, None)):
+                               retime=(None, None), lost=frozenset(), ticks=None):
     """
     Cameras start on the ticks `starts`, then get a frame on every tick; clips taken at once.
 
     `retime`: (tick, stride) of a stride change before that tick's frames, or (None, None).
+    `lost`: (camera, tick) of frames that never reach the camera.
     """
     count = len(starts)
     cameras = [ClipBuffer(num_frames, stride, max_gap=1.0, phase=index * stride // count,
                           grid=True, clock=clock) for index in range(count)]
     taken = {index: [] for index in range(count)}
     retime_at, new_stride = retime
-    for tick in range(max(starts) + num_frames + 3 * max(stride, new_stride or 0)):
+    for tick in range(ticks or max(starts) + num_frames + 3 * max(stride, new_stride or 0)):
         if tick == retime_at:
             for index, camera in enumerate(cameras):
                 camera.retime(new_stride, index * new_stride // count)
         for index, camera in enumerate(cameras):
-            if tick >= starts[index]:
+            if tick >= starts[index] and (index, tick) not in lost:
                 camera.add(SMALL, 1000.0 + tick * period)
                 if camera.take_clip():
                     taken[index].append(tick)
@@ -187,6 +188,22 @@ def test_staggered_cameras_on_a_shared_clock_never_finish_clips_together(
                 assert b - a == stride
             elif a >= retime_at:
                 assert b - a == new_stride
+
+
+@given(num_frames=st.sampled_from([4, 8]), stride=st.integers(4, 10),
+       starts=st.lists(st.integers(0, 20), min_size=2, max_size=4),
+       lost=st.sets(st.tuples(st.integers(0, 3), st.integers(0, 59)), max_size=12))
+def test_staggered_cameras_that_lose_frames_keep_their_phases(num_frames, stride, starts, lost):
+    # Frames are lost in the first 60 ticks only, at most one in any ring (so that a ring
+    # always shows the frame period); from then on no two cameras finish together.
+    kept = set()
+    for camera, tick in sorted(lost):
+        if not any(camera == other and tick - gone <= num_frames for other, gone in kept):
+            kept.add((camera, tick))
+    taken = _staggered_on_common_ticks(num_frames, stride, starts, PhaseClock(), lost=kept,
+                                       ticks=120)
+    late = [tick for found in taken.values() for tick in found if tick >= 60 + 2 * stride]
+    assert late and len(late) == len(set(late))
 
 
 def test_stride_longer_than_clip_skips_frames_and_counts_them():

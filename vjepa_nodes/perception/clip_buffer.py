@@ -19,10 +19,11 @@ The first clip after a start or restart is ready when the ring is full, or `phas
 later; the next `stride` frames after the last one taken. With `grid` (staggered cameras) the
 next ones stay on every `stride`-th frame after the first, also when a clip is taken late (the
 next grid point at least 3/4 stride away), so cameras whose frames arrive together keep
-finishing their clips on different frames. With a `clock` shared by the cameras, the phase
-counts on the clock instead of from this camera's start: the first clip (and the first after a
-stride change) is the first whose oldest frame is `phase` frames past a multiple of `stride`
-on the clock (frames counted by stamp, at the period of the ring's stamps).
+finishing their clips on different frames. With a `clock` shared by the cameras, frames are
+counted by stamp (in frame periods estimated from recent intervals, so a lost frame counts) and
+the phase on the clock instead of from this camera's start: the first clip (and the first after
+a stride change) is the first whose newest frame is `phase + num_frames - 1` frames past a
+multiple of `stride` on the clock, as if every camera had started with the clock.
 
 The buffer never mixes incompatible frames in one clip: a frame of another size, or a jump of
 more than `max_gap` seconds from the previous frame (forward: an outage; backward: a restarted
@@ -39,6 +40,9 @@ import threading
 import time
 
 import numpy as np
+
+
+PERIOD_HISTORY = 32  # frame intervals a clocked buffer estimates its frame period from
 
 
 class FrameStatus(Enum):
@@ -125,6 +129,7 @@ class ClipBuffer:
         self._due_in = num_frames + phase  # frames until the next clip is due (<= 0: overdue)
         self._epoch = 0
         self._received = 0.0
+        self._intervals: deque[float] = deque(maxlen=PERIOD_HISTORY)  # s, with a clock
         self._lock = threading.Lock()
 
     def add(self, frame: np.ndarray, stamp: float, copy: bool = True) -> FrameStatus:
@@ -147,10 +152,15 @@ class ClipBuffer:
                 self._frames.popleft()
                 if self._new >= self.num_frames:  # every frame in the ring is new: never used
                     self.counters.dropped += 1
+            last = self._frames[-1][1] if self._frames else None
             self._frames.append((frame.copy() if copy else frame, stamp))
             self._received = time.monotonic()
             self._new += 1
-            self._due_in -= 1
+            if self.clock is None or last is None:
+                self._due_in -= 1
+            else:  # in frame periods: frames this camera lost do not move its clips
+                self._intervals.append(stamp - last)
+                self._due_in -= max(1, round((stamp - last) / self._period()))
             if self._fresh and self.clock is not None and self._new == self.num_frames:
                 self._due_in = self._due_on_clock()
             self.counters.added += 1
@@ -168,7 +178,7 @@ class ClipBuffer:
             if not self._ready():
                 return None
             if self.clock is not None and self._due_in == 0:  # on its grid: keep the clock near
-                self.clock.frame_number(self._frames[0][1], self._period())
+                self.clock.frame_number(self._frames[-1][1], self._period())
             self._new, self._fresh = 0, False
             self._due_in = self._next_on_grid(-self._due_in) if self.grid else self.stride
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
@@ -176,12 +186,14 @@ class ClipBuffer:
 
     def _due_on_clock(self) -> int:
         """Return the frames, from a full ring, to this camera's phase on the shared clock."""
-        first = self.clock.frame_number(self._frames[0][1], self._period())
-        return (self.phase - first) % self.stride
+        (_, first), (_, newest), period = self._frames[0], self._frames[-1], self._period()
+        newest_number = self.clock.frame_number(first, period) + round((newest - first) / period)
+        return (self.phase + self.num_frames - 1 - newest_number) % self.stride
 
     def _period(self) -> float:
-        """Return the mean seconds between the ring's frames (stamps only ever increase)."""
-        return (self._frames[-1][1] - self._frames[0][1]) / (len(self._frames) - 1)
+        """Return the frame period: the lower quartile of recent intervals (with a clock)."""
+        # Lost frames lengthen some intervals (up to 3 in 4 may be), stamp jitter spreads them.
+        return sorted(self._intervals)[len(self._intervals) // 4]
 
     def _ready(self) -> bool:
         return len(self._frames) == self.num_frames and self._due_in <= 0
@@ -256,5 +268,6 @@ class ClipBuffer:
     def _restart(self) -> None:
         self.counters.dropped += min(self._new, len(self._frames))
         self._frames.clear()
+        self._intervals.clear()
         self._new, self._fresh, self._due_in = 0, True, self.num_frames + self.phase
         self._epoch += 1
