@@ -14,9 +14,10 @@
 
 """ClipBuffer: clip timing, stride, counters, rejection of bad timing, resets."""
 
+import random
 import threading
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 from vjepa_nodes.perception.clip_buffer import ClipBuffer, FrameStatus, PhaseClock
@@ -136,25 +137,28 @@ def test_clips_keep_their_grid_and_never_come_much_closer_than_the_stride(
 
 
 def _staggered_on_common_ticks(num_frames, stride, starts, clock, period=1 / 30,
-                               retime=(None, None), lost=frozenset(), ticks=None):
+                               retime=(None, None), lost=frozenset(), ticks=None, jitter=None):
     """
     Cameras start on the ticks `starts`, then get a frame on every tick; clips taken at once.
 
     `retime`: (tick, stride) of a stride change before that tick's frames, or (None, None).
-    `lost`: (camera, tick) of frames that never reach the camera.
+    `lost`: (camera, tick) of frames that never reach the camera. `jitter`: a function of the
+    tick that moves its stamp (the same for every camera, as a synchronised rig stamps them).
     """
     count = len(starts)
     cameras = [ClipBuffer(num_frames, stride, max_gap=1.0, phase=index * stride // count,
                           grid=True, clock=clock) for index in range(count)]
     taken = {index: [] for index in range(count)}
     retime_at, new_stride = retime
+    offsets = {}  # tick -> its stamp's jitter, drawn once for every camera
+    jitter = jitter and (lambda tick, draw=jitter: offsets.setdefault(tick, draw()))
     for tick in range(ticks or max(starts) + num_frames + 3 * max(stride, new_stride or 0)):
         if tick == retime_at:
             for index, camera in enumerate(cameras):
                 camera.retime(new_stride, index * new_stride // count)
         for index, camera in enumerate(cameras):
             if tick >= starts[index] and (index, tick) not in lost:
-                camera.add(SMALL, 1000.0 + tick * period)
+                camera.add(SMALL, 1000.0 + tick * period + (jitter(tick) if jitter else 0.0))
                 if camera.take_clip():
                     taken[index].append(tick)
     return taken
@@ -203,6 +207,19 @@ def test_staggered_cameras_that_lose_frames_keep_their_phases(num_frames, stride
     taken = _staggered_on_common_ticks(num_frames, stride, starts, PhaseClock(), lost=kept,
                                        ticks=120)
     late = [tick for found in taken.values() for tick in found if tick >= 60 + 2 * stride]
+    assert late and len(late) == len(set(late))
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), jitter_ms=st.sampled_from([0.5, 1.0, 2.0]),
+       starts=st.lists(st.integers(0, 60), min_size=8, max_size=8))
+def test_eight_cameras_with_jittered_stamps_keep_their_phases(seed, jitter_ms, starts):
+    # The defaults (16 frames, stride 8) at 30 Hz, stamps jittered by a few ms as a driver's
+    # are: after the first clips no two cameras finish together.
+    draw = random.Random(seed)
+    taken = _staggered_on_common_ticks(16, 8, starts, PhaseClock(), ticks=600,
+                                       jitter=lambda: draw.gauss(0.0, jitter_ms / 1e3))
+    late = [tick for found in taken.values() for tick in found if tick >= 120]
     assert late and len(late) == len(set(late))
 
 

@@ -20,7 +20,7 @@ later; the next `stride` frames after the last one taken. With `grid` (staggered
 next ones stay on every `stride`-th frame after the first, also when a clip is taken late (the
 next grid point at least 3/4 stride away), so cameras whose frames arrive together keep
 finishing their clips on different frames. With a `clock` shared by the cameras, frames are
-counted by stamp (in frame periods estimated from recent intervals, so a lost frame counts) and
+counted by stamp (in frame periods, the median of recent intervals, so a lost frame counts) and
 the phase on the clock instead of from this camera's start: the first clip (and the first after
 a stride change) is the first whose newest frame is `phase + num_frames - 1` frames past a
 multiple of `stride` on the clock, as if every camera had started with the clock.
@@ -36,6 +36,7 @@ from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 import math
+import statistics
 import threading
 import time
 
@@ -43,6 +44,7 @@ import numpy as np
 
 
 PERIOD_HISTORY = 32  # frame intervals a clocked buffer estimates its frame period from
+SAME_RATE = 0.05  # periods within this fraction of each other are one frame rate (PhaseClock)
 
 
 class FrameStatus(Enum):
@@ -91,19 +93,24 @@ class PhaseClock:
 
     def __init__(self) -> None:
         self._reference: tuple[float, int] | None = None  # a recent (stamp, frame number)
+        self._frame_period = 0.0  # s, the first asker's: the clock counts its frames
         self._lock = threading.Lock()
 
-    def frame_number(self, stamp: float, period: float) -> int:
+    def frame_number(self, stamp: float, period: float, first: int = 0) -> int:
         """
         Return the number of the frame stamped `stamp`, frames being `period` seconds apart.
 
-        The first stamp asked about is frame 0. Each answer becomes the reference for the next,
-        so a count never spans much more than a clip and an estimated period errs little.
+        The first stamp asked about is frame `first`. An answer to a camera of the clock's rate
+        becomes the reference for the next, so that counts span little time and an estimated
+        period errs little; a camera of another rate only reads the clock.
         """
         with self._lock:
-            last_stamp, last_number = self._reference or (stamp, 0)
+            if self._reference is None:
+                self._reference, self._frame_period = (stamp, first), period
+            last_stamp, last_number = self._reference
             number = last_number + round((stamp - last_stamp) / period)
-            self._reference = (stamp, number)
+            if abs(period - self._frame_period) <= SAME_RATE * self._frame_period:
+                self._reference = (stamp, number)
             return number
 
 
@@ -186,14 +193,14 @@ class ClipBuffer:
 
     def _due_on_clock(self) -> int:
         """Return the frames, from a full ring, to this camera's phase on the shared clock."""
-        (_, first), (_, newest), period = self._frames[0], self._frames[-1], self._period()
-        newest_number = self.clock.frame_number(first, period) + round((newest - first) / period)
-        return (self.phase + self.num_frames - 1 - newest_number) % self.stride
+        # The first camera to ask counts its frames from 0: its clips keep their phase.
+        newest = self.clock.frame_number(self._frames[-1][1], self._period(), self.num_frames - 1)
+        return (self.phase + self.num_frames - 1 - newest) % self.stride
 
     def _period(self) -> float:
-        """Return the frame period: the lower quartile of recent intervals (with a clock)."""
-        # Lost frames lengthen some intervals (up to 3 in 4 may be), stamp jitter spreads them.
-        return sorted(self._intervals)[len(self._intervals) // 4]
+        """Return the frame period: the median of recent intervals (with a clock)."""
+        # A lost frame lengthens one interval; stamp jitter spreads them evenly.
+        return statistics.median(self._intervals)
 
     def _ready(self) -> bool:
         return len(self._frames) == self.num_frames and self._due_in <= 0
@@ -205,7 +212,8 @@ class ClipBuffer:
         The next stays on the grid, so that staggered cameras stay spread even after a long
         stall (the first clip's compilation). A slip of up to stride/4 frames is caught up at
         the next grid point, a larger one at the one after: consecutive clips are never under
-        3/4 stride apart, so motion is never compared over a much shorter interval than usual.
+        3/4 stride apart, so motion is never compared over a much shorter interval than usual
+        (with a clock: frames are frame periods, lost frames counted).
         """
         late %= self.stride
         return self.stride - late + (self.stride if late > self.stride // 4 else 0)
