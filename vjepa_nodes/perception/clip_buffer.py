@@ -44,7 +44,8 @@ import numpy as np
 
 
 PERIOD_HISTORY = 32  # frame intervals a clocked buffer estimates its frame period from
-SAME_RATE = 0.05  # periods within this fraction of each other are one frame rate (PhaseClock)
+SAME_RATE = 0.15  # periods this close (a fraction) are one frame rate (PhaseClock)
+BASELINE = 8  # frames a PhaseClock counts before it trusts its own period
 
 
 class FrameStatus(Enum):
@@ -92,24 +93,33 @@ class PhaseClock:
     """
 
     def __init__(self) -> None:
-        self._reference: tuple[float, int] | None = None  # a recent (stamp, frame number)
-        self._frame_period = 0.0  # s, the first asker's: the clock counts its frames
+        self._origin: tuple[float, int] | None = None  # the first answer's (stamp, number)
+        self._reference: tuple[float, int] | None = None  # the latest, of the clock's rate
+        self._frame_period = 0.0  # s, the first asker's estimate
         self._lock = threading.Lock()
 
     def frame_number(self, stamp: float, period: float, first: int = 0) -> int:
         """
-        Return the number of the frame stamped `stamp`, frames being `period` seconds apart.
+        Return the number of the frame stamped `stamp`, frames being about `period` s apart.
 
-        The first stamp asked about is frame `first`. An answer to a camera of the clock's rate
-        becomes the reference for the next, so that counts span little time and an estimated
-        period errs little; a camera of another rate only reads the clock.
+        The first stamp asked about is frame `first`. Answers to cameras of the clock's frame
+        rate become the reference for the next, counted in the clock's period once it has
+        counted BASELINE frames: its time over its count, which stamp jitter barely moves (a
+        camera's own estimate, from a few dozen intervals, would let counts slip by one). A
+        camera of another rate counts in its own period and only reads the clock.
         """
         with self._lock:
             if self._reference is None:
-                self._reference, self._frame_period = (stamp, first), period
-            last_stamp, last_number = self._reference
-            number = last_number + round((stamp - last_stamp) / period)
-            if abs(period - self._frame_period) <= SAME_RATE * self._frame_period:
+                self._origin = self._reference = (stamp, first)
+                self._frame_period = period
+            (origin_stamp, origin_number), (last_stamp, last_number) = (self._origin,
+                                                                        self._reference)
+            counted = last_number - origin_number
+            clock_period = (last_stamp - origin_stamp) / counted if counted >= BASELINE else None
+            same_rate = abs(period - (clock_period or self._frame_period)) <= SAME_RATE * period
+            number = last_number + round((stamp - last_stamp) / (
+                clock_period if same_rate and clock_period else period))
+            if same_rate and number > last_number:
                 self._reference = (stamp, number)
             return number
 
