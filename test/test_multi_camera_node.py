@@ -92,6 +92,7 @@ class ThreeCameras:
             self.front.publish(frame_to_image(self.scene['front'].frame(t), 'rgb8', front))
             if bad_jpeg is not None:
                 self.left.publish(CompressedImage(header=left, format='jpeg', data=bad_jpeg))
+                time.sleep(0.01)  # read before the good frame replaces it (image_depth 1)
             ok, jpeg = cv2.imencode('.jpg', self.scene['left'].frame(t)[..., ::-1])
             self.left.publish(CompressedImage(header=left, format='rgb8; jpeg compressed bgr8',
                                               data=jpeg.tobytes()))
