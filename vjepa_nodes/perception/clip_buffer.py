@@ -179,7 +179,7 @@ class ClipBuffer:
                 self._intervals.append(stamp - last)
                 self._due_in -= max(1, round((stamp - last) / self._period()))
             if self._fresh and self.clock is not None and self._new == self.num_frames:
-                self._due_in = self._due_on_clock()
+                self._due_in = self._due_on_clock(soonest=0)
             self.counters.added += 1
             return status
 
@@ -201,11 +201,16 @@ class ClipBuffer:
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
                         self._epoch, self._received)
 
-    def _due_on_clock(self) -> int:
-        """Return the frames, from a full ring, to this camera's phase on the shared clock."""
+    def _due_on_clock(self, soonest: int) -> int:
+        """
+        Return the frames, from a full ring, to the next clip on this camera's clock phase.
+
+        That clip's first frame is `phase` past a multiple of `stride` on the shared clock; it
+        is `soonest` or more frames away.
+        """
         # The first camera to ask counts its frames from 0: its clips keep their phase.
         newest = self.clock.frame_number(self._frames[-1][1], self._period(), self.num_frames - 1)
-        return (self.phase + self.num_frames - 1 - newest) % self.stride
+        return (self.phase + self.num_frames - 1 - newest - soonest) % self.stride + soonest
 
     def _period(self) -> float:
         """Return the frame period: the median of recent intervals (with a clock)."""
@@ -246,9 +251,7 @@ class ClipBuffer:
                 return  # the countdown stays where it is, on its grid
             self.stride, self.phase = stride, phase
             if self.clock is not None and len(self._frames) == self.num_frames:
-                # The next clip, from the next frame on, whose first frame is at the phase.
-                newest = self.clock.frame_number(self._frames[-1][1], self._period())
-                due = (phase + self.num_frames - 2 - newest) % stride + 1
+                due = self._due_on_clock(soonest=1)  # from the next frame on
                 soon = not self._fresh and self._new + due < stride - stride // 4
                 self._due_in = due + (stride if soon else 0)
             elif self._fresh:
