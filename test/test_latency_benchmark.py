@@ -57,6 +57,11 @@ def test_stamp_to_cmd_vel_for_one_camera_and_two_in_each_layout(
         assert set(row['stage_ms_p50']) == set(row['stage_ms_p99']) == set(STAGES)
         for stage in STAGES:
             assert 0 <= row['stage_ms_p50'][stage] <= row['stage_ms_p99'][stage] < 2000, stage
+        assert set(row['camera_stage_ms_p50']) == set(row['camera_stage_ms_p99']) == cameras
+        for name in cameras:
+            for stage in STAGES:
+                assert 0 <= row['camera_stage_ms_p50'][name][stage] <= row[
+                    'camera_stage_ms_p99'][name][stage] < 2000, (name, stage)
         # The model's stage is the detector's largest but one: 60x80 images, a tiny model.
         assert row['stage_ms_p50']['encode'] > 0.2
         assert row['clips_timed'] >= 2 * row['cameras']
@@ -65,6 +70,7 @@ def test_stamp_to_cmd_vel_for_one_camera_and_two_in_each_layout(
     # One process (one torch, one model) against two.
     assert batched['peak_host_mb'] < 0.75 * separate['peak_host_mb']
     assert one['clips_sharing_a_frame'] == 0  # no other camera
+    assert one['camera_stage_ms_p99']['c0'] == one['stage_ms_p99']  # the same clips
     for column in ('cmd_vel p99', 'perception p99 (worst cam)', 'perception p99 (all)',
                    'heat map p99', 'sharing a frame', 'avoidance',
                    'deliver', 'host MB'):

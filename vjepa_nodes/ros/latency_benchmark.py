@@ -308,6 +308,11 @@ def _statistics(clips: dict[str, list[dict]], heatmaps: dict[str, list[float]]) 
         'stage_ms_p50': {stage: _ms(statistics.median(clip[stage] for clip in every))
                          for stage in STAGES},
         'stage_ms_p99': {stage: _ms(_p99([clip[stage] for clip in every])) for stage in STAGES},
+        # Per camera: which camera's clips wait where (e.g. images taken one after another).
+        'camera_stage_ms_p50': {name: {stage: _ms(statistics.median(clip[stage] for clip in found))
+                                       for stage in STAGES} for name, found in clips.items()},
+        'camera_stage_ms_p99': {name: {stage: _ms(_p99([clip[stage] for clip in found]))
+                                       for stage in STAGES} for name, found in clips.items()},
         'heatmap_ms_p99_worst': _ms(max((_p99(found) for found in heatmaps.values() if found),
                                         default=float('nan'))),
         'clips_sharing_a_frame': shared_frames({name: [clip['stamp'] for clip in found]
