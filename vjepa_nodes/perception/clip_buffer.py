@@ -20,10 +20,11 @@ later; the next `stride` frames after the last one taken. With `grid` (staggered
 next ones stay on every `stride`-th frame after the first, also when a clip is taken late (the
 next grid point at least 3/4 stride away), so cameras whose frames arrive together keep
 finishing their clips on different frames. With a `clock` shared by the cameras, frames are
-counted by stamp (in frame periods, the median of recent intervals, so a lost frame counts) and
-the phase on the clock instead of from this camera's start: the first clip (and the first after
-a stride change) is the first whose newest frame is `phase + num_frames - 1` frames past a
-multiple of `stride` on the clock, as if every camera had started with the clock.
+counted by stamp (in frame periods, the median of recent one-frame intervals, so lost frames
+count) and the phase on the clock instead of from this camera's start: every clip is the first
+whose newest frame is `phase + num_frames - 1` frames past a multiple of `stride` on the clock
+(after the first, at least 3/4 stride after the last), as if every camera had started with the
+clock; a camera whose own count slipped is back on its phase with its next clip.
 
 The buffer never mixes incompatible frames in one clip: a frame of another size, or a jump of
 more than `max_gap` seconds from the previous frame (forward: an outage; backward: a restarted
@@ -43,7 +44,7 @@ import time
 import numpy as np
 
 
-PERIOD_HISTORY = 32  # frame intervals a clocked buffer estimates its frame period from
+PERIOD_HISTORY = 64  # frame intervals a clocked buffer estimates its frame period from
 SAME_RATE = 0.15  # periods this close (a fraction) are one frame rate (PhaseClock)
 BASELINE = 8  # frames a PhaseClock counts before it trusts its own period
 
@@ -194,10 +195,11 @@ class ClipBuffer:
         with self._lock:
             if not self._ready():
                 return None
-            if self.clock is not None and self._due_in == 0:  # on its grid: keep the clock near
-                self.clock.frame_number(self._frames[-1][1], self._period())
             self._new, self._fresh = 0, False
-            self._due_in = self._next_on_grid(-self._due_in) if self.grid else self.stride
+            if self.clock is not None:  # the clock, not this camera's count, places the next
+                self._due_in = self._due_on_clock(soonest=self.stride - self.stride // 4)
+            else:
+                self._due_in = self._next_on_grid(-self._due_in) if self.grid else self.stride
             return Clip(tuple(f for f, _ in self._frames), tuple(s for _, s in self._frames),
                         self._epoch, self._received)
 
@@ -213,9 +215,12 @@ class ClipBuffer:
         return (self.phase + self.num_frames - 1 - newest - soonest) % self.stride + soonest
 
     def _period(self) -> float:
-        """Return the frame period: the median of recent intervals (with a clock)."""
-        # A lost frame lengthens one interval; stamp jitter spreads them evenly.
-        return statistics.median(self._intervals)
+        """Return the frame period (with a clock): the median of the one-frame intervals."""
+        # Lost frames make intervals of two or more periods, and while a stall drops most
+        # frames those are the majority; jitter spreads the one-frame ones around the period.
+        intervals = sorted(self._intervals)
+        one_frame = 1.5 * intervals[len(intervals) // 10]
+        return statistics.median(interval for interval in intervals if interval <= one_frame)
 
     def _ready(self) -> bool:
         return len(self._frames) == self.num_frames and self._due_in <= 0
@@ -227,8 +232,8 @@ class ClipBuffer:
         The next stays on the grid, so that staggered cameras stay spread even after a long
         stall (the first clip's compilation). A slip of up to stride/4 frames is caught up at
         the next grid point, a larger one at the one after: consecutive clips are never under
-        3/4 stride apart, so motion is never compared over a much shorter interval than usual
-        (with a clock: frames are frame periods, lost frames counted).
+        3/4 stride apart, so motion is never compared over a much shorter interval than usual.
+        (With a clock, `_due_on_clock` places the next clip by the same rule.)
         """
         late %= self.stride
         return self.stride - late + (self.stride if late > self.stride // 4 else 0)
