@@ -218,6 +218,8 @@ class ClipBuffer:
         """Return the frame period (with a clock): the median of the one-frame intervals."""
         # Lost frames make intervals of two or more periods, and while a stall drops most
         # frames those are the majority; jitter spreads the one-frame ones around the period.
+        # This holds while a tenth of the intervals are of one frame and under a tenth are
+        # bursts (two frames stamped nearly together: then the period comes out too short).
         intervals = sorted(self._intervals)
         one_frame = 1.5 * intervals[len(intervals) // 10]
         return statistics.median(interval for interval in intervals if interval <= one_frame)
