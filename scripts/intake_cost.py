@@ -97,9 +97,9 @@ def measure(cameras: int, mode: str, seconds: float) -> None:
     images = sum(map(len, lags))
     cpu = end.ru_utime + end.ru_stime - start.ru_utime - start.ru_stime
     print(f'{mode}: {images} images, {cpu / max(images, 1) * 1e3:.2f} ms CPU per image')
-    print('stamp -> callback p50, ms, by camera: ' + '  '.join(
-        f'c{index} {statistics.median(found) * 1e3:.1f}' for index, found in enumerate(lags)
-        if found))
+    print('stamp -> callback p50, ms (images), by camera: ' + '  '.join(
+        f'c{index} {statistics.median(found) * 1e3:.1f} ({len(found)})'
+        for index, found in enumerate(lags) if found))
     executor.shutdown()
     rclpy.try_shutdown()
 
