@@ -32,6 +32,8 @@
 #             LARGE_IMAGES=1 with the Fast DDS profile config/fastdds_large_images.xml;
 #             GIL_WAITS=1 with scripts/gil_waits (SWITCH_INTERVAL_MS=... to compare). Needs
 #             ROS 2 wheels in .whl/, installed into a venv beside the machine's torch
+#   intake    scripts/intake_cost.py on this host: what rclpy pays per camera image, taken as
+#             messages and raw, three runs each (CAMERAS=8 by default; the large-image profile)
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -101,6 +103,14 @@ for stage in "$@"; do
         --json "$OUT/e2e_$tag.json"
       [ "${GIL_WAITS:-0}" = 1 ] && python3 scripts/gil_waits/summarize.py "$OUT/gil_$tag" \
         "$OUT/e2e_$tag.json" | tee "$OUT/gil_$tag.txt" ;;
+    intake) ros_env
+      for run in 1 2 3; do
+        for mode in message raw; do
+          ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-71} \
+            FASTDDS_DEFAULT_PROFILES_FILE="$PWD/config/fastdds_large_images.xml" \
+            /tmp/rosenv/bin/python scripts/intake_cost.py --mode $mode --cameras "${CAMERAS:-8}"
+        done
+      done 2>&1 | grep -v Destroyable | tee "$OUT/intake.txt" ;;
     tests) python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q --no-index \
         --no-deps --target /tmp/testsite .whl-test/*.whl  # pytest, when the machine lacks it
       PYTHONPATH=$PYTHONPATH:/tmp/testsite python3 -m pytest -q -p no:cacheprovider \
