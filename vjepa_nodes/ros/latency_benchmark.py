@@ -305,19 +305,22 @@ def _statistics(clips: dict[str, list[dict]], heatmaps: dict[str, list[float]]) 
         'cmd_vel_ms_p99': _ms(_p99(commands)), 'cmd_vel_ms_max': _ms(max(commands)),
         'cmd_vel_ms_p99_worst': _ms(max(_p99([clip['cmd_vel'] for clip in found])
                                         for found in clips.values())),
-        'stage_ms_p50': {stage: _ms(statistics.median(clip[stage] for clip in every))
-                         for stage in STAGES},
-        'stage_ms_p99': {stage: _ms(_p99([clip[stage] for clip in every])) for stage in STAGES},
+        'stage_ms_p50': _stage_ms(every, statistics.median),
+        'stage_ms_p99': _stage_ms(every, _p99),
         # Per camera: which camera's clips wait where (e.g. images taken one after another).
-        'camera_stage_ms_p50': {name: {stage: _ms(statistics.median(clip[stage] for clip in found))
-                                       for stage in STAGES} for name, found in clips.items()},
-        'camera_stage_ms_p99': {name: {stage: _ms(_p99([clip[stage] for clip in found]))
-                                       for stage in STAGES} for name, found in clips.items()},
+        'camera_stage_ms_p50': {name: _stage_ms(found, statistics.median)
+                                for name, found in clips.items()},
+        'camera_stage_ms_p99': {name: _stage_ms(found, _p99) for name, found in clips.items()},
         'heatmap_ms_p99_worst': _ms(max((_p99(found) for found in heatmaps.values() if found),
                                         default=float('nan'))),
         'clips_sharing_a_frame': shared_frames({name: [clip['stamp'] for clip in found]
                                                 for name, found in clips.items()}),
         'clips_timed': len(every)}
+
+
+def _stage_ms(clips: list[dict], percentile) -> dict[str, float]:
+    """Return `percentile` of each stage over `clips`, ms."""
+    return {stage: _ms(percentile([clip[stage] for clip in clips])) for stage in STAGES}
 
 
 def shared_frames(stamps: dict[str, list[float]]) -> float:
