@@ -146,9 +146,28 @@ def test_malformed_images_are_rejected_and_the_node_keeps_serving(ros):
            Image(height=1, width=30000, encoding='mono8', step=30000, data=bytes(30000))]
     for message in bad:
         rig.send(3, bad=message)
+    from rclpy.serialization import serialize_message
+    serialized = serialize_message(bad[1])
+    for cut in (2, 9, 20):  # bytes that end in the encapsulation, the stamp, the frame_id
+        rig.camera.publish(serialized[:cut])
     rig.send(8)
     assert wait_for(lambda: len(rig.out['region_scores']) >= 2)
-    assert rig.node.cameras[''].rejected >= 4
+    assert rig.node.cameras[''].rejected >= 7
+
+
+def test_images_in_other_encapsulations_are_read_by_the_middleware(ros):
+    from rclpy.serialization import serialize_message
+    from std_msgs.msg import Header
+    from vjepa_nodes.ros.image_conversions import frame_to_image
+    rig = Rig(ros)
+    rig.start()
+    for index in range(8):  # little-endian XCDR2: not read in place, deserialized instead
+        header = Header(stamp=rig.peer.get_clock().now().to_msg())
+        image = frame_to_image(rig.scene.frame(index / 20), 'rgb8', header)
+        rig.camera.publish(b'\x00\x07' + serialize_message(image)[2:])
+        time.sleep(0.05)
+    assert wait_for(lambda: len(rig.out['region_scores']) >= 2)
+    assert rig.node.cameras[''].rejected == 0
 
 
 def test_lifecycle_loads_on_configure_and_releases_on_cleanup(ros):

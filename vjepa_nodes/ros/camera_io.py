@@ -23,13 +23,16 @@ bare names. Images are checked here (stamp, format) and handed to the detector b
 import time
 from typing import Callable
 
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode
 from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Bool, Float32, Float32MultiArray, Header
 
 from vjepa_nodes.freshness import stamp_problem
+from vjepa_nodes.image_cdr import ForeignEncapsulation, parse_image
 from vjepa_nodes.image_messages import (
     compressed_to_frame, image_to_frame, ImageError, rgb_frame, stamp_seconds, StampBook)
 from vjepa_nodes.perception.camera_stream import DetectionResult
@@ -154,11 +157,13 @@ class CameraIO:
                 *([image_qos(settings, True)] if settings.image_reliability == 'auto' else [])]
 
     def subscribe(self) -> None:
+        # Raw images come serialized and are read in place (image_cdr: no per-image copy).
         self.subscription = self.node.create_subscription(
             self._kind, self.image_topic, self._on_message,
             image_qos(self._settings(), self.best_effort_fallback),
             event_callbacks=SubscriptionEventCallbacks(
-                incompatible_qos=self._on_incompatible_qos))
+                incompatible_qos=self._on_incompatible_qos),
+            raw=self._kind is Image)
 
     def unsubscribe(self) -> None:
         if self.subscription is not None:
@@ -167,6 +172,12 @@ class CameraIO:
             self.hearing.problems = []  # found again once subscribed
 
     def _on_message(self, msg) -> None:
+        if self._kind is Image:
+            try:
+                msg = _read_image(msg)
+            except ImageError as error:
+                self._reject(error)
+                return
         stamp = stamp_seconds(msg.header)
         settings = self._settings()
         now = self.node.get_clock().now().nanoseconds * 1e-9
@@ -181,16 +192,19 @@ class CameraIO:
         try:
             frame = rgb_frame(compressed_to_frame if self.transport == 'compressed'
                               else image_to_frame, msg)
-            self.headers.add(stamp, msg.header)  # before the frame can reach a clip
+            self.headers.add(stamp, _ros_header(msg.header))  # before the frame reaches a clip
             self.receive_lags.add(stamp, now - stamp)
             self._sink(frame, stamp, self.name)
         except (ImageError, FrameError, ValueError) as error:
-            self.rejected += 1
-            self.node.get_logger().error(f'{self._label()}rejected image: {error}',
-                                         throttle_duration_sec=5.0)
+            self._reject(error)
             return
         self.frames.add()
         self.last_image_at = time.monotonic()
+
+    def _reject(self, error: Exception) -> None:
+        self.rejected += 1
+        self.node.get_logger().error(f'{self._label()}rejected image: {error}',
+                                     throttle_duration_sec=5.0)
 
     def _on_incompatible_qos(self, info) -> None:
         self.incompatible_qos_events += 1
@@ -215,3 +229,22 @@ class CameraIO:
 
     def _label(self) -> str:
         return f'camera {self.name}: ' if self.name else ''
+
+
+def _read_image(serialized: bytes):
+    """Return a serialized Image's fields (a CdrImage, or an Image the middleware decoded)."""
+    try:
+        return parse_image(serialized)
+    except ForeignEncapsulation:  # not plain CDR: the middleware's own code reads it
+        try:
+            return deserialize_message(serialized, Image)
+        except Exception as error:  # noqa: B902 - whatever the middleware raises on bad bytes
+            raise ImageError(f'malformed Image message: {error}') from None
+
+
+def _ros_header(header) -> Header:
+    """Return a std_msgs Header for an image's header (a CdrHeader or a Header)."""
+    if isinstance(header, Header):
+        return header
+    return Header(stamp=Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
+                  frame_id=header.frame_id)
