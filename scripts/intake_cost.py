@@ -19,9 +19,10 @@ What one rclpy process pays to take N cameras' images, and in what order they ar
 (with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, a private ROS_DOMAIN_ID and, as measured,
 FASTDDS_DEFAULT_PROFILES_FILE=config/fastdds_large_images.xml)
 starts a process that publishes N 480x640 rgb8 images on one tick at 30 Hz (as the end-to-end
-benchmark does), subscribes to them here with an empty callback (`message`: the usual message
-objects; `raw`: serialized bytes; `threads`: a MultiThreadedExecutor with a callback group per
-camera), and prints the CPU this process spent per image and each camera's stamp -> callback
+benchmark does), subscribes to them here with a callback that only makes each image a frame,
+as the detector does (`message`: the usual message objects; `raw`: serialized bytes read in
+place by image_cdr, as the detector takes them; `threads`: messages on a MultiThreadedExecutor
+with a callback group per camera), and prints the CPU this process spent per image and each camera's stamp -> callback
 p50 in publication order (docs/PERFORMANCE.md quotes it).
 """
 
@@ -41,9 +42,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from vjepa_nodes.image_messages import stamp_seconds
+from vjepa_nodes.image_cdr import parse_image
+from vjepa_nodes.image_messages import image_to_frame, stamp_seconds
 from vjepa_nodes.ros.image_conversions import frame_to_image
-from vjepa_nodes.ros.latency_benchmark import cdr_header_stamp
 
 WARM_UP = 3.0  # s before counting
 
@@ -73,7 +74,9 @@ def measure(cameras: int, mode: str, seconds: float) -> None:
 
     def on_image(index: int):
         def callback(msg) -> None:
-            stamp = cdr_header_stamp(msg) if mode == 'raw' else stamp_seconds(msg.header)
+            image = parse_image(msg) if mode == 'raw' else msg
+            image_to_frame(image)
+            stamp = stamp_seconds(image.header)
             lags[index].append(node.get_clock().now().nanoseconds * 1e-9 - stamp)
         return callback
     for index in range(cameras):
