@@ -22,8 +22,8 @@ starts a process that publishes N 480x640 rgb8 images on one tick at 30 Hz (as t
 benchmark does), subscribes to them here with a callback that only makes each image a frame,
 as the detector does (`message`: the usual message objects; `raw`: serialized bytes read in
 place by image_cdr, as the detector takes them; `threads`: messages on a MultiThreadedExecutor
-with a callback group per camera), and prints the CPU this process spent per image and each camera's stamp -> callback
-p50 in publication order (docs/PERFORMANCE.md quotes it).
+with a callback group per camera), and prints the CPU this process spent per image and each
+camera's stamp -> callback p50 in publication order (docs/PERFORMANCE.md quotes it).
 """
 
 import argparse
