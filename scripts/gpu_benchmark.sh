@@ -33,7 +33,8 @@
 #             GIL_WAITS=1 with scripts/gil_waits (SWITCH_INTERVAL_MS=... to compare). Needs
 #             ROS 2 wheels in .whl/, installed into a venv beside the machine's torch
 #   intake    scripts/intake_cost.py on this host: what rclpy pays per camera image, taken as
-#             messages and raw, three runs each (CAMERAS=8 by default; the large-image profile)
+#             messages and raw, three runs each (CAMERAS=8 by default; the large-image profile),
+#             after the two decodes alone (--mode decode)
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -104,6 +105,7 @@ for stage in "$@"; do
       [ "${GIL_WAITS:-0}" = 1 ] && python3 scripts/gil_waits/summarize.py "$OUT/gil_$tag" \
         "$OUT/e2e_$tag.json" | tee "$OUT/gil_$tag.txt" ;;
     intake) ros_env
+      /tmp/rosenv/bin/python scripts/intake_cost.py --mode decode | tee "$OUT/decode.txt"
       for run in 1 2 3; do
         for mode in message raw; do
           ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-71} \

@@ -24,6 +24,8 @@ as the detector does (`message`: the usual message objects; `raw`: serialized by
 place by image_cdr, as the detector takes them; `threads`: messages on a MultiThreadedExecutor
 with a callback group per camera), and prints the CPU this process spent per image and each
 camera's stamp -> callback p50 in publication order (docs/PERFORMANCE.md quotes it).
+`--mode decode` leaves DDS out: it times, in this process, one serialized image made a frame
+through a message object and read in place.
 """
 
 import argparse
@@ -32,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+import timeit
 
 import numpy as np
 import rclpy
@@ -39,6 +42,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -107,15 +111,29 @@ def measure(cameras: int, mode: str, seconds: float) -> None:
     rclpy.try_shutdown()
 
 
+def decode() -> None:
+    """Print what one serialized 480x640 rgb8 image costs made a frame, each way."""
+    image = frame_to_image(np.zeros((480, 640, 3), np.uint8), 'rgb8', Header(frame_id='camera'))
+    serialized = serialize_message(image)
+    for name, read in (('message', lambda: deserialize_message(serialized, Image)),
+                       ('raw', lambda: parse_image(serialized))):
+        seconds = min(timeit.repeat(lambda: image_to_frame(read()), number=300, repeat=5)) / 300
+        print(f'{name}: {seconds * 1e6:.0f} us per image')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--mode', choices=('message', 'raw', 'threads'), default='message')
+    parser.add_argument('--mode', choices=('message', 'raw', 'threads', 'decode'),
+                        default='message')
     parser.add_argument('--cameras', type=int, default=8)
     parser.add_argument('--seconds', type=float, default=10.0)
     parser.add_argument('--publish', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publish:
         publish(args.cameras)
+        return
+    if args.mode == 'decode':
+        decode()
         return
     cameras = subprocess.Popen([sys.executable, __file__, '--publish', '--cameras',
                                 str(args.cameras)], stderr=subprocess.DEVNULL)
