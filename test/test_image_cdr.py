@@ -14,6 +14,7 @@
 
 """Serialized Images read in place (image_cdr) against the middleware's own serializer."""
 
+from cdr_bytes import big_endian_image
 from hypothesis import assume, given, strategies as st
 import numpy as np
 import pytest
@@ -86,13 +87,16 @@ def test_any_corrupted_bytes_give_fields_or_a_named_refusal(message, at, noise):
         assert str(error).startswith('malformed Image message: ')
 
 
-def test_other_encapsulations_are_left_to_the_middleware():
-    from rclpy.serialization import deserialize_message, serialize_message
+@given(message=images())
+def test_big_endian_images_are_left_to_the_middleware(message):
+    from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import Image
-    message = Image(height=1, width=2, encoding='rgb8', step=6, data=bytes(range(6)))
-    xcdr2 = b'\x00\x07' + serialize_message(message)[2:]  # little-endian XCDR2, same layout
-    with pytest.raises(ForeignEncapsulation, match='encapsulation 0007, not little-endian'):
-        parse_image(xcdr2)
-    assert _fields(deserialize_message(xcdr2, Image)) == _fields(message)  # the fallback
+    serialized = big_endian_image(message)
+    with pytest.raises(ForeignEncapsulation, match='encapsulation 0000, not little-endian'):
+        parse_image(serialized)
+    assert _fields(deserialize_message(serialized, Image)) == _fields(message)  # the fallback
+
+
+def test_strings_that_are_not_utf8_are_refused():
     with pytest.raises(ImageError, match='frame_id is not UTF-8'):
         parse_image(b'\x00\x01\x00\x00' + bytes(8) + b'\x02\x00\x00\x00\xff\x00')
