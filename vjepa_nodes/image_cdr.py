@@ -18,8 +18,9 @@ A serialized sensor_msgs/Image read in place: its fields, with the pixels as a v
 Why: rclpy turns an Image into a Python message by copying its pixels into an array.array,
 one image at a time on the executor's thread; eight cameras published on one tick then queue
 behind each other (docs/PERFORMANCE.md, "intake"). Read from the serialized bytes, a 480x640
-image costs a few struct reads and no further copy (about 20 against 250 us). ROS-free: the result has the message's field names, so
-image_messages.image_to_frame and stamp_seconds take it as they take a message.
+image costs a few struct reads and no further copy (about 20 against 250 us). ROS-free: the
+result has the message's field names, so image_messages.image_to_frame and stamp_seconds take
+it as they take a message.
 
 Little-endian plain CDR (XCDR1), as rmw_fastrtps, rmw_cyclonedds and rmw_zenoh write it on
 every host ROS 2 runs on: a 4-byte encapsulation header, then the fields, each aligned to its
