@@ -81,7 +81,7 @@ class CameraIO:
         self.hearing = HearingCheck(
             node, self.image_topic, self._kind, self._accepted_qos, report,
             qos_advice=', or set image_reliability:=auto to take best-effort cameras too')
-        self.headers = StampBook(Header)
+        self.headers = StampBook(Header)  # as they came: a Header, or a CdrHeader (raw)
         self.receive_lags = StampBook(float)  # s from an image's stamp to its arrival here
         self.frames, self.clips, self.stale, self.failures = (RateMeter(), RateMeter(),
                                                               RateMeter(), RateMeter())
@@ -111,7 +111,7 @@ class CameraIO:
 
         `perception` is stamped with the header of the clip's newest image.
         """
-        header = self.headers.get(detection.clip_end)
+        header = _ros_header(self.headers.get(detection.clip_end))
         pub = self.outputs
         pub['obstacle'].publish(Bool(data=detection.obstacle))
         # No evidence (no reference clip): silence, never a false all-clear.
@@ -129,7 +129,7 @@ class CameraIO:
 
     def publish_images(self, detection: DetectionResult) -> None:
         """Publish the heat maps (camera-sized float images) and, when watched, the overlay."""
-        header = self.headers.get(detection.clip_end)
+        header = _ros_header(self.headers.get(detection.clip_end))
         pub = self.outputs
         pub['heatmap'].publish(heatmap_to_image(detection.heatmap, header))
         if detection.surprise_heatmap is not None and 'surprise_heatmap' in pub:
@@ -146,8 +146,8 @@ class CameraIO:
             f'{self._label()}{self.failure_reason}; skipping this clip',
             throttle_duration_sec=5.0)
         self.outputs['perception'].publish(perception_to_msg(
-            self.headers.newest(), {'left': 0.0, 'center': 0.0, 'right': 0.0}, 0.0, False,
-            False, self.failure_reason))
+            _ros_header(self.headers.newest()), {'left': 0.0, 'center': 0.0, 'right': 0.0},
+            0.0, False, False, self.failure_reason))
 
     # images ------------------------------------------------------------------------------
     def _accepted_qos(self) -> list[QoSProfile]:
@@ -192,7 +192,7 @@ class CameraIO:
         try:
             frame = rgb_frame(compressed_to_frame if self.transport == 'compressed'
                               else image_to_frame, msg)
-            self.headers.add(stamp, _ros_header(msg.header))  # before the frame reaches a clip
+            self.headers.add(stamp, msg.header)  # before the frame can reach a clip
             self.receive_lags.add(stamp, now - stamp)
             self._sink(frame, stamp, self.name)
         except (ImageError, FrameError, ValueError) as error:
@@ -243,7 +243,7 @@ def _read_image(serialized: bytes):
 
 
 def _ros_header(header) -> Header:
-    """Return a std_msgs Header for an image's header (a CdrHeader or a Header)."""
+    """Return a std_msgs Header for a kept header (made here, once per clip, not per image)."""
     if isinstance(header, Header):
         return header
     return Header(stamp=Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
