@@ -164,8 +164,8 @@ def test_big_endian_images_are_read_by_the_middleware(ros):
     from vjepa_nodes.ros.image_conversions import frame_to_image
     rig = Rig(ros)
     rig.start()
-    # Eight frames give exactly two scores, none to spare when the worker skips a clip while
-    # busy (the first results' garbage collection took 0.14 s in a failed CI run); twelve: four.
+    # Twelve images give four scores. Eight gave exactly the two asserted (the first clip has no
+    # reference), so one clip skipped while the worker was busy (a 0.14 s collection) failed CI.
     for index in range(12):  # not read in place: deserialized by the middleware instead
         header = Header(stamp=rig.peer.get_clock().now().to_msg(), frame_id='front_camera')
         image = frame_to_image(rig.scene.frame(index / 20), 'rgb8', header)
